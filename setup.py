@@ -1,0 +1,78 @@
+"""Packaging for VergeML (`ml`), a command-line tool for transfer learning on images."""
+from setuptools import find_packages, setup
+
+ENTRY_POINTS = {
+    "console_scripts": ["ml = vergeml.cli:main"],
+    "vergeml.cmd": [
+        "help = vergeml.commands.help:HelpCommand",
+        "new = vergeml.commands.new:NewCommand",
+        "list = vergeml.commands.list:ListCommand",
+        "download = vergeml.commands.download:DownloadCommand",
+        "preprocess = vergeml.commands.preprocess:PreprocessCommand",
+        "run = vergeml.commands.run:RunCommand",
+        "plot = vergeml.commands.plot:PlotCommand",
+    ],
+    "vergeml.model": [
+        "imagenet = vergeml.models.imagenet:ImagenetModel",
+    ],
+    "vergeml.io": [
+        "image = vergeml.data.sources:ImageSource",
+        "labeled-image = vergeml.data.sources:LabeledImageSource",
+    ],
+    "vergeml.operation": [
+        "augment = vergeml.data.operations:Augment",
+        "resize = vergeml.data.operations:Resize",
+        "crop = vergeml.data.operations:Crop",
+        "random-crop = vergeml.data.operations:RandomCrop",
+        "flip-horizontal = vergeml.data.operations:FlipHorizontal",
+        "flip-vertical = vergeml.data.operations:FlipVertical",
+        "grayscale = vergeml.data.operations:Grayscale",
+        "rgb = vergeml.data.operations:RGB",
+    ],
+    "vergeml.download": [
+        "digits = vergeml.datasets.digits:Digits",
+        "cats-and-dogs = vergeml.datasets.catalog:CatsAndDogs",
+        "dogs = vergeml.datasets.catalog:Dogs",
+        "unique-objects = vergeml.datasets.catalog:UniqueObjects",
+        "ham10000 = vergeml.datasets.catalog:HAM10000",
+    ],
+    "vergeml.plot": [
+        "roc = vergeml.commands.plot:RocPlot",
+        "pr = vergeml.commands.plot:PrPlot",
+        "confusion-matrix = vergeml.commands.plot:ConfusionMatrixPlot",
+    ],
+    "vergeml.run": [
+        "rest = vergeml.commands.rest:RestService",
+        "tensorboard = vergeml.commands.tensorboard:TensorboardService",
+    ],
+}
+
+setup(
+    name="vergeml",
+    version="0.2.0",
+    description="Command-line tool for transfer learning on images",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    packages=find_packages(include=["vergeml", "vergeml.*"]),
+    include_package_data=True,
+    package_data={"vergeml": ["services/static/*"]},
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow-cpu>=2.16",
+        "keras>=3.0",
+        "pyyaml>=6.0",
+        "numpy>=1.24",
+        "pillow>=10.0",
+        "tabulate>=0.9",
+        "tqdm>=4.66",
+        "scikit-learn>=1.3",
+        "matplotlib>=3.7",
+        "waitress>=3.0",
+        "tensorboard>=2.16",
+    ],
+    extras_require={
+        "test": ["pytest>=8.0", "pytest-timeout>=2.2", "scikit-image>=0.22"],
+    },
+    entry_points=ENTRY_POINTS,
+)

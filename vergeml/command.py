@@ -1,0 +1,65 @@
+"""The command interface every ``ml`` command (built-in or plugin) implements."""
+from vergeml.options import OptionSet
+
+# How many @instance arguments a command takes.
+NO_INSTANCE, ONE_INSTANCE, OPTIONAL_INSTANCE, ANY_INSTANCES = "none", "one", "optional", "any"
+
+
+class Command:
+    """Base class of a command such as ``list`` or ``train``.
+
+    Subclasses set the class attributes and implement :meth:`run`. They must
+    not import TensorFlow or Keras at module level: ``ml help`` imports every
+    command module to show its options.
+
+    Attributes:
+        name: the word typed after ``ml``.
+        description: one line shown in ``ml help``.
+        long_help: optional paragraphs shown by ``ml help <name>``.
+        options: tuple of :class:`vergeml.options.Option`.
+        instance: how many ``@name`` arguments it takes (see constants above).
+        subcommands: entry-point group of ``name:sub`` plugins, if any; a
+            sub-plugin is a Command too, and its options are added.
+        aliases: other words for the command (``ls`` for ``list``).
+        examples: example command lines for the help page and docs.
+        needs_project: whether it only makes sense inside a project folder.
+    """
+
+    name = ""
+    description = ""
+    long_help = ""
+    options = ()
+    instance = NO_INSTANCE
+    subcommands = None
+    aliases = ()
+    examples = ()
+    needs_project = False
+
+    def option_set(self):
+        """The command's options as an :class:`OptionSet`."""
+        return OptionSet(self.options)
+
+    def preparse(self, tokens):
+        """Take tokens argparse cannot handle out of the argument list.
+
+        Args:
+            tokens: command-line tokens after the command word.
+
+        Returns:
+            ``(tokens, extra)``: what argparse should parse, and a dict merged
+            into the resolved arguments.
+        """
+        return tokens, {}
+
+    def run(self, args, env):
+        """Execute the command.
+
+        Args:
+            args: dict of canonical option name to value, after merging the
+                command line, the project file section and the defaults.
+            env: the :class:`vergeml.env.Environment` (project, paths, instance).
+
+        Returns:
+            Exit status (None means 0).
+        """
+        raise NotImplementedError

@@ -1,0 +1,288 @@
+"""The option declaration: the single source of truth for every setting.
+
+An :class:`Option` names a setting once (name, type, default, constraint,
+help). The same object drives the command-line parser (:mod:`vergeml.cli`),
+validation of ``vergeml.yaml`` (:mod:`vergeml.config`), ``ml help`` and the
+option tables in ``docs/``. Constraints are data, and error messages are
+generated from them, so a rule and its message can never disagree.
+"""
+import re
+from dataclasses import dataclass, field
+
+from vergeml.errors import ConfigError
+from vergeml.suggest import suggestion
+
+_TRUE = {"y", "yes", "on", "true", "1"}
+_FALSE = {"n", "no", "off", "false", "0"}
+_RULE = re.compile(r"^\s*(>=|<=|>|<)\s*(-?[0-9.]+)\s*$")
+_RANGE = re.compile(r"^\s*(-?[0-9.]+)\s*\.\.\s*(-?[0-9.]+)\s*$")
+
+
+def canonical(name):
+    """Return the canonical spelling of an option name (hyphens, lower case)."""
+    return name.strip().lstrip("-").replace("_", "-").lower()
+
+
+class OptionValueError(ValueError):
+    """A value does not satisfy an option's declaration."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """Declaration of one setting.
+
+    Args:
+        name: canonical hyphenated name, e.g. ``learning-rate``.
+        default: value used when neither the command line nor the project
+            file sets it.
+        type: ``int``, ``float``, ``str``, ``bool`` or ``list`` (a comma
+            separated string on the command line, a list in YAML).
+        help: one line: what the option means.
+        choices: allowed values, if the option is an enumeration.
+        rule: numeric constraint: ``>0``, ``>=0``, ``<1``, ``<=1`` or a
+            closed range ``0..1``.
+        also: literal strings accepted besides the type (``auto``).
+        short: one-letter short flag, without the dash.
+        flag: a boolean switch that takes no value on the command line.
+        positional: a positional argument instead of ``--name``.
+        nargs: for positionals, ``?``, ``*`` or ``+``.
+        metavar: placeholder shown in usage lines.
+        yaml: whether the project file may set it.
+        required: whether a value must be given somewhere.
+    """
+
+    name: str
+    default: object = None
+    type: str = "str"
+    help: str = ""
+    choices: tuple = ()
+    rule: str = ""
+    also: tuple = ()
+    short: str = ""
+    flag: bool = False
+    positional: bool = False
+    nargs: str = ""
+    metavar: str = ""
+    yaml: bool = True
+    required: bool = False
+    aliases: tuple = field(default=())
+
+    @property
+    def dest(self):
+        """Python identifier form of the name (``learning_rate``)."""
+        return self.name.replace("-", "_")
+
+    def spellings(self):
+        """All accepted command-line spellings, e.g. ``--learning-rate`` and ``--learning_rate``."""
+        names = {self.name, self.dest, *self.aliases}
+        return sorted("--" + n for n in names)
+
+    # -- validation -----------------------------------------------------------
+
+    def parse(self, value):
+        """Convert and validate a value from the command line or YAML.
+
+        Args:
+            value: a string from the command line, or any YAML scalar/list.
+
+        Returns:
+            The value converted to the declared type.
+
+        Raises:
+            OptionValueError: with a message saying what is allowed.
+        """
+        if value is None:
+            if self.required:
+                raise OptionValueError(f"a value is required ({self.describe()})")
+            return None
+        if isinstance(value, str) and value.strip().lower() in self.also:
+            return value.strip().lower()
+        converted = self._convert(value)
+        self._check(converted)
+        return converted
+
+    def _convert(self, value):
+        try:
+            if self.type == "bool":
+                return _to_bool(value)
+            if self.type == "int":
+                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                    raise ValueError
+                return int(str(value).strip()) if isinstance(value, str) else int(value)
+            if self.type == "float":
+                if isinstance(value, bool):
+                    raise ValueError
+                return float(value)
+            if self.type == "list":
+                if isinstance(value, str):
+                    return [v.strip() for v in value.split(",") if v.strip()]
+                if isinstance(value, (list, tuple)):
+                    return [str(v) for v in value]
+                raise ValueError
+            if self.type == "dict":
+                if not isinstance(value, dict):
+                    raise ValueError
+                return dict(value)
+            if isinstance(value, (dict, list)):
+                raise ValueError
+            return str(value)
+        except (TypeError, ValueError):
+            raise OptionValueError(f"expected {self.describe()}, got {_show(value)}") from None
+
+    def _check(self, value):
+        if self.choices and value not in self.choices:
+            hint = suggestion(str(value), [str(c) for c in self.choices])
+            raise OptionValueError(
+                f"expected {self.describe()}, got {_show(value)}.{hint}".rstrip("."))
+        if self.rule and not _satisfies(value, self.rule):
+            raise OptionValueError(f"expected {self.describe()}, got {_show(value)}")
+
+    def describe(self):
+        """Human description of what is allowed, e.g. ``a number > 0``."""
+        if self.choices:
+            text = "one of " + ", ".join(str(c) for c in self.choices)
+        else:
+            text = {"int": "an integer", "float": "a number", "bool": "true or false",
+                    "list": "a comma-separated list", "dict": "a mapping",
+                    "str": "a string"}[self.type]
+            if self.rule:
+                text += " " + _rule_text(self.rule)
+        if self.also:
+            text += " or " + " or ".join(self.also)
+        return text
+
+    def type_text(self):
+        """Short type column for help tables: ``int >0``, ``adam|sgd``."""
+        if self.choices:
+            text = "|".join(str(c) for c in self.choices)
+        else:
+            text = self.type + (" " + self.rule.replace(" ", "") if self.rule else "")
+        if self.also:
+            text += "|" + "|".join(self.also)
+        return text
+
+
+def _to_bool(value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(value)
+
+
+def _show(value):
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def _satisfies(value, rule):
+    if isinstance(value, str):
+        return False
+    match = _RANGE.match(rule)
+    if match:
+        low, high = float(match.group(1)), float(match.group(2))
+        return low <= value <= high
+    op, bound = _RULE.match(rule).groups()
+    bound = float(bound)
+    return {">": value > bound, ">=": value >= bound,
+            "<": value < bound, "<=": value <= bound}[op]
+
+
+def _rule_text(rule):
+    match = _RANGE.match(rule)
+    if match:
+        return f"between {match.group(1)} and {match.group(2)}"
+    op, bound = _RULE.match(rule).groups()
+    return f"{op} {bound}"
+
+
+class OptionSet:
+    """An ordered collection of options with name lookup in any spelling."""
+
+    def __init__(self, options=()):
+        self._options = {}
+        for option in options:
+            self.add(option)
+
+    def add(self, option):
+        """Add a declaration; a second option of the same name is an error."""
+        key = canonical(option.name)
+        if key in self._options:
+            raise ValueError(f"option {key} declared twice")
+        self._options[key] = option
+
+    def __iter__(self):
+        return iter(self._options.values())
+
+    def __len__(self):
+        return len(self._options)
+
+    def __contains__(self, name):
+        return self.get(name) is not None
+
+    def get(self, name):
+        """Find an option by any spelling or alias; None when unknown."""
+        key = canonical(name)
+        if key in self._options:
+            return self._options[key]
+        for option in self._options.values():
+            if key in (canonical(a) for a in option.aliases):
+                return option
+        return None
+
+    def names(self):
+        """Canonical names of all options, in declaration order."""
+        return list(self._options)
+
+    def defaults(self):
+        """Mapping of canonical name to default value."""
+        return {o.name: o.default for o in self}
+
+    def resolve(self, command_line, section, where="", lines=None):
+        """Merge values by precedence: command line > project file > default.
+
+        Args:
+            command_line: mapping of option name to the raw string given on
+                the command line (only options the user actually typed).
+            section: mapping from the project file (may be None).
+            where: dotted prefix for error messages, e.g. ``train``.
+            lines: mapping of dotted key to line number in the project file,
+                for located error messages.
+
+        Returns:
+            dict of canonical name to validated value, one entry per option.
+
+        Raises:
+            ConfigError: for an unknown key or an invalid value.
+        """
+        values = self.defaults()
+        for key, raw in (section or {}).items():
+            option = self.get(str(key))
+            dotted = f"{where}.{key}" if where else str(key)
+            if option is None or not option.yaml:
+                hint = suggestion(str(key), [o.name for o in self if o.yaml])
+                raise ConfigError(_located(lines, dotted, f"unknown option {dotted}.{hint}"))
+            try:
+                values[option.name] = option.parse(raw)
+            except OptionValueError as err:
+                raise ConfigError(_located(lines, dotted, f"{dotted}: {err}")) from None
+        for key, raw in command_line.items():
+            option = self.get(key)
+            try:
+                values[option.name] = option.parse(raw)
+            except OptionValueError as err:
+                raise ConfigError(f"--{option.name}: {err}") from None
+        for option in self:
+            if option.required and values.get(option.name) is None:
+                raise ConfigError(f"missing argument --{option.name} ({option.help})")
+        return values
+
+
+def _located(lines, dotted, message):
+    """Prefix a message with ``file:line:`` when the key's line is known."""
+    if lines and dotted in lines:
+        path, line = lines[dotted]
+        return f"{path}:{line}: {message}"
+    return message

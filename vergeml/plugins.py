@@ -1,0 +1,42 @@
+"""Plugin look-up through setuptools entry points.
+
+Built-in commands, models, data sources, operations, datasets, plots and
+services register in ``setup.py`` exactly as a third-party package would, so
+an installed package can add any of them. Entry points are loaded only when
+used, which keeps ``ml help`` and ``ml list`` from importing heavy modules.
+"""
+from functools import lru_cache
+from importlib.metadata import entry_points
+
+COMMANDS = "vergeml.cmd"
+MODELS = "vergeml.model"
+SOURCES = "vergeml.io"
+OPERATIONS = "vergeml.operation"
+DATASETS = "vergeml.download"
+PLOTS = "vergeml.plot"
+SERVICES = "vergeml.run"
+
+
+@lru_cache(maxsize=None)
+def _group(group):
+    found = {}
+    for entry in entry_points(group=group):
+        found.setdefault(entry.name, entry)
+    return found
+
+
+def names(group):
+    """Sorted names registered in an entry-point group."""
+    return sorted(_group(group))
+
+
+def load(group, name):
+    """Load the plugin ``name`` of ``group``; None when it is not registered."""
+    entry = _group(group).get(name)
+    return entry.load() if entry is not None else None
+
+
+def instantiate(group, name):
+    """Load a plugin class and return an instance of it (None when unknown)."""
+    plugin = load(group, name)
+    return plugin() if isinstance(plugin, type) else plugin

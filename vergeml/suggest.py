@@ -1,0 +1,43 @@
+"""'Did you mean ...?' suggestions for misspelled names."""
+
+
+def edit_distance(a, b):
+    """Levenshtein distance between two strings."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def did_you_mean(word, candidates, max_distance=2):
+    """Return the closest candidate to ``word``, or None.
+
+    Hyphens and underscores count as the same character, so ``learning_rat``
+    suggests ``learning-rate``.
+
+    Args:
+        word: the misspelled name.
+        candidates: the valid names.
+        max_distance: the largest edit distance still worth suggesting.
+
+    Returns:
+        The best candidate (ties broken alphabetically), or None.
+    """
+    key = word.replace("_", "-").lower()
+    scored = []
+    for name in candidates:
+        distance = edit_distance(key, name.replace("_", "-").lower())
+        limit = max(max_distance, len(key) // 4)
+        if distance <= limit:
+            scored.append((distance, name))
+    return min(scored)[1] if scored else None
+
+
+def suggestion(word, candidates, prefix=""):
+    """Return `` Did you mean 'X'?`` text (with a leading space) or ''."""
+    best = did_you_mean(word, candidates)
+    return f" Did you mean '{prefix}{best}'?" if best else ""
