@@ -178,10 +178,13 @@ def check_top_level_keys(project, section_names):
 
     Args:
         project: the :class:`ProjectFile`.
-        section_names: names that may appear as sections (commands, models).
+        section_names: callable returning the names that may appear as
+            sections (commands, models); called only when needed.
     """
     from vergeml.suggest import suggestion
-    allowed = [o.name for o in GLOBAL_OPTIONS if o.yaml] + list(SECTION_KEYS) + list(section_names)
+    allowed = [o.name for o in GLOBAL_OPTIONS if o.yaml] + list(SECTION_KEYS)
+    if any(key not in allowed for key in project.data):
+        allowed += list(section_names())
     for key in project.data:
         if key not in allowed:
             where = project.line_of(key)

@@ -139,7 +139,10 @@ class Option:
 
     def describe(self):
         """Human description of what is allowed, e.g. ``a number > 0``."""
-        if self.choices:
+        if len(self.choices) > 8:
+            text = "one of " + ", ".join(str(c) for c in self.choices[:6]) + \
+                f" ... ({len(self.choices)} names, see 'ml help {self.name}')"
+        elif self.choices:
             text = "one of " + ", ".join(str(c) for c in self.choices)
         else:
             text = {"int": "an integer", "float": "a number", "bool": "true or false",

@@ -5,6 +5,7 @@ services register in ``setup.py`` exactly as a third-party package would, so
 an installed package can add any of them. Entry points are loaded only when
 used, which keeps ``ml help`` and ``ml list`` from importing heavy modules.
 """
+import sys
 from functools import lru_cache
 from importlib.metadata import entry_points
 
@@ -26,14 +27,25 @@ def _group(group):
 
 
 def names(group):
-    """Sorted names registered in an entry-point group."""
-    return sorted(_group(group))
+    """Sorted names of the loadable plugins of an entry-point group."""
+    return sorted(name for name in _group(group) if load(group, name) is not None)
 
 
+@lru_cache(maxsize=None)
 def load(group, name):
-    """Load the plugin ``name`` of ``group``; None when it is not registered."""
+    """Load the plugin ``name`` of ``group``; None when it is not registered.
+
+    A plugin that fails to import is reported once and treated as absent, so
+    one broken third-party package cannot break every command.
+    """
     entry = _group(group).get(name)
-    return entry.load() if entry is not None else None
+    if entry is None:
+        return None
+    try:
+        return entry.load()
+    except Exception as error:  # noqa: BLE001 - any import failure of foreign code
+        print(f"Warning: plugin '{name}' ({group}) could not be loaded: {error}", file=sys.stderr)
+        return None
 
 
 def instantiate(group, name):

@@ -1,0 +1,73 @@
+"""Fixtures for end-to-end tests: real projects, real images, real `ml` runs.
+
+``digits_project`` and ``trained_digits`` are session-scoped because training
+is the slow part; tests must not modify what they return (copy it instead).
+"""
+import shutil
+
+import pytest
+import yaml
+
+from tests.conftest import MOBILENET_WEIGHTS, WEIGHTS_DIR, run_ml_process
+
+# MobileNet v1 alpha 0.25 with the real ImageNet weights, small input: the
+# fastest real backbone (a linear probe on its digits features scores ~0.92).
+TRAIN_ARGS = ("--architecture=mobilenet", "--alpha=0.25", "--size=96", "--epochs=12",
+              "--optimizer=adam", "--learning-rate=0.002", "--batch-size=32")
+
+
+@pytest.fixture(scope="session")
+def session_keras_home(tmp_path_factory):
+    """A KERAS_HOME seeded with the offline MobileNet weights (session-wide)."""
+    source = WEIGHTS_DIR / MOBILENET_WEIGHTS
+    if not source.is_file():
+        pytest.fail(f"offline weights not found: {source}")
+    home = tmp_path_factory.mktemp("e2e_keras_home")
+    (home / "models").mkdir()
+    shutil.copyfile(source, home / "models" / MOBILENET_WEIGHTS)
+    return home
+
+
+@pytest.fixture(scope="session")
+def ml_env(session_keras_home):
+    """Environment additions for every e2e `ml` subprocess."""
+    return {"KERAS_HOME": str(session_keras_home), "TF_NUM_INTEROP_THREADS": "2"}
+
+
+@pytest.fixture(scope="session")
+def digits_project(tmp_path_factory, ml_env):
+    """A project made with `ml new` holding the 1,797 digits from `ml download:digits`."""
+    root = tmp_path_factory.mktemp("digits")
+    result = run_ml_process("new", "digits", cwd=root, env=ml_env)
+    assert result.returncode == 0, result.output
+    project = root / "digits"
+    result = run_ml_process("download:digits", cwd=project, env=ml_env, timeout=300)
+    assert result.returncode == 0, result.output
+    return project
+
+
+def read_metadata(project, name):
+    """The data.yaml of an instance."""
+    return yaml.safe_load((project / "trainings" / name / "data.yaml").read_text())
+
+
+def instance_names(project):
+    """Names of the instance folders of a project."""
+    folder = project / "trainings"
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def train(project, ml_env, *args, timeout=600):
+    """Run `ml train` and return (result, name of the new instance)."""
+    before = set(instance_names(project))
+    result = run_ml_process("train", *args, cwd=project, env=ml_env, timeout=timeout)
+    new = sorted(set(instance_names(project)) - before)
+    return result, (new[0] if new else None)
+
+
+@pytest.fixture(scope="session")
+def trained_digits(digits_project, ml_env):
+    """The digits project after one real `ml train`: (project, instance name, result)."""
+    result, name = train(digits_project, ml_env, *TRAIN_ARGS)
+    assert result.returncode == 0, result.output[-3000:]
+    return digits_project, name, result

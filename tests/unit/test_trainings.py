@@ -1,0 +1,267 @@
+"""Instance folders, metadata and status (vergeml.trainings, vergeml.names)."""
+import datetime
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from vergeml import names, trainings
+from vergeml.errors import UsageError, VergeMLError
+from vergeml.trainings import (Instance, create_instance, load_instance, read_instance,
+                               scan_instances)
+
+HP = {"architecture": "mobilenet", "batch-size": 64, "learning_rate": 0.0001}
+
+
+def new(tmp_path, **kw):
+    return create_instance(tmp_path / "trainings", "imagenet", "mobilenet", HP, **kw)
+
+
+def stored(instance):
+    return yaml.safe_load(instance.metadata_path.read_text())
+
+
+# -- names ----------------------------------------------------------------------------
+
+def test_name_lists_are_large_lowercase_and_addressable():
+    assert len(set(names.ADJECTIVES)) >= 200 and len(set(names.NOUNS)) >= 100
+    for word in names.ADJECTIVES + names.NOUNS:
+        assert re.match(r"^[a-z0-9-]+$", word), word
+
+
+def test_random_name_uses_given_rng_and_not_global():
+    random.seed(7)
+    state = random.getstate()
+    first = names.random_name(random.Random(3))
+    assert first == names.random_name(random.Random(3))
+    assert re.match(r"^[a-z0-9]+(-[a-z0-9]+)+$", first)
+    assert random.getstate() == state
+
+
+# -- create ---------------------------------------------------------------------------
+
+def test_create_writes_folder_and_metadata(tmp_path):
+    inst = new(tmp_path)
+    assert inst.path.parent == tmp_path / "trainings"
+    for sub in ("checkpoints", "stats", "plots", "tensorboard"):
+        assert (inst.path / sub).is_dir()
+    data = stored(inst)
+    assert list(data)[:7] == ["name", "model", "backbone", "status", "pid", "host", "error"]
+    assert data["name"] == inst.name and data["backbone"] == "mobilenet"
+    assert data["status"] == "running" and data["pid"] == os.getpid()
+    assert data["host"] == socket.gethostname()
+    assert data["hyperparameters"] == {"architecture": "mobilenet", "batch_size": 64,
+                                       "learning_rate": 0.0001}
+    assert abs(data["results"]["created_at"] - time.time()) < 60
+    start = datetime.datetime.fromisoformat(data["results"]["training_start"])
+    assert start.utcoffset() == datetime.timedelta(0)
+    assert set(data["versions"]) >= {"python", "vergeml"}
+    assert inst.status == "running"
+
+
+def test_paths(tmp_path):
+    inst = new(tmp_path, name="p")
+    assert inst.model_path == inst.path / "checkpoints" / "model.keras"
+    assert inst.top_weights_path == inst.path / "checkpoints" / "top.weights.h5"
+    assert inst.labels_path == inst.path / "checkpoints" / "labels.txt"
+    assert inst.predictions_path == inst.path / "stats" / "test_predictions.npz"
+    assert inst.history_path == inst.path / "stats" / "history.csv"
+    assert inst.tensorboard_dir == inst.path / "tensorboard"
+    assert inst.plots_dir == inst.path / "plots"
+
+
+def test_names_are_unique_and_global_rng_untouched(tmp_path):
+    random.seed(1)
+    state = random.getstate()
+    made = {new(tmp_path).name for _ in range(40)}
+    assert len(made) == 40
+    assert random.getstate() == state
+
+
+def test_name_collision_retries(tmp_path, monkeypatch):
+    sequence = iter(["same-bot", "same-bot", "other-bot"])
+    monkeypatch.setattr(trainings, "random_name", lambda rng: next(sequence))
+    assert new(tmp_path).name == "same-bot"
+    assert new(tmp_path).name == "other-bot"
+
+
+@pytest.mark.parametrize("bad", ["a b", "../x", "x/y", "", ".hidden", "näme"])
+def test_invalid_name_rejected(tmp_path, bad):
+    with pytest.raises(UsageError, match="invalid instance name"):
+        new(tmp_path, name=bad)
+
+
+def test_existing_name_rejected_and_untouched(tmp_path):
+    first = new(tmp_path, name="my_run-1")
+    first.set_status("finished")
+    with pytest.raises(UsageError, match="already exists"):
+        new(tmp_path, name="my_run-1")
+    assert stored(first)["status"] == "finished"
+
+
+# -- save / update --------------------------------------------------------------------
+
+def test_atomic_save_leaves_no_temp_files(tmp_path):
+    inst = new(tmp_path)
+    for epoch in range(5):
+        inst.update_results(epochs_done=epoch + 1, val_acc=0.5 + epoch / 10)
+    assert sorted(os.listdir(inst.path)) == ["checkpoints", "data.yaml", "plots", "stats",
+                                              "tensorboard"]
+    assert stored(inst)["results"]["epochs_done"] == 5
+
+
+def test_update_results_accepts_numpy_values(tmp_path):
+    inst = new(tmp_path)
+    inst.update_results(acc=np.float32(0.5), num_samples=np.int64(3), labels=("a", "b"))
+    results = stored(inst)["results"]
+    assert results["acc"] == 0.5 and type(results["num_samples"]) is int
+    assert results["labels"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("status", ["finished", "cancelled", "failed"])
+def test_terminal_status_sets_end_and_drops_pid(tmp_path, status):
+    inst = new(tmp_path)
+    inst.set_status(status, error="boom" if status == "failed" else None)
+    data = stored(inst)
+    assert data["status"] == status and "pid" not in data
+    assert "training_end" in data["results"]
+    assert data["error"] == ("boom" if status == "failed" else None)
+    assert read_instance(inst.path).status == status
+
+
+def test_set_status_rejects_unknown(tmp_path):
+    with pytest.raises(ValueError):
+        new(tmp_path).set_status("crashed")
+
+
+def test_labels(tmp_path):
+    inst = new(tmp_path)
+    with pytest.raises(VergeMLError, match="no labels file"):
+        inst.labels()
+    inst.labels_path.write_text("cat\ndog\n")
+    assert inst.labels() == ["cat", "dog"]
+
+
+# -- status ---------------------------------------------------------------------------
+
+def dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # reaped: the pid no longer exists
+    return proc.pid
+
+
+def test_dead_pid_is_crashed(tmp_path):
+    inst = new(tmp_path)
+    inst.metadata["pid"] = dead_pid()
+    inst.save()
+    assert read_instance(inst.path).status == "crashed"
+    assert stored(inst)["status"] == "running"  # derived, never written
+
+
+def test_other_host_stays_running(tmp_path):
+    inst = new(tmp_path)
+    inst.metadata.update(pid=dead_pid(), host="some-other-host")
+    assert inst.status == "running"
+
+
+def test_live_pid_is_running(tmp_path):
+    assert new(tmp_path).status == "running"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_zombie_is_crashed(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.time() + 10
+    while time.time() < deadline:  # wait until it exited but is not reaped
+        state = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state == "Z":
+            break
+        time.sleep(0.02)
+    inst = new(tmp_path)
+    inst.metadata["pid"] = proc.pid
+    try:
+        assert inst.status == "crashed"
+    finally:
+        proc.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_reused_pid_is_crashed(tmp_path):
+    inst = new(tmp_path)
+    inst.metadata["results"]["created_at"] = 1000.0  # run older than this process
+    assert inst.status == "crashed"
+
+
+# -- reading --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content", [None, "", "status: [unclosed\n", "- a\n- b\n",
+                                     "name: x\nmodel: imagenet\n", "status: running\nresults: 3\n"])
+def test_broken_metadata_is_listed_as_broken(tmp_path, capsys, content):
+    good = new(tmp_path, name="good")
+    bad = tmp_path / "trainings" / "bad"
+    bad.mkdir()
+    if content is not None:
+        (bad / "data.yaml").write_text(content)
+    found = {i.name: i for i in scan_instances(tmp_path / "trainings")}
+    assert found["bad"].status == "broken" and found["good"].status == good.status
+    err = capsys.readouterr().err
+    assert "@bad" in err and "broken" in err and "Traceback" not in err
+    with pytest.raises(VergeMLError, match="broken"):
+        load_instance(tmp_path / "trainings", "bad")
+    with pytest.raises(VergeMLError, match="refusing"):
+        found["bad"].save()
+
+
+def test_half_written_file_is_broken(tmp_path, capsys):
+    inst = new(tmp_path, name="half")
+    text = inst.metadata_path.read_text()
+    inst.metadata_path.write_text(text[: text.index("status:")])
+    assert scan_instances(tmp_path / "trainings")[0].status == "broken"
+
+
+def test_scan_skips_files_and_hidden(tmp_path):
+    new(tmp_path, name="run")
+    root = tmp_path / "trainings"
+    (root / ".hidden").mkdir()
+    (root / "notes.txt").write_text("x")
+    assert [i.name for i in scan_instances(root)] == ["run"]
+
+
+def test_scan_missing_dir_is_empty(tmp_path):
+    assert scan_instances(tmp_path / "nope") == []
+
+
+def test_load_instance(tmp_path):
+    inst = new(tmp_path, name="nervous-tron")
+    root = tmp_path / "trainings"
+    assert load_instance(root, "nervous-tron").metadata == inst.metadata
+    assert load_instance(root, "@nervous-tron").name == "nervous-tron"
+
+
+def test_load_unknown_suggests(tmp_path):
+    new(tmp_path, name="nervous-tron")
+    with pytest.raises(UsageError) as err:
+        load_instance(tmp_path / "trainings", "nervous-tro")
+    assert "unknown instance @nervous-tro." in err.value.message
+    assert "Did you mean '@nervous-tron'?" in err.value.message
+    assert err.value.hint == "Run 'ml list' to see all instances."
+    with pytest.raises(UsageError, match=r"unknown instance @\.\./x"):
+        load_instance(tmp_path / "trainings", "../x")
+
+
+def test_load_without_trainings_dir(tmp_path):
+    with pytest.raises(UsageError, match="no trainings folder"):
+        load_instance(tmp_path / "trainings", "x")
+
+
+def test_instance_defaults_for_missing_sections(tmp_path):
+    inst = Instance(tmp_path / "x", {"status": "finished"})
+    assert inst.hyperparameters == {} and inst.results == {}

@@ -1,0 +1,329 @@
+"""The ``ml`` command line: ``ml [global options] [@instance] command[:sub] [options] [args]``.
+
+Parsing is driven by the option declarations (:mod:`vergeml.options`):
+global options and the chosen command's options form one argparse parser, so
+options may come before or after the command, in ``--key=value`` or
+``--key value`` form, spelled with hyphens or underscores. Errors are one
+line on stderr; exit status 0 on success, 1 on a runtime failure, 2 on a
+usage or configuration error. ``VERGEML_DEBUG=1`` shows tracebacks.
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from vergeml import plugins
+from vergeml.command import ANY_INSTANCES, NO_INSTANCE, ONE_INSTANCE, OPTIONAL_INSTANCE
+from vergeml.config import (GLOBAL_OPTIONS, ProjectFile, check_top_level_keys, find_project_file,
+                            load_project_file, resolve_globals)
+from vergeml.env import DEFAULT_MODEL, Environment
+from vergeml.errors import ConfigError, UsageError, VergeMLError
+from vergeml.options import OptionSet, canonical
+from vergeml.suggest import suggestion
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse parser that raises UsageError instead of printing and exiting."""
+
+    def error(self, message):
+        message = message.replace("argument ", "").replace("expected one argument", "expected a value")
+        raise UsageError(message)
+
+
+def build_parser(options):
+    """Build an argparse parser from option declarations.
+
+    Options not typed by the user are absent from the result (SUPPRESS), so
+    the project file and defaults can fill them in by precedence.
+
+    Args:
+        options: iterable of :class:`vergeml.options.Option`.
+
+    Returns:
+        An argparse parser.
+    """
+    parser = _Parser(prog="ml", add_help=False, allow_abbrev=False)
+    for option in options:
+        if option.positional:
+            parser.add_argument(option.dest, nargs=option.nargs or None, default=argparse.SUPPRESS)
+            continue
+        flags = option.spellings() + ([f"-{option.short}"] if option.short else [])
+        kwargs = {"dest": option.dest, "default": argparse.SUPPRESS}
+        if option.flag:
+            kwargs["action"] = "store_true"
+        parser.add_argument(*flags, **kwargs)
+    return parser
+
+
+def split_command_line(argv):
+    """Find the ``@instance`` names and the command word in ``argv``.
+
+    Global options that take a value may appear before the command in the
+    ``--key value`` form, so their values are skipped while looking.
+
+    Returns:
+        ``(instances, command, rest)`` where rest holds every other token.
+    """
+    instances, rest, command = [], [], None
+    tokens = list(argv)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "--":
+            rest.extend(tokens[i:])
+            break
+        if command is None and token.startswith("@") and len(token) > 1:
+            instances.append(token[1:])
+        elif command is None and not token.startswith("-"):
+            command = token
+        else:
+            rest.append(token)
+            if command is None and _takes_value(token) and i + 1 < len(tokens):
+                rest.append(tokens[i + 1])
+                i += 1
+        i += 1
+    return instances, command, rest
+
+
+def _takes_value(token):
+    """Whether a pre-command token is a global option expecting a separate value."""
+    if "=" in token:
+        return False
+    if token.startswith("--"):
+        option = GLOBAL_OPTIONS.get(token)
+    elif len(token) == 2:
+        option = next((o for o in GLOBAL_OPTIONS if o.short == token[1]), None)
+    else:
+        return False
+    return option is not None and not option.flag
+
+
+def _extract_instances(tokens):
+    """Collect ``@name`` tokens that follow the command (``ml predict @x a.jpg``)."""
+    names = [t[1:] for t in tokens if t.startswith("@") and len(t) > 1]
+    return names, [t for t in tokens if not (t.startswith("@") and len(t) > 1)]
+
+
+def parse(argv):
+    """Parse the command line into its parts.
+
+    Returns:
+        dict with ``instances``, ``command``, ``sub``, ``globals`` (typed
+        global options), ``options`` (typed command options) and the
+        ``command_obj`` (None when no command was given).
+    """
+    instances, word, rest = split_command_line(argv)
+    more, rest = _extract_instances(rest)
+    instances += more
+    pre = build_parser(GLOBAL_OPTIONS)
+    typed_globals, _ = pre.parse_known_args(rest)
+    globals_typed = {canonical(k): v for k, v in vars(typed_globals).items()}
+    env = make_environment(globals_typed, instances)
+    if word is None:
+        return {"env": env, "command": None, "globals": globals_typed, "options": {}, "rest": rest}
+    name, _, sub = word.partition(":")
+    command = find_command(name, env)
+    env.subcommand = sub or None
+    options = command_options(command, sub)
+    rest, extra = command.preparse(rest)
+    parser = build_parser(list(GLOBAL_OPTIONS) + list(options))
+    namespace, unknown = parser.parse_known_intermixed_args(rest)
+    _reject_unknown(unknown, options, command)
+    typed = {canonical(k): v for k, v in vars(namespace).items()}
+    command_typed = {k: v for k, v in typed.items() if k in options}
+    command_typed.update(extra)
+    return {"env": env, "command": command, "globals": globals_typed,
+            "options": command_typed, "option_set": options, "rest": rest}
+
+
+def _reject_unknown(unknown, options, command):
+    """Turn tokens argparse did not recognise into a did-you-mean error."""
+    for token in unknown:
+        if token.startswith("-") and not _is_number(token):
+            name = token.split("=", 1)[0]
+            known = [o.name for o in options if not o.positional] + [o.name for o in GLOBAL_OPTIONS]
+            hint = suggestion(canonical(name), known, prefix="--")
+            raise UsageError(f"unknown option {name}.{hint}", hint=f"See 'ml help {command.name}'.")
+        raise UsageError(f"unexpected argument '{token}'", hint=f"See 'ml help {command.name}'.")
+
+
+def _is_number(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def make_environment(globals_typed, instances):
+    """Load the project file and resolve the global options.
+
+    Args:
+        globals_typed: global options typed on the command line.
+        instances: ``@name`` arguments.
+
+    Returns:
+        An :class:`Environment`.
+    """
+    project_dir = Path(globals_typed.get("project-dir") or os.getcwd())
+    if not project_dir.is_dir():
+        raise ConfigError(f"project directory not found: {project_dir}")
+    path = find_project_file(project_dir, globals_typed.get("file"))
+    project = load_project_file(path) if path else ProjectFile()
+    settings = resolve_globals(globals_typed, project)
+    env = Environment(project_dir, project, settings, instances)
+    env.model_name = _model_name(globals_typed, settings, env)
+    return env
+
+
+def _model_name(globals_typed, settings, env):
+    """Model plugin: --model > the @instance's model > project file > imagenet."""
+    name = globals_typed.get("model")
+    if name is None and env.instance_names:
+        if (env.trainings_dir / env.instance_names[0]).is_dir():
+            name = env.instance().metadata.get("model")
+    name = name or settings.get("model") or DEFAULT_MODEL
+    if plugins.load(plugins.MODELS, name) is None:
+        hint = suggestion(name, plugins.names(plugins.MODELS))
+        raise ConfigError(f"unknown model '{name}'.{hint}", hint="See 'ml help models'.")
+    return name
+
+
+def command_names(env):
+    """All command words: built-in/plugin commands, then the model's commands."""
+    names = set(plugins.names(plugins.COMMANDS))
+    for cls_name in plugins.names(plugins.COMMANDS):
+        names.update(getattr(plugins.load(plugins.COMMANDS, cls_name), "aliases", ()))
+    model = env.model()
+    names.update(model.commands() if model else {})
+    return sorted(names)
+
+
+def find_command(name, env):
+    """Look a command up: ``vergeml.cmd`` plugins first, then the model's commands.
+
+    Raises:
+        UsageError: with a did-you-mean suggestion for an unknown command.
+    """
+    cls = plugins.load(plugins.COMMANDS, name)
+    if cls is None:
+        for candidate in plugins.names(plugins.COMMANDS):
+            loaded = plugins.load(plugins.COMMANDS, candidate)
+            if name in getattr(loaded, "aliases", ()):
+                cls = loaded
+                break
+    if cls is None:
+        model = env.model()
+        cls = (model.commands() if model else {}).get(name)
+    if cls is None:
+        hint = suggestion(name, command_names(env))
+        raise UsageError(f"unknown command '{name}'.{hint}", hint="See 'ml help'.")
+    return cls() if isinstance(cls, type) else cls
+
+
+def command_options(command, sub):
+    """The command's options plus those of its ``:sub`` plugin, if any.
+
+    Raises:
+        UsageError: when a sub-command is required, missing or unknown.
+    """
+    options = list(command.options)
+    if command.subcommands:
+        available = plugins.names(command.subcommands)
+        if sub:
+            plugin = plugins.instantiate(command.subcommands, sub)
+            if plugin is None:
+                hint = suggestion(sub, available, prefix=f"{command.name}:")
+                raise UsageError(f"unknown {command.name} type '{sub}'.{hint}",
+                                 hint=f"Available: {', '.join(available)}.")
+            options += list(plugin.options)
+    elif sub:
+        raise UsageError(f"'{command.name}' has no sub-commands (got '{command.name}:{sub}')")
+    return OptionSet(options)
+
+
+def check_instances(command, env):
+    """Enforce how many ``@name`` arguments the command takes."""
+    arity = getattr(command, "instance", NO_INSTANCE)
+    count = len(env.instance_names)
+    label = command.name + (f":{env.subcommand}" if env.subcommand else "")
+    if arity == NO_INSTANCE and count:
+        raise UsageError(f"'{label}' does not take an @instance argument")
+    if arity == ONE_INSTANCE and count != 1:
+        raise UsageError(f"'{label}' needs exactly one @instance, e.g. ml @nervous-tron {label}",
+                         hint="Run 'ml list' to see all instances.")
+    if arity == OPTIONAL_INSTANCE and count > 1:
+        raise UsageError(f"'{label}' takes at most one @instance")
+    assert arity in (NO_INSTANCE, ONE_INSTANCE, OPTIONAL_INSTANCE, ANY_INSTANCES)
+
+
+def run(argv):
+    """Parse ``argv`` and run the command. Returns the exit status."""
+    parsed = parse(argv)
+    env, command = parsed["env"], parsed["command"]
+    wants_help = parsed["globals"].get("help")
+    if command is None:
+        if parsed["globals"].get("version"):
+            from vergeml.commands.help import print_version
+            print_version()
+            return 0
+        return _show_help(env, [])
+    if wants_help:
+        return _show_help(env, [command.name + (f":{env.subcommand}" if env.subcommand else "")])
+    if command.subcommands and not env.subcommand and command.name != "help":
+        available = ", ".join(f"{command.name}:{n}" for n in plugins.names(command.subcommands))
+        raise UsageError(f"missing {command.name} type: use one of {available}",
+                         hint=f"See 'ml help {command.name}'.")
+    check_instances(command, env)
+    if command.name != "help":
+        check_top_level_keys(env.project,
+                             lambda: command_names(env) + plugins.names(plugins.MODELS))
+    section, where = _section(env, command)
+    args = parsed["option_set"].resolve(parsed["options"], section, where=where,
+                                        lines=env.project.lines)
+    status = command.run(args, env)
+    return status or 0
+
+
+def _section(env, command):
+    """The project-file section holding this command's option defaults."""
+    if env.subcommand:
+        return env.project.section(command.name, env.subcommand), f"{command.name}.{env.subcommand}"
+    return env.project.section(command.name), command.name
+
+
+def _show_help(env, topic):
+    from vergeml.commands.help import HelpCommand
+    return HelpCommand().run({"topic": topic}, env)
+
+
+def report(error):
+    """Print a user error: ``Error: message`` and an optional hint, on stderr."""
+    print(f"Error: {error.message}", file=sys.stderr)
+    if error.hint:
+        print(error.hint, file=sys.stderr)
+
+
+def main(argv=None):
+    """Entry point of the ``ml`` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    debug = os.environ.get("VERGEML_DEBUG", "") not in ("", "0")
+    try:
+        return run(argv)
+    except VergeMLError as error:
+        if debug:
+            raise
+        report(error)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as error:  # noqa: BLE001 - last line of defence against tracebacks
+        if debug:
+            raise
+        print(f"Error: {type(error).__name__}: {error}", file=sys.stderr)
+        print("This looks like a bug in VergeML. Set VERGEML_DEBUG=1 to see the traceback.",
+              file=sys.stderr)
+        return 1

@@ -1,0 +1,280 @@
+"""The data set: samples with labels and splits, and how to load their pixels.
+
+:func:`load_dataset` is what ``ml train`` and ``ml preprocess`` call first.
+It scans the samples, checks every new or changed file (reading nothing
+that did not change), assigns splits and computes the fingerprint and the
+per-sample cache keys. Pixels are only decoded later, by
+:meth:`Dataset.load_array`, for samples the cache does not already hold.
+"""
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vergeml.data import images
+from vergeml.data.cache import Cache, input_stage
+from vergeml.data.config import parse_data_config
+from vergeml.data.fingerprint import FileIndex, Fingerprint, sample_key
+from vergeml.data.operations import OperationError
+from vergeml.data.split import SPLITS, assign_splits, parse_split, report_duplicates
+from vergeml.data.store import Store
+from vergeml.errors import VergeMLError
+
+log = logging.getLogger("vergeml.data")
+MAX_LISTED = 10
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sample (one variant of one file).
+
+    Attributes:
+        relpath: posix path relative to the samples dir (split directories
+            outside it: relative to the project dir).
+        path: absolute path of the file.
+        label: class name, or None for unlabeled sources.
+        label_index: index of the label in ``Dataset.labels`` (-1 if unlabeled).
+        split: ``train``, ``val`` or ``test``.
+        variant: 0.. for the copies made by ``augment``/oversampling (train only).
+        key: cache key of the processed image (see ``fingerprint.sample_key``).
+        digest: sha256 of the file content.
+    """
+
+    relpath: str
+    path: Path
+    label: str
+    label_index: int
+    split: str
+    variant: int
+    key: str
+    digest: str
+
+
+class Dataset:
+    """Samples by split, labels, fingerprint; loads processed images.
+
+    Build it with :func:`load_dataset`.
+    """
+
+    def __init__(self, env, config, labels, samples, fingerprint, bad_files):
+        self.env = env
+        self.config = config
+        self.labels = labels
+        self.fingerprint = fingerprint
+        self.bad_files = bad_files
+        self._samples = samples
+        self._ops = [op for op in config.operations if op.variants == 1]
+        self._random = any(op.random for op in config.operations)
+        self._seed = env.random_seed
+
+    def samples(self, split):
+        """Samples of a split (``train`` includes augmentation variants).
+
+        Args:
+            split: ``train``, ``val`` or ``test``.
+
+        Returns:
+            list of :class:`Sample`, sorted by relpath and variant.
+        """
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        return list(self._samples[split])
+
+    def split_sizes(self):
+        """``{'train': n, 'val': n, 'test': n}`` (train counts variants)."""
+        return {split: len(self._samples[split]) for split in SPLITS}
+
+    def cache_mode(self):
+        """The cache mode: ``--cache`` when given, else ``data.cache``, else auto."""
+        return _cache_mode(self.env, self.config)
+
+    def open_cache(self):
+        """The :class:`Cache` for this project (use as a context manager)."""
+        return Cache(self.cache_mode(), self.env.cache_dir)
+
+    def load_array(self, sample, size=None, resize_mode="fill", cache=None):
+        """The processed pixels of a sample. Thread-safe.
+
+        Args:
+            sample: a :class:`Sample`.
+            size: resize the result to ``size`` x ``size`` (None: as the
+                operations leave it).
+            resize_mode: ``fill``, ``aspect-fill`` or ``aspect-fit``.
+            cache: optional :class:`Cache`; used when it caches input images
+                (modes ``disk-in``/``mem-in``).
+
+        Returns:
+            ``np.ndarray`` uint8 of shape (H, W, 3).
+
+        Raises:
+            BadImageError: the file cannot be decoded (e.g. changed since the scan).
+            VergeMLError: an operation cannot be applied to this image.
+        """
+        stage = input_stage(size, resize_mode)
+        use_cache = cache is not None and cache.enabled(stage)
+        if use_cache:
+            hit = cache.get(stage, sample.key)
+            if hit is not None:
+                return hit
+        array = images.to_array(self.load_image(sample, size, resize_mode))
+        if use_cache:
+            cache.put(stage, sample.key, array)
+        return array
+
+    def load_image(self, sample, size=None, resize_mode="fill"):
+        """Like :meth:`load_array`, but returns the ``PIL.Image`` (never cached)."""
+        img = images.load_image(sample.path)
+        # Augmentation is for training only: val/test get rng=None (deterministic ops).
+        rng = random.Random(f"{self._seed}:{sample.relpath}:{sample.variant}") \
+            if sample.split == "train" and self._random else None
+        for op in self._ops:
+            try:
+                img = op.apply(img, rng)
+            except OperationError as err:
+                raise VergeMLError(f"{sample.relpath}: {err.message}") from None
+        if size:
+            img = images.fit_to_size(img, size, resize_mode)
+        return img
+
+    def summary(self):
+        """One line such as ``1,437 train, 180 val, 180 test samples, 10 labels``."""
+        sizes = self.split_sizes()
+        text = ", ".join(f"{sizes[s]:,} {s}" for s in SPLITS) + " samples"
+        return text + (f", {len(self.labels)} labels" if self.labels else "")
+
+
+@dataclass
+class _File:
+    relpath: str
+    path: Path
+    label: str
+    split: str          # fixed split (from a split directory) or None
+    digest: str = ""
+    reason: str = ""
+
+
+def load_dataset(env, skip_bad=False, progress=True):
+    """Scan, check, split and fingerprint the samples of a project.
+
+    Args:
+        env: the :class:`vergeml.env.Environment`.
+        skip_bad: skip unreadable images with a warning instead of stopping.
+        progress: show a progress bar while checking many new files.
+
+    Returns:
+        :class:`Dataset`.
+
+    Raises:
+        ConfigError: bad ``data:`` section or split settings.
+        VergeMLError: no samples, a single class, bad files (unless skipped).
+    """
+    config = parse_data_config(env.data_config, env.project.lines)
+    specs = {name: parse_split(env.settings.get(f"{name}-split", "10%"), f"{name}-split", env.project_dir)
+             for name in ("val", "test")}
+    files, labels = _scan(env, config.source, specs)
+    _check_files(env, files, progress, on_disk=_cache_mode(env, config) != "none")
+    files = _handle_bad(files, skip_bad)
+    if config.source.labeled:
+        _check_labels(files, labels)
+    free = [f for f in files if f.split is None]
+    for file, split in zip(free, assign_splits([f.relpath for f in free], specs["val"],
+                                               specs["test"], env.random_seed)):
+        file.split = split
+    report_duplicates([f.digest for f in files], [f.split for f in files], [f.relpath for f in files])
+    samples, fingerprint = _build_samples(env, config, files, labels, specs)
+    bad = [(f.relpath, f.reason) for f in files if f.reason]
+    return Dataset(env, config, labels, samples, fingerprint, bad)
+
+
+def _scan(env, source, specs):
+    """List files of the samples dir and of split directories."""
+    split_dirs = {name: spec.value for name, spec in specs.items() if spec.kind == "dir"}
+    found = source.scan(env.samples_dir, exclude=split_dirs.values())
+    files = [_File(rel, env.samples_dir / rel, label, None) for rel, label in found.files]
+    labels = set(found.labels)
+    for name, directory in split_dirs.items():
+        extra = source.scan(directory)
+        prefix = _display_root(env, directory)
+        files += [_File(f"{prefix}/{rel}", directory / rel, label, name) for rel, label in extra.files]
+        labels.update(extra.labels)
+    return files, sorted(labels)
+
+
+def _display_root(env, directory):
+    for base in (env.samples_dir, env.project_dir.resolve()):
+        if directory.is_relative_to(base):
+            return directory.relative_to(base).as_posix()
+    return directory.as_posix()
+
+
+def _cache_mode(env, config):
+    mode = env.settings.get("cache") or "auto"
+    return config.cache if mode == "auto" and config.cache else mode
+
+
+def _check_files(env, files, progress, on_disk):
+    """Fill in digests and decode verdicts (remembered in the cache database,
+    except in cache mode none, which writes nothing)."""
+    store = Store(env.cache_dir if on_disk else None)
+    try:
+        infos = FileIndex(store).check([str(f.path) for f in files], progress=progress)
+    finally:
+        store.close()
+    for file, info in zip(files, infos):
+        file.digest, file.reason = info.digest, info.reason
+
+
+def _handle_bad(files, skip_bad):
+    bad = [f for f in files if f.reason]
+    if not bad:
+        return files
+    listing = "; ".join(f"{f.relpath}: {f.reason}" for f in bad[:MAX_LISTED])
+    more = f" (and {len(bad) - MAX_LISTED} more)" if len(bad) > MAX_LISTED else ""
+    if not skip_bad:
+        raise VergeMLError(f"{len(bad)} unreadable image(s): {listing}{more}",
+                           hint="Fix or remove them, or pass --skip-bad-files to skip them.")
+    log.warning("Warning: skipping %d unreadable image(s): %s%s", len(bad), listing, more)
+    return [f for f in files if not f.reason]
+
+
+def _check_labels(files, labels):
+    counts = {label: 0 for label in labels}
+    for file in files:
+        counts[file.label] = counts.get(file.label, 0) + 1
+    empty = [label for label, n in counts.items() if n == 0]
+    if empty:
+        raise VergeMLError(f"no readable images left in class folder(s): {', '.join(empty)}")
+    if len(labels) < 2:
+        raise VergeMLError(f"only one class found ({', '.join(labels) or 'none'}): "
+                           "a classifier needs at least two",
+                           hint="Add a second folder of images under the samples directory.")
+
+
+def _build_samples(env, config, files, labels, specs):
+    """Expand files into samples (variants on train) and compute the fingerprint."""
+    ops = config.operations
+    ops_config = [op.config() for op in ops if op.variants == 1]
+    random_ops = any(op.random for op in ops)
+    augment = 1
+    for op in ops:
+        augment *= op.variants
+    oversample = config.source.values.get("oversample") or {}
+    index = {label: i for i, label in enumerate(labels)}
+    fingerprint = Fingerprint({
+        "source": config.source.config(), "ops": [op.config() | {"variants": op.variants} for op in ops],
+        "splits": {n: s.config() for n, s in specs.items()}, "seed": env.random_seed,
+        "labels": labels})
+    samples = {split: [] for split in SPLITS}
+    for file in sorted(files, key=lambda f: f.relpath):
+        fingerprint.add(file.relpath, file.digest, file.label, file.split)
+        train = file.split == "train"
+        copies = augment * oversample.get(file.label, 1) if train else 1
+        for variant in range(copies):
+            random_part = [env.random_seed, file.relpath, variant] if train and random_ops else None
+            samples[file.split].append(Sample(
+                relpath=file.relpath, path=Path(file.path), label=file.label,
+                label_index=index.get(file.label, -1), split=file.split, variant=variant,
+                key=sample_key(file.digest, ops_config, random_part), digest=file.digest))
+    return samples, fingerprint.hexdigest()

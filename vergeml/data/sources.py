@@ -1,0 +1,176 @@
+"""Data sources (``data.input.type``): which files are samples, and their labels.
+
+A source only lists files; reading them is :mod:`vergeml.data.images`. Sources
+are plugins (entry-point group ``vergeml.io``).
+"""
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vergeml.data.images import IMAGE_EXTENSIONS, is_image_file
+from vergeml.errors import ConfigError, VergeMLError
+from vergeml.options import Option, OptionSet
+
+log = logging.getLogger("vergeml.data")
+
+
+@dataclass
+class ScanResult:
+    """What a source found under one directory.
+
+    Attributes:
+        files: sorted list of ``(relpath, label)``; relpath is posix and
+            relative to the scanned directory; label is None when unlabeled.
+        labels: sorted class names (empty for unlabeled sources).
+    """
+
+    files: list = field(default_factory=list)
+    labels: list = field(default_factory=list)
+
+
+class Source:
+    """Base class of a data source.
+
+    Attributes:
+        name: the ``data.input.type`` value.
+        description: one line for ``ml help``.
+        options: tuple of :class:`vergeml.options.Option` (keys of ``data.input``).
+        labeled: whether samples carry a class label.
+    """
+
+    name = ""
+    description = ""
+    options = ()
+    labeled = False
+
+    def __init__(self, **values):
+        self.values = {**OptionSet(self.options).defaults(), **values}
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    def config(self):
+        """What the sample list depends on, for the fingerprint."""
+        return {"type": self.name, **self.values}
+
+    def scan(self, root, exclude=()):
+        """List the samples under ``root``.
+
+        Args:
+            root: the directory (samples dir, or a split directory).
+            exclude: resolved directories to skip (split directories nested
+                inside the samples dir).
+
+        Returns:
+            :class:`ScanResult`.
+
+        Raises:
+            VergeMLError: when the directory is missing or holds no samples.
+        """
+        raise NotImplementedError
+
+
+class LabeledImageSource(Source):
+    name = "labeled-image"
+    description = "Images labeled by folder: samples/<class>/<image>."
+    labeled = True
+    options = (
+        Option("oversample", type="dict", default={},
+               help="Copies per training sample by class, e.g. {cat: 2}, to balance classes."),
+    )
+
+    def __init__(self, **values):
+        super().__init__(**values)
+        for label, factor in self["oversample"].items():
+            if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+                raise ConfigError(f"data.input.oversample.{label}: expected an integer >= 1, got {factor!r}")
+
+    def scan(self, root, exclude=()):
+        root = _existing_dir(root)
+        excluded = {Path(e).resolve() for e in exclude}
+        classes, stray = [], []
+        for entry in sorted(os.scandir(root), key=lambda e: e.name):
+            if _hidden(entry.name) or Path(entry.path).resolve() in excluded:
+                continue
+            if entry.is_dir():
+                classes.append(entry.name)
+            elif is_image_file(entry.name):
+                stray.append(entry.name)
+        if stray:
+            log.warning("Warning: ignoring %d image(s) directly in %s (labels come from sub-folders, "
+                        "samples/<class>/<image>): %s", len(stray), root, _some(stray))
+        if not classes:
+            raise VergeMLError(f"no labels found in {root}: put the images in one sub-folder per class",
+                               hint="For example samples/cat/1.jpg and samples/dog/1.jpg.")
+        files, empty = [], []
+        for label in classes:
+            found = [(f"{label}/{rel}", label) for rel in _walk_images(root / label, excluded)]
+            if not found:
+                empty.append(label)
+            files.extend(found)
+        if empty:
+            raise VergeMLError(f"no images in class folder(s) {_some(empty)} of {root}",
+                               hint=f"Add images ({', '.join(IMAGE_EXTENSIONS)}) or remove the folder.")
+        return ScanResult(files=files, labels=classes)
+
+
+class ImageSource(Source):
+    name = "image"
+    description = "Unlabeled images, anywhere below the samples directory."
+    options = (
+        Option("input-patterns", type="list", default=None,
+               help="Glob patterns of sample files relative to the samples dir, e.g. **/*.jpg "
+                    "(default: every supported image)."),
+    )
+
+    def scan(self, root, exclude=()):
+        root = _existing_dir(root)
+        excluded = {Path(e).resolve() for e in exclude}
+        if self["input-patterns"]:
+            rels = sorted({p.relative_to(root).as_posix() for pattern in self["input-patterns"]
+                           for p in root.glob(pattern) if p.is_file()
+                           and not _under(p, excluded)})
+            rels = [r for r in rels if not any(_hidden(part) for part in r.split("/"))]
+        else:
+            rels = list(_walk_images(root, excluded))
+        if not rels:
+            raise VergeMLError(f"no images found in {root}",
+                               hint=f"Supported: {', '.join(IMAGE_EXTENSIONS)}.")
+        return ScanResult(files=[(rel, None) for rel in rels])
+
+
+BUILTIN = {cls.name: cls for cls in (LabeledImageSource, ImageSource)}
+
+
+def _existing_dir(root):
+    root = Path(root)
+    if not root.is_dir():
+        raise VergeMLError(f"samples directory not found: {root}",
+                           hint="Create it with one sub-folder per class, or run ml download:digits.")
+    return root
+
+
+def _walk_images(top, excluded):
+    """Yield posix paths (relative to ``top``) of image files, sorted, skipping hidden entries."""
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if not _hidden(d)
+                             and Path(dirpath, d).resolve() not in excluded)
+        rel = Path(dirpath).relative_to(top)
+        for name in sorted(filenames):
+            if not _hidden(name) and is_image_file(name):
+                yield (rel / name).as_posix()
+
+
+def _under(path, excluded):
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(e) for e in excluded)
+
+
+def _hidden(name):
+    return name.startswith(".")
+
+
+def _some(names, limit=5):
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

@@ -1,0 +1,123 @@
+"""The SQLite database behind the cache (``<cache-dir>/cache.db``).
+
+SQLite gives what the cache needs without a server: transactions (a crash
+mid-write rolls back to the last commit, so the old cache stays usable),
+locking between processes (two ``ml`` runs on one project wait for each
+other instead of corrupting the file) and indexed look-ups by key. WAL mode
+lets readers continue while a writer commits.
+
+Tables:
+    meta(key, value)                      format version
+    files(path, size, mtime_ns, digest, checked_ns)  fast unchanged check
+    verdicts(digest, reason)              '' = decodes fine, else why not
+    entries(stage, key, shape, dtype, data, created)  cached arrays
+"""
+import logging
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger("vergeml.data")
+
+DB_NAME = "cache.db"
+# Bump when the schema or the meaning of stored data changes: old files are wiped.
+STORE_VERSION = "1"
+BUSY_TIMEOUT_MS = 120_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
+                                 digest TEXT, checked_ns INTEGER);
+CREATE TABLE IF NOT EXISTS verdicts(digest TEXT PRIMARY KEY, reason TEXT);
+CREATE TABLE IF NOT EXISTS entries(stage TEXT NOT NULL, key TEXT NOT NULL, shape TEXT, dtype TEXT,
+                                   data BLOB, created REAL, PRIMARY KEY(stage, key));
+"""
+
+
+class Store:
+    """A thread-safe connection to the cache database.
+
+    Args:
+        directory: the cache directory (created on demand), or None for a
+            private in-memory database (cache mode ``none``).
+    """
+
+    def __init__(self, directory=None):
+        self.path = Path(directory) / DB_NAME if directory is not None else None
+        self.lock = threading.RLock()
+        self.conn = self._open()
+
+    def _open(self):
+        if self.path is None:
+            return _connect(":memory:")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return _connect(str(self.path))
+        except sqlite3.DatabaseError as err:
+            # A damaged file (disk full, foreign file): set it aside and start fresh.
+            aside = self.path.with_name(f"{DB_NAME}.damaged-{int(time.time())}")
+            log.warning("Warning: cache database %s is unreadable (%s); moved it to %s and "
+                        "starting a new cache", self.path, err, aside.name)
+            for suffix in ("-wal", "-shm"):
+                Path(str(self.path) + suffix).unlink(missing_ok=True)
+            os.replace(self.path, aside)
+            return _connect(str(self.path))
+
+    def read(self, sql, params=()):
+        """Run a query and return all rows."""
+        with self.lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def write(self, statements):
+        """Run ``[(sql, rows), ...]`` (executemany) in one transaction.
+
+        A failure rolls everything back, leaving the last committed state.
+        """
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, rows in statements:
+                    self.conn.executemany(sql, rows)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def close(self):
+        with self.lock:
+            self.conn.close()
+
+
+def _connect(target):
+    conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if target != ":memory:":
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: never corrupt, at worst loses the last commit on power loss.
+            conn.execute("PRAGMA synchronous=NORMAL")
+        _ensure_schema(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _ensure_schema(conn):
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _SCHEMA.strip().split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        row = conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()
+        if row is None or row[0] != STORE_VERSION:
+            for table in ("files", "verdicts", "entries"):
+                conn.execute(f"DELETE FROM {table}")
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('version', ?)", (STORE_VERSION,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -1,0 +1,50 @@
+"""The ``imagenet`` model plugin: a frozen ImageNet backbone with a trained top.
+
+Importing this package is cheap: TensorFlow and Keras are imported only when
+``train`` or ``predict`` actually runs.
+"""
+
+PROJECT_TEMPLATE = """\
+model: imagenet
+
+# Where samples live: one sub-folder per class (samples/cat, samples/dog ...).
+# samples-dir: samples
+# val-split: 10%
+# test-split: 10%
+
+# Defaults for `ml train`; the command line overrides them.
+# See `ml help train` for every option.
+train:
+  architecture: {architecture}
+  # epochs: 5
+  # learning-rate: 0.0001
+  # optimizer: sgd
+  # dropout: 0.0
+"""
+
+
+class ImagenetModel:
+    """Image classifier: features from a pre-trained CNN, a small softmax top on them."""
+
+    name = "imagenet"
+    description = "Image classifier model, with weights pre-trained on ImageNet."
+
+    def commands(self):
+        """Model commands by name (classes; their modules import no TensorFlow)."""
+        from vergeml.models.imagenet.predict import PredictCommand
+        from vergeml.models.imagenet.train import TrainCommand
+        return {"train": TrainCommand, "predict": PredictCommand}
+
+    def help_topic(self, topic):
+        """Text of a model-specific help topic (``architecture``), or None."""
+        if topic not in ("architecture", "architectures"):
+            return None
+        from vergeml.models.imagenet.backbones import BACKBONES
+        rows = [f"  {b.name:<22} {b.keras_name:<20} {b.default_size:>4} px" for b in BACKBONES.values()]
+        return "\n".join(["Architectures (--architecture), their Keras name and default input size:",
+                          ""] + rows + ["", "Use --size to change the input size and --weights=none "
+                                        "to train from random weights."])
+
+    def project_template(self, architecture="resnet-50"):
+        """Text of a new project's vergeml.yaml."""
+        return PROJECT_TEMPLATE.format(architecture=architecture)

@@ -1,0 +1,340 @@
+"""Prediction with a trained instance: ``ml @name predict`` and the REST service.
+
+:class:`Predictor` loads an instance's saved model once and classifies images
+with exactly the preprocessing used in training: load (RGB, EXIF applied) ->
+fit to the training size with the resize mode -> float32 -> the backbone's
+``preprocess_input`` -> model. Keras is imported lazily so ``ml help`` stays fast.
+"""
+import glob
+import io
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+
+from vergeml.command import Command, ONE_INSTANCE
+from vergeml.errors import VergeMLError
+from vergeml.options import Option
+
+RESIZE_MODES = ("fill", "aspect-fill", "aspect-fit")
+BATCH_SIZE = 32
+# Decoding a huge image would take gigabytes of memory; refuse it up front.
+MAX_PIXELS = 50_000_000
+
+LABELS_OPTION = Option("labels", default=5, type="int", rule=">0", metavar="N",
+                       help="How many of the most likely labels to show per image.")
+RESIZE_OPTION = Option("resize", choices=RESIZE_MODES,
+                       help="How to fit images to the model's input size "
+                            "(default: the mode used in training).")
+
+
+class Predictor:
+    """Classify images with a trained instance; the model is loaded once.
+
+    Safe to share between threads: decoding runs in the caller's thread, the
+    model call is serialised by a lock.
+
+    Args:
+        instance: a :class:`vergeml.trainings.Instance`.
+    """
+
+    def __init__(self, instance):
+        self.instance = instance
+        self.name = instance.name
+        hyper = dict(instance.hyperparameters or {})
+        self.labels = _read_labels(instance)
+        self._model = _load_model(instance)
+        self.size = _input_size(self._model, hyper)
+        self.resize = hyper.get("resize") or "fill"
+        self._preprocess = _preprocess_function(hyper)
+        self._lock = threading.Lock()
+        classes = self._model.output_shape[-1]
+        if classes != len(self.labels):
+            raise VergeMLError(f"@{self.name}: the model has {classes} outputs but "
+                               f"labels.txt lists {len(self.labels)} labels")
+
+    def warm_up(self):
+        """Run the model once so the first real request is not slowed by tracing."""
+        import numpy as np
+        self.predict_arrays(np.zeros((1, self.size, self.size, 3), dtype=np.float32))
+
+    def predict_files(self, paths, top_k=5, resize=None):
+        """Predict the classes of image files, in batches.
+
+        Args:
+            paths: file paths as typed by the user.
+            top_k: how many labels to return per file.
+            resize: resize mode; None uses the training mode.
+
+        Returns:
+            One dict per path, in order: ``{"filename", "path", "prediction":
+            [{"label", "probability"}, ...]}``, or ``{"filename", "path",
+            "error"}`` for a file that could not be read.
+        """
+        results = []
+        for start in range(0, len(paths), BATCH_SIZE):
+            chunk = [str(p) for p in paths[start:start + BATCH_SIZE]]
+            items = [(os.path.basename(p), _open_path(p)) for p in chunk]
+            for path, result in zip(chunk, self._predict_items(items, top_k, resize)):
+                results.append({"filename": result.pop("filename"), "path": path, **result})
+        return results
+
+    def predict_images(self, items, top_k=5, resize=None):
+        """Predict the classes of in-memory images (used by the REST service).
+
+        Args:
+            items: ``(name, image)`` pairs; image is a PIL image or encoded bytes.
+            top_k: how many labels to return per image.
+            resize: resize mode; None uses the training mode.
+
+        Returns:
+            One dict per item: ``{"filename", "prediction": [...]}`` or
+            ``{"filename", "error"}``.
+        """
+        results = []
+        for start in range(0, len(items), BATCH_SIZE):
+            chunk = [(name, _open_bytes(img)) for name, img in items[start:start + BATCH_SIZE]]
+            results.extend(self._predict_items(chunk, top_k, resize))
+        return results
+
+    def decode(self, image, resize=None):
+        """Turn an opened image into a model-ready float32 array (before preprocess).
+
+        Args:
+            image: a PIL image, or a zero-argument callable returning one.
+            resize: resize mode; None uses the training mode.
+
+        Returns:
+            ``size x size x 3`` float32 array.
+
+        Raises:
+            BadImageError: when the image cannot be decoded.
+        """
+        import numpy as np
+        from vergeml.data.images import fit_to_size
+        img = image() if callable(image) else image
+        img = fit_to_size(img, self.size, resize or self.resize)
+        return np.asarray(img.convert("RGB"), dtype=np.float32)
+
+    def _predict_items(self, items, top_k, resize):
+        """Decode a batch, run the model once, keep per-item errors."""
+        import numpy as np
+        arrays, errors = [], {}
+        for index, (name, opener) in enumerate(items):
+            try:
+                arrays.append(self.decode(opener, resize))
+            except Exception as err:  # noqa: BLE001 - any decode failure is that file's error
+                errors[index] = _error_text(err)
+        probs = self.predict_arrays(np.stack(arrays)) if arrays else []
+        results, row = [], 0
+        for index, (name, _) in enumerate(items):
+            if index in errors:
+                results.append({"filename": name, "error": errors[index]})
+            else:
+                results.append({"filename": name, "prediction": self.top(probs[row], top_k)})
+                row += 1
+        return results
+
+    def predict_arrays(self, batch):
+        """Run preprocess + model on a ``n x size x size x 3`` float32 batch.
+
+        Returns:
+            ``n x classes`` numpy array of probabilities.
+        """
+        import numpy as np
+        batch = self._preprocess(np.array(batch, dtype=np.float32, copy=True))
+        # Keras models are not documented as thread-safe; serialise the call.
+        with self._lock:
+            out = self._model.predict_on_batch(batch)
+        return np.asarray(out)
+
+    def top(self, probs, top_k):
+        """The ``top_k`` most likely labels of one probability row."""
+        order = sorted(range(len(probs)), key=lambda i: -float(probs[i]))[:top_k]
+        return [{"label": self.labels[i], "probability": round(float(probs[i]), 6)} for i in order]
+
+
+def _read_labels(instance):
+    path = Path(instance.labels_path)
+    if not path.is_file():
+        raise VergeMLError(f"labels.txt not found: {path}",
+                           hint=f"@{instance.name} has no saved model; was training finished?")
+    try:
+        labels = instance.labels()
+    except OSError as err:
+        raise VergeMLError(f"cannot read {path}: {err.strerror or err}") from None
+    if not labels:
+        raise VergeMLError(f"no labels in {path}")
+    return list(labels)
+
+
+def _load_model(instance):
+    path = Path(instance.model_path)
+    if not path.is_file():
+        raise VergeMLError(f"model.keras not found: {path}",
+                           hint=f"@{instance.name} has no saved model; was training finished?")
+    import keras
+    try:
+        return keras.saving.load_model(str(path), compile=False)
+    except Exception as err:  # noqa: BLE001 - a damaged file is a user-level failure
+        raise VergeMLError(f"cannot load {path}: {_error_text(err)}") from None
+
+
+def _input_size(model, hyper):
+    """The square input size: from the model when fixed, else the hyperparameters."""
+    shape = model.input_shape
+    if isinstance(shape, list):
+        shape = shape[0]
+    if shape and len(shape) == 4 and shape[1]:
+        return int(shape[1])
+    size = hyper.get("size")
+    if isinstance(size, int):
+        return size
+    raise VergeMLError("cannot tell the model's input size (hyperparameters.size is missing)")
+
+
+def _preprocess_function(hyper):
+    """The backbone's ``preprocess_input``, as the backbone table names it."""
+    from vergeml.models.imagenet.backbones import get_backbone, load_object
+    name = hyper.get("architecture")
+    if not name:
+        raise VergeMLError("the instance does not record its architecture")
+    return load_object(get_backbone(name, hyper.get("variant") or "auto").preprocess)
+
+
+def _open_path(path):
+    """A deferred loader, so a bad file fails inside the per-item try."""
+    def opener():
+        from vergeml.data.images import load_image
+        if os.path.isdir(path):
+            raise IsADirectoryError("is a directory")
+        _check_pixels(path)
+        return load_image(path)
+    return opener
+
+
+def _open_bytes(image):
+    """A deferred loader for encoded bytes or an already opened PIL image."""
+    if not isinstance(image, (bytes, bytearray, memoryview)):
+        return image
+
+    def opener():
+        from vergeml.data.images import decode_image
+        data = bytes(image)
+        _check_pixels(io.BytesIO(data))
+        return decode_image(data)
+    return opener
+
+
+def _check_pixels(source):
+    """Reject images whose decoded size would be absurd (decompression bombs)."""
+    from PIL import Image
+    try:
+        with Image.open(source) as img:
+            width, height = img.size
+    except Exception:  # noqa: BLE001 - let load_image produce the real message
+        return
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"image too large ({width}x{height} pixels)")
+
+
+def _error_text(err):
+    """One line describing a failure, without the exception class noise."""
+    text = (getattr(err, "reason", None) or getattr(err, "strerror", None)
+            or getattr(err, "message", None) or str(err) or type(err).__name__)
+    return text.splitlines()[0]
+
+
+def expand_paths(args):
+    """Expand files, folders (recursively, image files) and globs.
+
+    Args:
+        args: paths as typed.
+
+    Returns:
+        Paths in the order given; folders sorted. A name that matches nothing
+        is kept so it is reported as missing.
+    """
+    paths = []
+    for arg in args:
+        if os.path.isdir(arg):
+            paths.extend(_images_in(arg))
+        elif not os.path.exists(arg) and glob.has_magic(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            for match in matches or [arg]:
+                paths.extend(_images_in(match) if os.path.isdir(match) else [match])
+        else:
+            paths.append(arg)
+    return paths
+
+
+def _images_in(folder):
+    from vergeml.data.images import is_image_file
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(os.path.join(root, f) for f in sorted(files)
+                     if is_image_file(f) and not f.startswith("."))
+    return found
+
+
+def format_text(results, compact=False):
+    """Render results as the original ``ml predict`` text output."""
+    lines = []
+    for result in results:
+        if "error" in result:
+            continue
+        if compact:
+            lines.append(f"{result['path']}\t{result['prediction'][0]['label']}")
+            continue
+        if lines:
+            lines.append("")
+        lines.append(result["path"])
+        lines.extend(f"{p['probability'] * 100:>6.2f}%    {p['label']}" for p in result["prediction"])
+    return "\n".join(lines)
+
+
+class PredictCommand(Command):
+    """``ml @name predict``: classify image files with a trained instance."""
+
+    name = "predict"
+    description = "Predict the class of images with a trained instance."
+    instance = ONE_INSTANCE
+    needs_project = False
+    options = (
+        LABELS_OPTION,
+        RESIZE_OPTION,
+        Option("compact", type="bool", flag=True, default=False, yaml=False,
+               help="Print one line per file: the path and the most likely label."),
+        Option("format", default="text", choices=("text", "json"),
+               help="Output format: text or json."),
+        Option("files", type="list", positional=True, nargs="+", yaml=False, required=True,
+               metavar="FILE", help="Image files, folders (searched recursively) or glob patterns."),
+    )
+    examples = (
+        "ml @nervous-tron predict cat.jpg",
+        "ml @nervous-tron predict --labels=3 photos/",
+        "ml @nervous-tron predict --compact 'photos/*.jpg'",
+        "ml @nervous-tron predict --format=json photos/ > predictions.json",
+    )
+
+    def run(self, args, env):
+        """Predict every file and print the results; exit 1 only if all failed."""
+        paths = expand_paths(args["files"])
+        if not paths:
+            raise VergeMLError("no image files found in: " + " ".join(args["files"]))
+        predictor = Predictor(env.instance())
+        results = predictor.predict_files(paths, top_k=args["labels"], resize=args.get("resize"))
+        for result in results:
+            if "error" in result:
+                print(f"{result['path']}: {result['error']}", file=sys.stderr)
+        if args.get("format") == "json":
+            print(json.dumps(results, indent=2))
+        else:
+            text = format_text(results, compact=args.get("compact"))
+            if text:
+                print(text)
+        if all("error" in r for r in results):
+            return 1
+        return 0

@@ -1,0 +1,47 @@
+"""``ml train`` for the imagenet model: cache features, train the top, test, save."""
+from vergeml.command import Command
+from vergeml.models.imagenet.backbones import architecture_names
+from vergeml.options import Option
+
+TRAIN_OPTIONS = (
+    Option("epochs", default=5, type="int", rule=">0", help="How many epochs to train."),
+    Option("architecture", default="resnet-50", choices=tuple(architecture_names()),
+           help="Name of the pre-trained network used as feature extractor."),
+    Option("variant", default="auto", help="Variant of the architecture (densenet: 121, 169, 201; nasnet: mobile, large)."),
+    Option("size", default="auto", type="int", rule=">=32", also=("auto",),
+           help="Input size in pixels (auto: the architecture's default)."),
+    Option("alpha", default=1.0, type="float", rule=">0", help="Width multiplier of mobilenet networks."),
+    Option("layers", default=1, type="int", rule=">=1",
+           help="Dense layers of the trained top, including the softmax layer."),
+    Option("output-layer", default="last",
+           help="Layer of the network (name or index) whose output is used as features."),
+    Option("batch-size", default=64, type="int", rule=">0", help="Samples per training batch."),
+    Option("optimizer", default="sgd", choices=("sgd", "adam"), help="Optimizer used to train the top."),
+    Option("learning-rate", default=0.0001, type="float", rule=">0", help="Learning rate of the optimizer."),
+    Option("decay", default=0.0, type="float", rule=">=0", help="Learning rate decay per step (inverse time decay)."),
+    Option("dropout", default=0.0, type="float", rule="0..0.99", help="Dropout rate before each dense layer (0 means none)."),
+    Option("early-stopping-delta", default=0.0, type="float", rule=">=0",
+           help="Smallest decrease of validation loss that counts as improvement."),
+    Option("early-stopping-patience", default=0, type="int", rule=">=0",
+           help="Epochs without improvement before training stops early (0 means off)."),
+    Option("weights", default="imagenet",
+           help="Backbone weights: imagenet, none (random), or the path of a weights file."),
+    Option("resize", default="fill", choices=("fill", "aspect-fill", "aspect-fit"),
+           help="How images are fitted to the input size: stretch, crop or letterbox."),
+    Option("name", help="Name of the trained instance (default: a random robot name)."),
+)
+
+
+class TrainCommand(Command):
+    """Train an image classifier on the project's samples."""
+
+    name = "train"
+    description = "Train an image classifier."
+    options = TRAIN_OPTIONS
+    needs_project = True
+    examples = ("ml train", "ml train --learning-rate=0.005 --epochs=50",
+                "ml train --architecture=mobilenet --alpha=0.25 --size=96")
+
+    def run(self, args, env):
+        from vergeml.models.imagenet.training import train
+        return train(args, env)

@@ -1,0 +1,1 @@
+"""Long-running services started by ``ml run:<service>`` (the REST server)."""
