@@ -2,13 +2,16 @@
 
 Generates realistic ``trainings/<name>/data.yaml`` files (with per-epoch
 history) in a temporary project, then times ``ml list`` as a subprocess
-(best of 3) next to the bare interpreter start-up ``python -c pass``.
-Target: ``ml list`` under 0.5 s.
+(best of 3) next to the bare interpreter start-up ``python -c pass``, both
+cold (``ml list``'s metadata cache deleted first) and warm. Target: under
+0.5 s either way.
 
 Usage: python bench/bench_list.py [--runs N] [--repeat K]
 """
 import argparse
+import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -19,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from vergeml.names import random_name
+from vergeml.trainings import SummaryCache
 
 TARGET_SECONDS = 0.5
 STATUSES = ("finished",) * 7 + ("cancelled", "failed", "running")
@@ -72,25 +76,48 @@ def generate(project, count, seed=0):
         (folder / "data.yaml").write_text(text)
 
 
+def _child_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def best_of(command, cwd, repeat):
-    """Fastest wall time of ``repeat`` runs; None when the command fails."""
-    times = []
+    """Fastest ``(wall, cpu)`` seconds of ``repeat`` runs; None when the command fails.
+
+    CPU time (user + system of the child) is reported too because wall time
+    on a shared machine includes waiting for a core.
+    """
+    best = None
     for _ in range(repeat):
-        start = time.perf_counter()
+        cpu, start = _child_cpu(), time.perf_counter()
         done = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
+        sample = (time.perf_counter() - start, _child_cpu() - cpu)
         if done.returncode != 0:
             return None
-    return min(times)
+        best = sample if best is None or sample[0] < best[0] else best
+    return best
 
 
-def show(label, seconds, baseline=None):
-    if seconds is None:
-        print(f"  {label:<24}  failed (non-zero exit)")
+def show(label, sample, baseline=None):
+    if sample is None:
+        print(f"  {label:<26}  failed (non-zero exit)")
         return
-    ratio = f"  ({seconds / baseline:.1f}x python start-up)" if baseline else ""
-    print(f"  {label:<24}{seconds * 1000:7.1f} ms{ratio}")
+    wall, cpu = sample
+    ratio = f"  ({wall / baseline[0]:.1f}x python start-up)" if baseline else ""
+    print(f"  {label:<26}{wall * 1000:7.1f} ms wall {cpu * 1000:7.1f} ms cpu{ratio}")
+
+
+def best_cold(command, project, repeat):
+    """Like :func:`best_of`, deleting ml list's metadata cache before each run."""
+    samples = []
+    for _ in range(repeat):
+        (project / "trainings" / SummaryCache.FILE).unlink(missing_ok=True)
+        sample = best_of(command, project, 1)
+        if sample is None:
+            return None
+        samples.append(sample)
+    return min(samples)
 
 
 def ml_command():
@@ -111,19 +138,23 @@ def main():
         rows = len(out.splitlines()) - 2
         assert rows == opts.runs, f"expected {opts.runs} rows, got {rows}"
         baseline = best_of([sys.executable, "-c", "pass"], project, opts.repeat)
+        cold = best_cold(ml_command() + ["list"], project, opts.repeat)
         listing = best_of(ml_command() + ["list"], project, opts.repeat)
         json_listing = best_of(ml_command() + ["list", "--output", "json"], project, opts.repeat)
         filtered = best_of(ml_command() + ["list", "test_acc", "-gt", "0.5"], project,
                            opts.repeat)
     finally:
         shutil.rmtree(project, ignore_errors=True)
-    print(f"ml list over {opts.runs} runs (best of {opts.repeat}):")
+    print(f"ml list over {opts.runs} runs (best of {opts.repeat} by wall time):")
     show("python -c pass", baseline)
+    show("ml list (cold, no cache)", cold, baseline)
     show("ml list", listing, baseline)
     show("ml list --output json", json_listing, baseline)
     show("ml list test_acc -gt 0.5", filtered, baseline)
-    ok = listing is not None and listing < TARGET_SECONDS
-    print(f"  target ml list < {TARGET_SECONDS * 1000:.0f} ms: {'OK' if ok else 'TOO SLOW'}")
+    print(f"  load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    ok = None not in (listing, cold) and max(listing[0], cold[0]) < TARGET_SECONDS
+    print(f"  target ml list < {TARGET_SECONDS * 1000:.0f} ms wall, cold and warm: "
+          f"{'OK' if ok else 'TOO SLOW'}")
     return 0 if ok else 1
 
 

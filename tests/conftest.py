@@ -37,6 +37,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -102,6 +103,9 @@ def call_ml(capsys, monkeypatch):
     from vergeml.cli import main
     monkeypatch.delenv("VERGEML_DEBUG", raising=False)
     monkeypatch.setenv("COLUMNS", "100")
+    # main() adjusts these process-wide; restore them after the test.
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)
 
     def call(*args):
         capsys.readouterr()  # drop anything printed before

@@ -10,6 +10,7 @@ usage or configuration error. ``VERGEML_DEBUG=1`` shows tracebacks.
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from vergeml import plugins
@@ -125,6 +126,10 @@ def parse(argv):
     command = find_command(name, env)
     env.subcommand = sub or None
     options = command_options(command, sub)
+    if globals_typed.get("help"):
+        # -h/--help shows the command's help, whatever else was (or was not) typed.
+        return {"env": env, "command": command, "globals": globals_typed,
+                "options": {}, "option_set": options, "rest": rest}
     rest, extra = command.preparse(rest)
     parser = build_parser(list(GLOBAL_OPTIONS) + list(options))
     namespace, unknown = parser.parse_known_intermixed_args(rest)
@@ -143,6 +148,9 @@ def _reject_unknown(unknown, options, command):
             name = token.split("=", 1)[0]
             known = [o.name for o in options if not o.positional] + [o.name for o in GLOBAL_OPTIONS]
             hint = suggestion(canonical(name), known, prefix="--")
+            completions = [k for k in known if k.startswith(canonical(name))]
+            if len(canonical(name)) >= 2 and len(completions) == 1:  # an abbreviation
+                hint = f" Did you mean '--{completions[0]}'?"
             raise UsageError(f"unknown option {name}.{hint}", hint=f"See 'ml help {command.name}'.")
         raise UsageError(f"unexpected argument '{token}'", hint=f"See 'ml help {command.name}'.")
 
@@ -262,11 +270,12 @@ def run(argv):
     parsed = parse(argv)
     env, command = parsed["env"], parsed["command"]
     wants_help = parsed["globals"].get("help")
+    if parsed["globals"].get("version") and not wants_help:
+        # --version anywhere prints the versions and exits; it never runs the command.
+        from vergeml.commands.help import print_version
+        print_version()
+        return 0
     if command is None:
-        if parsed["globals"].get("version"):
-            from vergeml.commands.help import print_version
-            print_version()
-            return 0
         return _show_help(env, [])
     if wants_help:
         return _show_help(env, [command.name + (f":{env.subcommand}" if env.subcommand else "")])
@@ -287,6 +296,15 @@ def run(argv):
 
 def _section(env, command):
     """The project-file section holding this command's option defaults."""
+    node, dotted = env.project.data, ""
+    for key in (command.name, env.subcommand) if env.subcommand else (command.name,):
+        node = node.get(key) if isinstance(node, dict) else None
+        dotted = f"{dotted}.{key}" if dotted else key
+        if node is not None and not isinstance(node, dict):
+            where = env.project.line_of(dotted)
+            prefix = f"{where[0]}:{where[1]}: " if where else ""
+            raise ConfigError(f"{prefix}{dotted}: expected a mapping of option names to values, "
+                              f"got {node!r}")
     if env.subcommand:
         return env.project.section(command.name, env.subcommand), f"{command.name}.{env.subcommand}"
     return env.project.section(command.name), command.name
@@ -304,10 +322,17 @@ def report(error):
         print(error.hint, file=sys.stderr)
 
 
+def _quiet_libraries():
+    """Keep TensorFlow's start-up chatter and Python warning boilerplate off the console."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.formatwarning = lambda message, category, *rest: f"Warning: {message}\n"
+
+
 def main(argv=None):
     """Entry point of the ``ml`` console script."""
     argv = sys.argv[1:] if argv is None else argv
     debug = os.environ.get("VERGEML_DEBUG", "") not in ("", "0")
+    _quiet_libraries()
     try:
         return run(argv)
     except VergeMLError as error:

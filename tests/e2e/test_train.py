@@ -134,3 +134,37 @@ def _wait_for_epochs(project, before, proc, epochs, timeout):
                 return name
         time.sleep(0.2)
     raise AssertionError("training did not reach the wanted epoch in time")
+
+
+def test_lfw_faces_vs_non_faces(tmp_path, ml_env):
+    """scikit-image's lfw_subset: 100 faces, 100 non-faces, 25x25 gray."""
+    from PIL import Image
+    from skimage import data
+    images = data.lfw_subset()
+    project = tmp_path / "lfw"
+    for index, image in enumerate(images):
+        folder = project / "samples" / ("face" if index < 100 else "other")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * 255).astype("uint8"), "L").save(folder / f"{index:03d}.png")
+    (project / "vergeml.yaml").write_text("model: imagenet\nval-split: 15%\ntest-split: 15%\n")
+    args = [a for a in TRAIN_ARGS if not a.startswith("--epochs")]
+    result, name = train(project, ml_env, *args, "--epochs=20")
+    assert result.returncode == 0, result.output[-3000:]
+    meta = read_metadata(project, name)
+    assert meta["data"]["num_test"] >= 20
+    assert meta["results"]["test_acc"] >= 0.9, meta["results"]
+
+
+def test_missing_weights_fail_fast_with_a_clear_message(digits_project, ml_env, tmp_path):
+    empty_home = tmp_path / "keras-home"
+    (empty_home / "models").mkdir(parents=True)
+    env = dict(ml_env, KERAS_HOME=str(empty_home))
+    before = set(instance_names(digits_project))
+    result = run_ml_process("train", "--architecture=mobilenet", "--alpha=0.25", "--size=96",
+                            cwd=digits_project, env=env, timeout=180)
+    assert result.returncode == 1
+    assert "mobilenet_2_5_224_tf_no_top.h5" in result.stderr
+    assert str(empty_home / "models") in result.stderr
+    assert "--weights=none" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert set(instance_names(digits_project)) == before, "no instance for a run that never started"

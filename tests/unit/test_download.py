@@ -43,6 +43,7 @@ class FileServer:
         ranges: whether Range requests are honoured (else 200 + full body).
         fail: HTTP status returned for every request, when set.
         truncate_once: names whose next response stops halfway.
+        no_length: send no Content-Length (body ends at connection close).
         requests: ``(path, Range header or None)`` per request.
         sent: bytes of body sent in total.
     """
@@ -52,13 +53,14 @@ class FileServer:
         self.ranges = True
         self.fail = None
         self.truncate_once = set()
+        self.no_length = False
         self.requests = []
         self.sent = 0
         handler = type("Handler", (_Handler,), {"state": self, "timeout": 10})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.timer = threading.Timer(SERVER_LIFETIME, self.httpd.shutdown)
         self.timer.daemon = True
 
@@ -105,7 +107,10 @@ class _Handler(BaseHTTPRequestHandler):
             start = 0
             self.send_response(200)
         chunk = body[start:]
-        self.send_header("Content-Length", str(len(chunk)))
+        if self.state.no_length:
+            self.close_connection = True  # the body ends when the connection closes
+        else:
+            self.send_header("Content-Length", str(len(chunk)))
         self.end_headers()
         if name in state.truncate_once:
             state.truncate_once.discard(name)
@@ -187,6 +192,14 @@ def test_full_download(server, tmp_path):
     assert server.requests == [("a.bin", None)]
 
 
+def test_download_without_content_length(server, tmp_path):
+    server.files["a.bin"] = PAYLOAD
+    server.no_length = True
+    dest = http.download(f"{server.url}/a.bin", tmp_path / "a.bin", expected_size=len(PAYLOAD),
+                         sha256=sha(PAYLOAD), progress=False)
+    assert dest.read_bytes() == PAYLOAD
+
+
 def test_resume_sends_range_and_fetches_only_the_rest(server, tmp_path):
     server.files["a.bin"] = PAYLOAD
     (tmp_path / "a.bin.part").write_bytes(PAYLOAD[:100_000])
@@ -259,12 +272,22 @@ def test_unreachable_server_fails_fast(tmp_path):
     assert err.value.message.startswith(f"could not download {url}: ")
     assert "network" in err.value.hint and str(tmp_path / "a.bin") in err.value.hint
     assert "\n" not in err.value.message
+    assert list(tmp_path.iterdir()) == []  # no empty .part left behind
 
 
 def test_existing_file_is_not_downloaded_again(server, tmp_path):
     (tmp_path / "a.bin").write_bytes(PAYLOAD)
     http.download(f"{server.url}/a.bin", tmp_path / "a.bin", sha256=sha(PAYLOAD), progress=False)
     assert server.requests == []
+
+
+def test_wrong_file_placed_by_hand_is_reported(server, tmp_path):
+    (tmp_path / "a.bin").write_bytes(b"something else")
+    with pytest.raises(VergeMLError, match="is not the expected file") as err:
+        http.download(f"{server.url}/a.bin", tmp_path / "a.bin", sha256=sha(PAYLOAD),
+                      progress=False)
+    assert "Delete it" in err.value.hint
+    assert (tmp_path / "a.bin").exists() and server.requests == []
 
 
 # -- archives ---------------------------------------------------------------------
@@ -389,7 +412,8 @@ def test_corrupt_archive_is_deleted_for_a_fresh_download(mirror, tmp_path, monke
 
 def test_dataset_download_offline_is_clear(tmp_path, monkeypatch):
     monkeypatch.setenv("VERGEML_DOWNLOAD_MIRROR", f"http://127.0.0.1:{free_port()}")
-    with pytest.raises(VergeMLError, match=r"^could not download http://127\.0\.0\.1:\d+/dogs\.tar"):
+    pattern = r"^could not download http://127\.0\.0\.1:\d+/dogs\.tar"
+    with pytest.raises(VergeMLError, match=pattern):
         run_download(tmp_path, "dogs")
     assert not (tmp_path / "samples").exists()
 
@@ -405,7 +429,7 @@ def test_catalog_declarations():
 
 # -- digits and the command --------------------------------------------------------
 
-def test_digits_writes_1797_pngs(tmp_path, capsys):
+def test_digits_writes_1797_pngs_and_needs_force_to_rewrite(tmp_path, capsys):
     from sklearn.datasets import load_digits
 
     assert run_download(tmp_path, "digits") == 0
@@ -424,14 +448,13 @@ def test_digits_writes_1797_pngs(tmp_path, capsys):
     expected = np.rint(load_digits().images[0] * 255 / 16)
     assert np.array_equal(first, expected)
 
-
-def test_digits_twice_needs_force(tmp_path):
-    run_download(tmp_path, "digits")
+    # a second run refuses to overwrite; --force replaces the folders
     with pytest.raises(VergeMLError, match="already contains 0, 1, 2, 3, 4 \\(and 5 more\\)"):
         run_download(tmp_path, "digits")
-    (tmp_path / "samples" / "3" / "extra.png").write_bytes(b"x")
+    (samples / "3" / "extra.png").write_bytes(b"x")
     run_download(tmp_path, "digits", force=True)
-    assert not (tmp_path / "samples" / "3" / "extra.png").exists()
+    assert not (samples / "3" / "extra.png").exists()
+    assert len(list(samples.rglob("*.png"))) == 1797
 
 
 def test_missing_and_unknown_dataset():
@@ -442,10 +465,14 @@ def test_missing_and_unknown_dataset():
         resolve_dataset("digit")
 
 
-def test_help_lists_datasets():
-    text = DownloadCommand.long_help
-    for name in ("cats-and-dogs", "digits", "dogs", "ham10000", "unique-objects"):
-        assert name in text
+def test_every_registered_dataset_loads():
+    from vergeml import plugins
+
+    names = plugins.names(plugins.DATASETS)
+    assert names == ["cats-and-dogs", "digits", "dogs", "ham10000", "unique-objects"]
+    for name in names:
+        dataset = resolve_dataset(name)
+        assert dataset.name == name and dataset.description
     assert [o.name for o in DownloadCommand.options] == ["force"]
 
 

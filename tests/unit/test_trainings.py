@@ -265,3 +265,75 @@ def test_load_without_trainings_dir(tmp_path):
 def test_instance_defaults_for_missing_sections(tmp_path):
     inst = Instance(tmp_path / "x", {"status": "finished"})
     assert inst.hyperparameters == {} and inst.results == {}
+
+
+# -- fast summaries for ml list ---------------------------------------------------------
+
+def test_summary_scan_skips_history_and_is_read_only(tmp_path):
+    inst = new(tmp_path, name="sum")
+    inst.metadata["history"] = [{"epoch": 1, "acc": 0.5}]
+    inst.metadata["data"] = {"labels": ["a", "b"]}
+    inst.update_results(test_acc=0.9)
+    (summary,) = scan_instances(tmp_path / "trainings", summary=True)
+    assert summary.partial and "history" not in summary.metadata
+    assert summary.results == inst.results and summary.hyperparameters == inst.hyperparameters
+    with pytest.raises(VergeMLError, match="summary"):
+        summary.save()
+
+
+def test_summary_cache_is_used_and_invalidated(tmp_path, monkeypatch):
+    root = tmp_path / "trainings"
+    inst = new(tmp_path, name="cached")
+    scan_instances(root, summary=True)
+    assert (root / trainings.SummaryCache.FILE).is_file()
+    calls, real = [], trainings.read_instance
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainings, "read_instance", counting)
+    assert scan_instances(root, summary=True)[0].results == inst.results
+    assert calls == []  # served from the cache
+    inst.update_results(test_acc=0.75)
+    assert scan_instances(root, summary=True)[0].results["test_acc"] == 0.75
+    assert len(calls) == 1
+    assert [i.name for i in scan_instances(root)] == ["cached"]  # cache file not listed
+
+
+def test_corrupt_cache_is_ignored(tmp_path):
+    root = tmp_path / "trainings"
+    new(tmp_path, name="a")
+    (root / trainings.SummaryCache.FILE).write_text('{"version": 1, "entries": {"a": 5}')
+    assert scan_instances(root, summary=True)[0].status == "running"
+
+
+def test_broken_runs_in_summary_scan(tmp_path, capsys):
+    new(tmp_path, name="good")
+    (tmp_path / "trainings" / "bad").mkdir()
+    (tmp_path / "trainings" / "bad" / "data.yaml").write_text("history:\n- 1\nstatus: [\n")
+    for _ in range(2):  # cold, then from the cache
+        found = {i.name: i.status for i in scan_instances(tmp_path / "trainings", summary=True)}
+        assert found == {"good": "running", "bad": "broken"}
+        assert "@bad" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("doc", [
+    "a: 1\nb: 0x1f\nc: 017\nd: .inf\ne: yes\nf: 2026-01-01\ng: 2026-01-01T10:00:00Z\nh: ~\n"
+    "i: '1'\nj: 1_000\nk: 1.5e+3\nl: [1, 'x', null]\nm: {<<: {a: 1}, b: 2}\n1: x\n"
+    "n: &x [1]\no: *x\np: -.5\nq: 190:20:30\nr: \"1\"\ns: !!str 5\n",
+    "", "- 1\n- 2\n", "x",
+])
+def test_fast_yaml_equals_safe_load(doc):
+    for _ in range(2):  # second time through the memoized resolver
+        assert repr(trainings._load_yaml(doc)) == repr(yaml.safe_load(doc))
+
+
+@pytest.mark.parametrize("text,expected", [
+    (b"a: 1\nhistory:\n- epoch: 1\n  acc: 0.5\nb: 2\n", {"a": 1, "b": 2}),
+    (b"a: 1\nhistory: [{epoch: 1}]\n# note\nb: 2\n", {"a": 1, "b": 2}),
+    (b"a: 1\nhistory:\n  - 1\n", {"a": 1}),
+    (b"history_x: 3\n", {"history_x": 3}),
+])
+def test_drop_top_level(text, expected):
+    assert yaml.safe_load(trainings._drop_top_level(text, ("history",))) == expected

@@ -6,22 +6,19 @@ from vergeml.options import Option
 from vergeml.suggest import suggestion
 
 
-class _DatasetHelp:
-    """``long_help`` computed on access, so it lists installed dataset plugins."""
-
-    def __get__(self, obj, owner):
-        return ("Downloads a data set and installs it into the samples directory, "
-                "one folder per class. Downloads resume when interrupted and are "
-                "verified by checksum where one is published.\n\nData sets:\n"
-                + dataset_table())
-
-
 class DownloadCommand(Command):
     """Resolve the dataset plugin named after ``download:`` and run it."""
 
     name = "download"
     description = "Download a data set into the samples directory."
-    long_help = _DatasetHelp()
+    long_help = (
+        "Downloads a data set and installs it into the samples directory, one folder "
+        "per class. Downloads go to <cache-dir>/downloads/, resume where they stopped "
+        "when interrupted, and are verified by SHA-256 where one is published; the "
+        "archive is deleted once the samples are in place.\n\n"
+        "Existing class folders are never overwritten unless --force is given. To "
+        "download from a local mirror, set VERGEML_DOWNLOAD_MIRROR to a URL of a folder "
+        "holding the files.")
     subcommands = plugins.DATASETS
     options = (
         Option("force", type="bool", flag=True, default=False, yaml=False,
@@ -58,15 +55,3 @@ def resolve_dataset(name):
                          hint=hint)
     return dataset
 
-
-def dataset_table():
-    """One indented line per registered data set: name and description."""
-    rows = []
-    for name in plugins.names(plugins.DATASETS):
-        try:
-            description = plugins.load(plugins.DATASETS, name).description
-        except Exception:  # a broken third-party plugin must not break help  # noqa: BLE001
-            description = "(could not be loaded)"
-        rows.append((name, description))
-    width = max((len(n) for n, _ in rows), default=0)
-    return "\n".join(f"  {n.ljust(width)}  {d}" for n, d in rows)

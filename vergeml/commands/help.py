@@ -14,12 +14,12 @@ TOPICS = {
     "data": "Samples are read from the samples folder (samples/<class>/*.jpg) and split into "
             "train, val and test. Configure the data: section of vergeml.yaml with "
             "input (the source type), preprocess (a list of operations such as resize or "
-            "flip-horizontal) and cache. See 'ml help input', 'ml help preprocess' and "
+            "flip-horizontal) and cache. See 'ml help input', 'ml help preprocessing' and "
             "'ml help cache'.",
     "input": "data: input: type: labeled-image reads samples/<class>/ folders (the default "
              "for the imagenet model); image reads unlabeled images. Run 'ml help "
              "labeled-image' for a source's options.",
-    "preprocess": "data: preprocess: is a list of operations applied in order to every "
+    "preprocessing": "data: preprocess: is a list of operations applied in order to every "
                   "sample, e.g. - {op: resize, width: 128, height: 128}. Operations: {ops}. "
                   "Run 'ml help <operation>' for its options.",
     "cache": "--cache (or data: cache:) chooses what is cached: auto or disk (default) keeps "
@@ -61,6 +61,15 @@ def print_version():
             pass
 
 
+def show_default(value):
+    """A default as the user would type it: ``a,b`` for lists, ``true``/``false`` for bools."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
 def option_rows(options):
     """``(left, right)`` column pairs describing options, as ``ml help`` shows them."""
     rows = []
@@ -72,7 +81,7 @@ def option_rows(options):
             left = f"{short}--{option.name}" + ("" if option.flag else f"=<{option.metavar or option.type}>")
         right = option.help
         if option.default is not None and not option.flag:
-            right += f" [default: {option.default}]"
+            right += f" [default: {show_default(option.default)}]"
         if option.choices or option.rule or option.also:
             right += f" ({option.describe()})"
         rows.append((left, right))

@@ -45,6 +45,26 @@ def _stored_key(key):
 
 # -- values ------------------------------------------------------------------------
 
+class Row:
+    """One instance as a table row: status computed once, cell values memoized."""
+
+    __slots__ = ("name", "metadata", "results", "hyperparameters", "status", "_values")
+
+    def __init__(self, instance):
+        self.name = instance.name
+        self.metadata = instance.metadata
+        self.results = instance.results
+        self.hyperparameters = instance.hyperparameters
+        self.status = instance.status  # may probe a pid: do it once
+        self._values = {}
+
+    def get(self, key):
+        """Raw value of a column (``_MISSING`` when absent)."""
+        if key not in self._values:
+            self._values[key] = value_of(self, key)
+        return self._values[key]
+
+
 def value_of(instance, key):
     """The raw value of a column for one instance.
 
@@ -52,7 +72,7 @@ def value_of(instance, key):
     overwrite same-named results). A cancelled run's test metrics are blank.
 
     Args:
-        instance: a :class:`vergeml.trainings.Instance`.
+        instance: a :class:`vergeml.trainings.Instance` or :class:`Row`.
         key: a normalized key (see :func:`normalize_key`).
 
     Returns:
@@ -169,8 +189,8 @@ def _number(value):
 
 
 def matches(instance, key, op, operand):
-    """Whether an instance passes one filter (rows lacking the key never do)."""
-    value = value_of(instance, normalize_key(key))
+    """Whether a :class:`Row` passes one filter (rows lacking the key never do)."""
+    value = instance.get(normalize_key(key))
     if value is _MISSING:
         return False
     left, right = _number(value), _number(operand)
@@ -187,7 +207,7 @@ def matches(instance, key, op, operand):
 
 def _sort_value(instance, key):
     """Comparable key: numbers before text, so mixed types never raise."""
-    value = value_of(instance, key)
+    value = instance.get(key)
     if value is _MISSING:
         return None
     if key in _TIME_KEYS:
@@ -204,7 +224,7 @@ def sort_instances(instances, keys, descending):
     """Sort by several keys; rows missing a key go last in either order.
 
     Args:
-        instances: the rows.
+        instances: the :class:`Row` objects.
         keys: normalized keys, most significant first.
         descending: newest/largest first.
 
@@ -226,14 +246,14 @@ def sort_instances(instances, keys, descending):
 def render_table(instances, columns):
     """A tabulate table (GitHub style), numeric columns right-aligned."""
     from tabulate import tabulate  # only needed for table output
-    cells = [[format_cell(c, value_of(inst, c)) for c in columns] for inst in instances]
+    cells = [[format_cell(c, inst.get(c)) for c in columns] for inst in instances]
     align = [_column_align(c, instances) for c in columns]
     return tabulate(cells, headers=list(columns), tablefmt="github",
                     disable_numparse=True, colalign=align)
 
 
 def _column_align(column, instances):
-    values = [value_of(inst, column) for inst in instances]
+    values = [inst.get(column) for inst in instances]
     values = [v for v in values if v is not _MISSING and v is not None]
     numeric = values and all(_number(v) is not None and not isinstance(v, str) for v in values)
     return "right" if numeric and column not in _TIME_KEYS else "left"
@@ -246,7 +266,7 @@ def render_csv(instances, columns, stream):
     for inst in instances:
         row = []
         for column in columns:
-            value = _machine_value(value_of(inst, column))
+            value = _machine_value(inst.get(column))
             row.append("" if value is None else _csv_cell(value))
         writer.writerow(row)
 
@@ -261,7 +281,7 @@ def _csv_cell(value):
 
 def render_json(instances, columns):
     """A JSON array of objects, one key per column (null when missing)."""
-    rows = [{c: _machine_value(value_of(inst, c)) for c in columns} for inst in instances]
+    rows = [{c: _machine_value(inst.get(c)) for c in columns} for inst in instances]
     return json.dumps(rows, indent=2, default=str)
 
 
@@ -311,13 +331,14 @@ class ListCommand(Command):
     )
     options = (
         Option("sort", short="s", type="list", default=["training_start"], metavar="KEYS",
-               help="Comma-separated keys to sort by (default: training_start)."),
+               help="Comma-separated keys to sort by, most significant first."),
         Option("order", short="o", choices=("asc", "desc"), default="desc",
                help="Sort order: desc (newest or largest first) or asc."),
         Option("columns", short="c", type="list", metavar="KEYS",
                help="Comma-separated columns: any hyperparameter or result key."),
         Option("output", choices=("table", "csv", "json"), default="table",
-               aliases=("format",), help="Output format: table, csv or json."),
+               aliases=("format",),
+               help="Output format: table, csv or json (--format works too)."),
     )
 
     def preparse(self, tokens):
@@ -327,7 +348,7 @@ class ListCommand(Command):
 
     def run(self, args, env):
         """Print the runs of ``env.trainings_dir``; always exit 0 unless misused."""
-        instances = scan_instances(env.trainings_dir)
+        instances = [Row(i) for i in scan_instances(env.trainings_dir, summary=True)]
         output = args.get("output") or "table"
         columns = [normalize_key(c) for c in _as_list(args.get("columns"), DEFAULT_COLUMNS)]
         if not instances:

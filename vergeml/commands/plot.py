@@ -47,7 +47,7 @@ class PlotCommand(Command):
 
     def run(self, args, env):
         """Load the ``plot:<kind>`` plugin and run it."""
-        return load_subplugin(plugins.PLOTS, env.subcommand, "plot").run(args, env)
+        return load_subplugin(plugins.PLOTS, env.subcommand, "plot", env).run(args, env)
 
 
 class Predictions:
@@ -244,7 +244,7 @@ class RocPlot(_Plot):
                     label=f"{label} (AUC = {area:.3f})" if len(curves) <= MAX_LEGEND else None)
         ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
         _axes(ax, "False positive rate", "True positive rate")
-        ax.set_title(f"ROC curve for @{preds.name}" + (_headline_note(curves, micro, "AUC", score)))
+        ax.set_title(f"ROC curve for @{preds.name}" + _headline_note(curves, "AUC", score))
         _legend(ax, "lower right", len(curves))
         return f"AUC {score:.3f}" + _scope(preds, args.get("class"), "macro one-vs-rest")
 
@@ -268,7 +268,7 @@ class PrPlot(_Plot):
                     label=f"{label} (AP = {ap:.3f})" if len(curves) <= MAX_LEGEND else None)
         _axes(ax, "Recall", "Precision")
         ax.set_title(f"Precision-recall curve for @{preds.name}"
-                     + _headline_note(curves, micro, "AP", score))
+                     + _headline_note(curves, "AP", score))
         _legend(ax, "lower left", len(curves))
         return f"AP {score:.3f}" + _scope(preds, args.get("class"), "macro average precision")
 
@@ -332,7 +332,7 @@ def _legend(ax, loc, curves):
     ax.figure.tight_layout()
 
 
-def _headline_note(curves, micro, metric, score):
+def _headline_note(curves, metric, score):
     return f" (macro {metric} = {score:.3f})" if len(curves) > 1 else ""
 
 

@@ -1,17 +1,19 @@
 """``ml run:<service>``: start a long-running service (rest, tensorboard)."""
 from vergeml import plugins
-from vergeml.command import Command, OPTIONAL_INSTANCE
+from vergeml.command import ANY_INSTANCES, NO_INSTANCE, ONE_INSTANCE, OPTIONAL_INSTANCE, Command
 from vergeml.errors import UsageError
 from vergeml.suggest import suggestion
 
 
-def load_subplugin(group, sub, command):
+def load_subplugin(group, sub, command, env=None):
     """Instantiate the ``command:sub`` plugin or raise a UsageError listing the choices.
 
     Args:
         group: entry-point group (``vergeml.run``).
         sub: the name after the colon (None when missing).
         command: the command word, for messages.
+        env: when given, the number of ``@names`` is checked against the
+            plugin's ``instance`` arity (the CLI checks only the command's).
 
     Returns:
         The plugin object.
@@ -26,7 +28,21 @@ def load_subplugin(group, sub, command):
         hint = suggestion(sub, available, prefix=f"{command}:")
         raise UsageError(f"unknown {command} type '{command}:{sub}'.{hint}".rstrip("."),
                          hint=f"Available: {listing}.")
+    if env is not None:
+        check_arity(plugin, len(env.instance_names), f"{command}:{sub}")
     return plugin
+
+
+def check_arity(plugin, count, label):
+    """Raise a UsageError when ``count`` @names do not fit the plugin's arity."""
+    arity = getattr(plugin, "instance", NO_INSTANCE)
+    if arity == NO_INSTANCE and count:
+        raise UsageError(f"'{label}' does not take an @instance argument")
+    if arity == ONE_INSTANCE and count != 1:
+        raise UsageError(f"'{label}' needs exactly one @instance, e.g. ml @nervous-tron {label}",
+                         hint="Run 'ml list' to see all instances.")
+    if arity == OPTIONAL_INSTANCE and count > 1:
+        raise UsageError(f"'{label}' takes at most one @instance")
 
 
 class RunCommand(Command):
@@ -37,7 +53,8 @@ class RunCommand(Command):
     long_help = ("Services:\n"
                  "  rest          serve @name's model over HTTP (ml @name run:rest)\n"
                  "  tensorboard   TensorBoard on the training logs (ml [@name] run:tensorboard)")
-    instance = OPTIONAL_INSTANCE
+    # The services check their own arity (rest: one, tensorboard: any).
+    instance = ANY_INSTANCES
     subcommands = plugins.SERVICES
     examples = ("ml @nervous-tron run:rest",
                 "ml @nervous-tron run:rest --port=8080 --no-browser",
@@ -45,4 +62,4 @@ class RunCommand(Command):
 
     def run(self, args, env):
         """Load the ``run:<service>`` plugin and run it."""
-        return load_subplugin(plugins.SERVICES, env.subcommand, "run").run(args, env)
+        return load_subplugin(plugins.SERVICES, env.subcommand, "run", env).run(args, env)

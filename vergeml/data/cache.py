@@ -70,6 +70,7 @@ class Cache:
         self._counts = {}
         self._buffer, self._buffer_bytes = {}, 0
         self._memory = {}
+        self._final = None
         uses_disk = self.mode in ("disk", "disk-in")
         self._store = Store(directory) if uses_disk else None
 
@@ -83,11 +84,15 @@ class Cache:
         return False
 
     def close(self):
-        """Commit buffered entries and release the database."""
+        """Commit buffered entries and release the database.
+
+        Statistics stay available afterwards (frozen at closing time).
+        """
         with self._lock:
             if self._store is not None:
                 try:
                     self.flush()
+                    self._final = {stage: self.stats(stage) for stage in self._counts}
                 finally:
                     self._store.close()
                     self._store = None
@@ -212,6 +217,8 @@ class Cache:
         pruned; they are never used.
         """
         with self._lock:
+            if self._store is None and self._final is not None:
+                return dict(self._final.get(stage, {"hit": 0, "new": 0, "stale": 0}))
             counts = self._count(stage)
             return {"hit": counts.hit, "new": counts.new,
                     "stale": counts.pruned + self._stale_count(stage)}

@@ -60,6 +60,7 @@ class Dataset:
 
     def __init__(self, env, config, labels, samples, fingerprint, bad_files):
         self.env = env
+        # (relpath, reason) of files skipped because they do not decode.
         self.config = config
         self.labels = labels
         self.fingerprint = fingerprint
@@ -175,7 +176,7 @@ def load_dataset(env, skip_bad=False, progress=True):
              for name in ("val", "test")}
     files, labels = _scan(env, config.source, specs)
     _check_files(env, files, progress, on_disk=_cache_mode(env, config) != "none")
-    files = _handle_bad(files, skip_bad)
+    files, bad = _handle_bad(files, skip_bad)
     if config.source.labeled:
         _check_labels(files, labels)
     free = [f for f in files if f.split is None]
@@ -184,7 +185,6 @@ def load_dataset(env, skip_bad=False, progress=True):
         file.split = split
     report_duplicates([f.digest for f in files], [f.split for f in files], [f.relpath for f in files])
     samples, fingerprint = _build_samples(env, config, files, labels, specs)
-    bad = [(f.relpath, f.reason) for f in files if f.reason]
     return Dataset(env, config, labels, samples, fingerprint, bad)
 
 
@@ -229,14 +229,14 @@ def _check_files(env, files, progress, on_disk):
 def _handle_bad(files, skip_bad):
     bad = [f for f in files if f.reason]
     if not bad:
-        return files
+        return files, []
     listing = "; ".join(f"{f.relpath}: {f.reason}" for f in bad[:MAX_LISTED])
     more = f" (and {len(bad) - MAX_LISTED} more)" if len(bad) > MAX_LISTED else ""
     if not skip_bad:
         raise VergeMLError(f"{len(bad)} unreadable image(s): {listing}{more}",
                            hint="Fix or remove them, or pass --skip-bad-files to skip them.")
     log.warning("Warning: skipping %d unreadable image(s): %s%s", len(bad), listing, more)
-    return [f for f in files if not f.reason]
+    return [f for f in files if not f.reason], [(f.relpath, f.reason) for f in bad]
 
 
 def _check_labels(files, labels):

@@ -23,6 +23,7 @@ CACHE_FORMAT_VERSION = 1
 # the same mtime tick; such rows are re-read next time (the "racy git" problem).
 RACY_NS = 2_000_000_000
 WRITE_BATCH = 500
+CHUNK = 64
 PROGRESS_MIN = 100
 
 
@@ -126,19 +127,27 @@ class FileIndex:
         bar = tqdm(total=len(todo), desc="Checking images", unit="img", file=sys.stderr,
                    disable=True if not progress or len(todo) < PROGRESS_MIN else None)
         pending_files, pending_verdicts = [], []
-        with ThreadPoolExecutor(self.workers) as pool, bar:
-            jobs = ((path, digest, verdicts) for _, path, _, digest in todo)
-            for (index, path, stat, _), (digest, reason, checked) in zip(
-                    todo, pool.map(_examine, jobs, chunksize=8)):
-                results[index] = FileInfo(digest, reason)
-                if stat and digest:
-                    pending_files.append((path, stat.st_size, stat.st_mtime_ns, digest, checked))
-                    if digest not in verdicts:
-                        verdicts[digest] = reason
-                        pending_verdicts.append((digest, reason))
-                if len(pending_files) >= WRITE_BATCH:
-                    self._save(pending_files, pending_verdicts)
-                bar.update(1)
+        pool = ThreadPoolExecutor(self.workers)
+        try:
+            with bar:
+                # Chunks bound the queued work, so Ctrl-C stops within one chunk.
+                for start in range(0, len(todo), CHUNK):
+                    chunk = todo[start:start + CHUNK]
+                    jobs = [(path, digest, verdicts) for _, path, _, digest in chunk]
+                    for (index, path, stat, _), (digest, reason, checked) in zip(
+                            chunk, pool.map(_examine, jobs)):
+                        results[index] = FileInfo(digest, reason)
+                        if stat and digest:
+                            pending_files.append((path, stat.st_size, stat.st_mtime_ns, digest, checked))
+                            if digest not in verdicts:
+                                verdicts[digest] = reason
+                                pending_verdicts.append((digest, reason))
+                        bar.update(1)
+                    if len(pending_files) >= WRITE_BATCH:
+                        self._save(pending_files, pending_verdicts)
+        finally:
+            # Keep what was checked before an interruption: the next run resumes there.
+            pool.shutdown(wait=True, cancel_futures=True)
             self._save(pending_files, pending_verdicts)
         self.read_count += len(todo)
 

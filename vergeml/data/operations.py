@@ -278,7 +278,8 @@ def _parse_entry(entry, lines, where):
         raise ConfigError(located(lines, where, f"{where}: expected a mapping such as "
                                                  "{op: resize, width: 64, height: 64}"))
     if "op" not in entry:
-        raise ConfigError(located(lines, where, f"{where}: missing 'op' (one of {', '.join(operation_names())})"))
+        first = f"{where}.{next(iter(entry), '')}"
+        raise ConfigError(located(lines, first, f"{where}: missing 'op' (one of {', '.join(operation_names())})"))
     name = str(entry["op"])
     cls = operation_class(name)
     if cls is None:
@@ -289,12 +290,12 @@ def _parse_entry(entry, lines, where):
     given = {id(options.get(str(k))) for k in section}
     for option in options:
         if option.required and id(option) not in given:
-            raise ConfigError(located(lines, where, f"{where}: {name} needs {option.name} ({option.help})"))
+            raise ConfigError(located(lines, f"{where}.op", f"{where}: {name} needs {option.name} ({option.help})"))
     values = options.resolve({}, section, where=where, lines=lines)
     try:
         return cls(**values)
     except ConfigError as err:
-        raise ConfigError(located(lines, where, f"{where}: {err.message}")) from None
+        raise ConfigError(located(lines, f"{where}.op", f"{where}: {err.message}")) from None
 
 
 def located(lines, dotted, message):

@@ -183,8 +183,9 @@ def extract(archive, dest):
             _extract_tar(archive, dest)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
         archive.unlink(missing_ok=True)
-        raise VergeMLError(f"could not extract {archive.name}: {err}",
-                           hint="The file was deleted; run the command again to download it anew.") from None
+        raise VergeMLError(
+            f"could not extract {archive.name}: {err}",
+            hint="The file was deleted; run the command again to download it anew.") from None
 
 
 def _extract_zip(archive, dest):
@@ -238,8 +239,9 @@ def find_dir(root, *parts):
     for part in parts:
         match = [p for p in current.iterdir() if p.is_dir() and p.name.lower() == part.lower()]
         if not match:
-            raise VergeMLError(f"unexpected archive layout: folder {'/'.join(parts)} not found",
-                               hint="The download may be damaged or the data set has changed upstream.")
+            raise VergeMLError(
+                f"unexpected archive layout: folder {'/'.join(parts)} not found",
+                hint="The download may be damaged or the data set has changed upstream.")
         current = match[0]
     return current
 
@@ -286,7 +288,8 @@ def summary(entries, samples, project_dir):
     samples = Path(samples)
     folders = [samples / name for _, name in entries if (samples / name).is_dir()]
     count = sum(1 for _, name in entries if (samples / name).is_file() and is_image(name))
-    count += sum(1 for folder in folders for p in folder.rglob("*") if p.is_file() and is_image(p.name))
+    count += sum(1 for folder in folders for p in folder.rglob("*")
+                 if p.is_file() and is_image(p.name))
     where = display_path(samples, project_dir)
     classes = f" in {len(folders):,} classes" if folders else ""
     return f"Wrote {count:,} images{classes} to {where}"
@@ -301,9 +304,12 @@ def display_path(path, base):
     return (str(rel) if str(rel) != "." else ".") + "/"
 
 
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
 def is_image(name):
     """Whether a file name has an image extension."""
-    return Path(name).suffix.lower() in {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+    return Path(name).suffix.lower() in IMAGE_SUFFIXES
 
 
 def warn(message):

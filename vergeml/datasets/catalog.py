@@ -89,7 +89,8 @@ class HAM10000(Dataset):
     files = (
         RemoteFile(DATAVERSE + "/api/access/datafile/3172585?gbrecs=true", "ham10000_1.zip"),
         RemoteFile(DATAVERSE + "/api/access/datafile/3172584?gbrecs=true", "ham10000_2.zip"),
-        RemoteFile(DATAVERSE + "/api/access/datafile/3172582?format=original&gbrecs=true", "meta.csv"),
+        RemoteFile(DATAVERSE + "/api/access/datafile/3172582?format=original&gbrecs=true",
+                   "meta.csv"),
     )
 
     _headers = None

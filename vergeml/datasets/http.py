@@ -7,6 +7,7 @@ under its final name only once it is complete and verified.
 """
 import contextlib
 import hashlib
+import http.client
 import os
 import shutil
 import socket
@@ -21,6 +22,7 @@ from vergeml.errors import VergeMLError
 
 CHUNK = 1 << 16
 USER_AGENT = "vergeml-download/0.2"
+NETWORK_HINT = "Check your network connection, or download"
 
 
 def download(url, dest, expected_size=None, sha256=None, progress=True, timeout=30,
@@ -46,13 +48,19 @@ def download(url, dest, expected_size=None, sha256=None, progress=True, timeout=
             checksum mismatch, with a hint on what to do.
     """
     dest = Path(dest)
-    if dest.is_file() and (sha256 is None or file_sha256(dest) == sha256.lower()):
-        return dest  # already downloaded by an earlier run
+    if dest.is_file():
+        _check_existing(dest, sha256)
+        return dest  # downloaded by an earlier run, or placed there by hand
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     with open(part, "ab") as handle:
         _lock(handle, url)
-        _fetch(url, part, handle, dest, expected_size, progress, timeout, headers or {})
+        try:
+            _fetch(url, part, handle, dest, expected_size, progress, timeout, headers or {})
+        except VergeMLError:
+            if os.fstat(handle.fileno()).st_size == 0:
+                part.unlink()  # nothing to resume: leave no clutter (we hold the lock)
+            raise
     _verify(url, part, sha256)
     os.replace(part, dest)
     return dest
@@ -65,6 +73,20 @@ def file_sha256(path):
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _check_existing(dest, sha256):
+    """Check a file already at ``dest`` (possibly placed there by hand).
+
+    A mismatch is reported, not deleted: it may be the user's own copy.
+    """
+    if sha256 is None:
+        return
+    actual = file_sha256(dest)
+    if actual != sha256.lower():
+        raise VergeMLError(
+            f"{dest} is not the expected file: expected sha256 {sha256.lower()}, got {actual}",
+            hint="Delete it to download the file again.")
 
 
 def _lock(handle, url):
@@ -118,21 +140,21 @@ def _open(url, dest, offset, timeout, headers):
             return None
         raise VergeMLError(f"could not download {url}: HTTP {err.code} {err.reason}",
                            hint=_manual_hint(dest)) from None
-    except (urllib.error.URLError, OSError, ValueError) as err:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as err:
         raise VergeMLError(f"could not download {url}: {_reason(err)}",
-                           hint=_manual_hint(dest, "Check your network connection, or download")) from None
+                           hint=_manual_hint(dest, NETWORK_HINT)) from None
 
 
 def _copy(response, handle, url, dest, offset, total, progress, timeout):
     """Copy the body in chunks, updating the progress bar; return bytes copied."""
     received = 0
     with tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-              desc=dest.name, file=sys.stderr, leave=False,
+              desc=dest.name, file=sys.stderr,
               disable=None if progress else True) as bar:
         while True:
             try:
                 block = response.read(CHUNK)
-            except (OSError, socket.timeout) as err:
+            except (OSError, http.client.HTTPException) as err:
                 handle.flush()
                 raise VergeMLError(
                     f"could not download {url}: {_reason(err)} after {offset + received:,} bytes",

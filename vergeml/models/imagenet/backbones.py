@@ -120,9 +120,10 @@ def _rows():
     rows += [_app(f"efficientnet-v2-{v}", f"efficientnetv2{v}", f"EfficientNetV2{v.upper()}",
                   "efficientnet_v2", "efficientnet_v2", f"efficientnetv2-{v}_notop.h5",
                   default_size=size) for v, size in v2_sizes.items()]
-    rows += [_app(f"convnext-{v}", f"convnext{v}", f"ConvNeXt{v.capitalize()}", "convnext",
-                  "convnext", f"convnext_{v}_notop.h5")
-             for v in ("tiny", "small", "base", "large", "xlarge")]
+    convnexts = {"tiny": "Tiny", "small": "Small", "base": "Base", "large": "Large",
+                 "xlarge": "XLarge"}
+    rows += [_app(f"convnext-{v}", f"convnext{v}", f"ConvNeXt{cls}", "convnext",
+                  "convnext", f"convnext_{v}_notop.h5") for v, cls in convnexts.items()]
     return rows
 
 

@@ -174,6 +174,8 @@ def _load_model(instance):
     if not path.is_file():
         raise VergeMLError(f"model.keras not found: {path}",
                            hint=f"@{instance.name} has no saved model; was training finished?")
+    # Keep TensorFlow's C++ start-up chatter off the user's terminal.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     try:
         return keras.saving.load_model(str(path), compile=False)

@@ -27,9 +27,11 @@ class Cancelled(KeyboardInterrupt):
 
 def train(args, env):
     """Run ``ml train``. Returns the exit status."""
+    from vergeml import backend
     from vergeml.data import load_dataset
     from vergeml.models.imagenet.features import FeatureExtractor
 
+    backend.load(env.settings)
     dataset = load_dataset(env, skip_bad=env.settings.get("skip-bad-files", False))
     _check_dataset(dataset, args)
     _seed_everything(env.random_seed)
@@ -170,7 +172,7 @@ def fit_top(features, dataset, args, instance, seed):
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", min_delta=args["early-stopping-delta"],
             patience=args["early-stopping-patience"]))
-    top.fit(train_data, epochs=args["epochs"], callbacks=callbacks,
+    top.fit(train_data, epochs=args["epochs"], callbacks=callbacks, shuffle=False,
             validation_data=(x_val, y_val) if has_val else None,
             verbose=1 if sys.stdout.isatty() else 2)
     checkpoint.restore_best(top)

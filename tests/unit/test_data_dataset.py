@@ -1,0 +1,295 @@
+"""load_dataset and the cache together: the invalidation matrix, bad files, crashes."""
+import logging
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.unit.test_data_helpers import (OLD, age, decodes, digits_project,  # noqa: F401 (fixtures)
+                                          image_project, make_env, reads, write_image)
+from vergeml.data import fingerprint, images, load_dataset
+from vergeml.data.cache import input_stage
+from vergeml.data.split import SPLITS
+from vergeml.errors import VergeMLError
+
+STAGE = "features:test"
+RESIZE = {"op": "resize", "width": 12, "height": 12}
+CROP = {"op": "crop", "width": 10, "height": 10}
+FLIP = {"op": "flip-horizontal", "chance": 0.5}
+BASE = [RESIZE, CROP, FLIP]
+
+
+def every(ds):
+    return [s for split in SPLITS for s in ds.samples(split)]
+
+
+def build(env):
+    """Mimic ``ml train``: look up every sample, compute only the misses."""
+    ds = load_dataset(env)
+    with ds.open_cache() as cache:
+        found = cache.get_many(STAGE, [s.key for s in every(ds)])
+        for sample in every(ds):
+            if sample.key not in found:
+                found[sample.key] = ds.load_array(sample, 8)
+                cache.put(STAGE, sample.key, found[sample.key])
+        stats = cache.stats(STAGE)
+        cache.prune(STAGE)
+    return ds, stats, found
+
+
+def assert_no_stale_hit(ds, found):
+    for sample in every(ds):
+        assert (found[sample.key] == ds.load_array(sample, 8)).all(), sample.relpath
+
+
+@pytest.fixture
+def project(tmp_path):
+    return digits_project(tmp_path / "p", count=40)
+
+
+def edit(path):
+    pixels = np.asarray(Image.open(path).convert("RGB"))
+    write_image(path, 255 - pixels)
+    os.utime(path, (OLD + 10, OLD + 10))
+
+
+def add(project):
+    write_image(project / "samples" / "3" / "new.png", seed=7, size=(8, 8))
+    age(project / "samples" / "3")
+
+
+def remove(project):
+    (project / "samples" / "0" / "0.png").unlink()
+
+
+def rename(project):
+    os.rename(project / "samples" / "0" / "0.png", project / "samples" / "0" / "renamed.png")
+
+
+@pytest.mark.parametrize("change,expect", [
+    # change to the files -> (hit delta, new, stale, decodes, files read)
+    (lambda p: None, (0, 0, 0, 0, 0)),
+    (lambda p: edit(p / "samples" / "0" / "0.png"), (-1, 1, 1, 2, 1)),
+    (add, (0, 1, 0, 2, 1)),
+    (remove, (-1, 0, 1, 0, 0)),
+])
+def test_file_changes_rebuild_only_what_changed(project, decodes, reads, change, expect):
+    env = make_env(project, data={"preprocess": BASE})
+    _, first, _ = build(env)
+    total = first["new"]
+    change(project)
+    decodes.calls = reads.calls = 0
+    ds, stats, found = build(env)
+    hit_delta, new, stale, decoded, read = expect
+    assert stats == {"hit": total + hit_delta, "new": new, "stale": stale}
+    assert (decodes.calls, reads.calls) == (decoded, read)
+    assert_no_stale_hit(ds, found)
+
+
+def test_rename_reuses_entries_when_ops_are_deterministic(project, decodes, reads):
+    env = make_env(project, data={"preprocess": [RESIZE, CROP]})
+    _, first, _ = build(env)
+    rename(project)
+    decodes.calls = reads.calls = 0
+    ds, stats, found = build(env)
+    assert stats == {"hit": first["new"], "new": 0, "stale": 0}
+    assert (decodes.calls, reads.calls) == (0, 1)   # read to digest it; never decoded
+    assert_no_stale_hit(ds, found)
+
+
+def test_rename_with_random_ops_rebuilds_at_most_that_file(project, decodes):
+    env = make_env(project, data={"preprocess": BASE})
+    build(env)
+    rename(project)
+    decodes.calls = 0
+    ds, stats, found = build(env)
+    assert stats["new"] <= 1 and stats["stale"] == stats["new"] and decodes.calls == stats["new"]
+    assert_no_stale_hit(ds, found)
+
+
+@pytest.mark.parametrize("after", [
+    [dict(RESIZE, width=14), CROP, FLIP], [dict(RESIZE, height=11), CROP, FLIP],
+    [dict(RESIZE, method="nearest"), CROP, FLIP], [dict(RESIZE, mode="aspect-fit"), CROP, FLIP],
+    [dict(RESIZE, channels=1), CROP, FLIP], [RESIZE, dict(CROP, width=9), FLIP],
+    [RESIZE, dict(CROP, position="top-left"), FLIP],
+    [RESIZE, dict(CROP, x=1, y=2), FLIP], [RESIZE, CROP, dict(FLIP, chance=0.7)],
+    [RESIZE, CROP, {"op": "flip-vertical", "chance": 0.5}], [RESIZE, CROP, FLIP, {"op": "grayscale"}],
+    [RESIZE, {"op": "random-crop", "width": 10, "height": 10}, FLIP], [RESIZE, FLIP, CROP],
+])
+def test_any_option_change_rebuilds_everything(project, decodes, after):
+    _, first, _ = build(make_env(project, data={"preprocess": BASE}))
+    decodes.calls = 0
+    ds, stats, found = build(make_env(project, data={"preprocess": after}))
+    total = first["new"]
+    assert stats == {"hit": 0, "new": total, "stale": total}
+    assert decodes.calls == total
+    assert_no_stale_hit(ds, found)
+
+
+def test_rgb_op_and_augment_without_random_ops_share_entries(project):
+    _, first, _ = build(make_env(project, data={"preprocess": [RESIZE]}))
+    _, stats, _ = build(make_env(project, data={"preprocess": [{"op": "augment", "variants": 3}, RESIZE]}))
+    assert stats["new"] == 0 and stats["stale"] == 0
+
+
+def test_more_variants_build_only_the_new_variants(project):
+    ops = [{"op": "augment", "variants": 2}] + BASE
+    ds, first, _ = build(make_env(project, data={"preprocess": ops}))
+    ops[0] = {"op": "augment", "variants": 3}
+    ds, stats, found = build(make_env(project, data={"preprocess": ops}))
+    train_files = len({s.relpath for s in ds.samples("train")})
+    assert stats == {"hit": first["new"], "new": train_files, "stale": 0}
+    assert_no_stale_hit(ds, found)
+
+
+def test_seed_change(project, decodes):
+    first_ds, first, _ = build(make_env(project, data={"preprocess": BASE}))
+    ds, stats, found = build(make_env(project, data={"preprocess": BASE}, random_seed=7))
+    before = {s.relpath: s.split for s in every(first_ds)}
+    kept_eval = sum(1 for s in every(ds) if s.split != "train" and before[s.relpath] != "train")
+    assert stats["hit"] == kept_eval and stats["new"] == first["new"] - kept_eval
+    assert first_ds.fingerprint != ds.fingerprint
+    assert_no_stale_hit(ds, found)
+    # without random operations the seed only moves samples between splits
+    build(make_env(project, data={"preprocess": [RESIZE]}))
+    _, stats, _ = build(make_env(project, data={"preprocess": [RESIZE]}, random_seed=8))
+    assert stats["new"] == 0
+
+
+def test_fingerprint_tracks_inputs(project):
+    env = make_env(project, data={"preprocess": BASE})
+    one, two = load_dataset(env), load_dataset(env)
+    assert one.fingerprint == two.fingerprint and len(one.fingerprint) == 64
+    assert load_dataset(make_env(project, data={"preprocess": BASE}, val_split="20%")).fingerprint \
+        != one.fingerprint
+    assert load_dataset(make_env(project, data={"preprocess": BASE[:2]})).fingerprint != one.fingerprint
+    edit(project / "samples" / "0" / "0.png")
+    assert load_dataset(env).fingerprint != one.fingerprint
+
+
+def test_api_shapes(project):
+    ds = load_dataset(make_env(project, data={"preprocess": [RESIZE]}))
+    assert ds.labels == sorted(ds.labels) and len(ds.labels) == 10
+    sizes = ds.split_sizes()
+    assert sum(sizes.values()) == 40 and set(sizes) == {"train", "val", "test"}
+    sample = ds.samples("train")[0]
+    assert sample.relpath == f"{sample.label}/{sample.path.name}" and sample.path.is_absolute()
+    assert ds.labels[sample.label_index] == sample.label and sample.split == "train"
+    arr = ds.load_array(sample)
+    assert arr.dtype == np.uint8 and arr.shape == (12, 12, 3)
+    assert ds.load_array(sample, 20, "aspect-fit").shape == (20, 20, 3)
+    assert ds.summary() == (f"{sizes['train']} train, {sizes['val']} val, {sizes['test']} test "
+                            "samples, 10 labels")
+
+
+def test_cache_input_modes(project, decodes):
+    env = make_env(project, cache="disk-in")
+    ds = load_dataset(env)
+    stage = input_stage(8, "fill")
+    for _ in range(2):
+        with ds.open_cache() as cache:
+            decodes.calls = 0
+            arrays = [ds.load_array(s, 8, cache=cache) for s in every(ds)]
+    assert decodes.calls == 0 and cache.stats(stage)["hit"] == len(arrays)
+    assert ds.open_cache().where(STAGE) is None
+
+
+def test_cache_none_writes_nothing(tmp_path):
+    project = image_project(tmp_path / "p")
+    ds = load_dataset(make_env(project, cache="none"))
+    with ds.open_cache() as cache:
+        cache.put(STAGE, "k", np.zeros(3))
+    assert not (project / ".cache").exists()
+
+
+def test_data_cache_setting_applies_unless_overridden(project):
+    assert load_dataset(make_env(project, data={"cache": "mem"})).cache_mode() == "mem"
+    assert load_dataset(make_env(project, data={"cache": "mem"}, cache="disk")).cache_mode() == "disk"
+
+
+# -- bad files --------------------------------------------------------------------
+
+def add_bad_files(project):
+    (project / "samples" / "1" / "text.png").write_text("I am not a PNG")
+    good = (project / "samples" / "2" / "2.png").read_bytes()
+    (project / "samples" / "2" / "cut.png").write_bytes(good[: len(good) // 2])
+    (project / "samples" / "3" / "empty.jpg").write_bytes(b"")
+    age(project)
+
+
+def test_bad_files_stop_before_training(project):
+    add_bad_files(project)
+    with pytest.raises(VergeMLError) as info:
+        load_dataset(make_env(project))
+    message = info.value.message
+    assert "3 unreadable image(s)" in message
+    assert "1/text.png: not an image" in message and "2/cut.png" in message and "3/empty.jpg" in message
+    assert "--skip-bad-files" in info.value.hint
+
+
+def test_skip_bad_files_warns_and_remembers(project, decodes, caplog):
+    add_bad_files(project)
+    env = make_env(project)
+    with caplog.at_level(logging.WARNING, "vergeml.data"):
+        ds = load_dataset(env, skip_bad=True)
+    assert "skipping 3 unreadable image(s)" in caplog.text
+    assert len(every(ds)) == 40
+    assert sorted(name for name, _ in ds.bad_files) == ["1/text.png", "2/cut.png", "3/empty.jpg"]
+    decodes.calls = 0
+    load_dataset(env, skip_bad=True)
+    assert decodes.calls == 0  # known-bad and known-good files are not decoded again
+    with pytest.raises(VergeMLError):
+        load_dataset(env)
+
+
+def test_many_bad_files_are_listed_briefly(project):
+    for i in range(14):
+        (project / "samples" / "4" / f"bad{i:02}.jpg").write_bytes(b"junk")
+    with pytest.raises(VergeMLError, match=r"14 unreadable image\(s\).*\(and 4 more\)"):
+        load_dataset(make_env(project))
+
+
+def test_interrupted_check_resumes(tmp_path, monkeypatch, decodes):
+    project = image_project(tmp_path / "p", per_class=60, size=(6, 6))
+    monkeypatch.setattr(fingerprint, "WRITE_BATCH", 10)
+    original, calls = images.verify_image, []
+
+    def flaky(data, path="<bytes>"):
+        calls.append(path)
+        if len(calls) == 70:
+            raise KeyboardInterrupt
+        return original(data, path)
+    monkeypatch.setattr(images, "verify_image", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        load_dataset(make_env(project))
+    monkeypatch.setattr(images, "verify_image", original)
+    decodes.calls = 0
+    ds = load_dataset(make_env(project))
+    assert len(every(ds)) == 120 and 0 < decodes.calls <= 120 - 60
+
+
+def test_killed_build_then_clean_rebuild(project, tmp_path):
+    """A build killed hard (in a subprocess) leaves a cache the next build completes."""
+    import subprocess
+    import sys
+    import textwrap
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(os.getcwd())!r})
+        from tests.unit.test_data_helpers import make_env
+        from vergeml.data import load_dataset
+        ds = load_dataset(make_env({str(project)!r}, data={{"preprocess": {BASE!r}}}))
+        with ds.open_cache() as cache:
+            for i, s in enumerate(s for split in ("train", "val", "test") for s in ds.samples(split)):
+                cache.put("{STAGE}", s.key, ds.load_array(s, 8))
+                if i == 30:
+                    cache.flush()
+                    os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr.decode()
+    ds, stats, found = build(make_env(project, data={"preprocess": BASE}))
+    assert stats["hit"] == 31 and stats["new"] == 9 and stats["stale"] == 0
+    assert_no_stale_hit(ds, found)

@@ -1,0 +1,144 @@
+"""``ml @name plot:roc|pr|confusion-matrix`` on fabricated test predictions."""
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from vergeml.commands.plot import ConfusionMatrixPlot, PlotCommand
+from vergeml.env import Environment
+from vergeml.errors import UsageError, VergeMLError
+
+DIGITS = [str(d) for d in range(10)]
+
+
+def make_predictions(trainings_dir, name, labels, samples=200, seed=0, drop_class=None):
+    """An instance folder with labels.txt and stats/test_predictions.npz (no model needed).
+
+    Probabilities are noisy but informative, so AUC is well inside (0.5, 1).
+    """
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, len(labels), samples)
+    if drop_class is not None:
+        y_true[y_true == drop_class] = (drop_class + 1) % len(labels)
+    logits = rng.normal(size=(samples, len(labels)))
+    logits[np.arange(samples), y_true] += 1.5
+    y_prob = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    folder = trainings_dir / name
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "stats").mkdir()
+    (folder / "checkpoints" / "labels.txt").write_text("\n".join(labels) + "\n")
+    (folder / "data.yaml").write_text(yaml.safe_dump({
+        "name": name, "model": "imagenet", "status": "finished",
+        "hyperparameters": {"architecture": "mobilenet", "size": 32, "labels": labels}}))
+    np.savez(folder / "stats" / "test_predictions.npz", y_true=y_true,
+             y_prob=y_prob.astype(np.float32), files=np.array([f"s{i}.png" for i in range(samples)]))
+    return y_true, y_prob.astype(np.float32)
+
+
+@pytest.fixture
+def trainings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "trainings"
+
+
+def plot(tmp_path, capsys, kind, name, **options):
+    """Run ``ml @name plot:<kind>`` in-process; return (stdout lines, stderr)."""
+    from vergeml import plugins
+    plugin = plugins.instantiate(plugins.PLOTS, kind) if kind else None
+    args = plugin.option_set().resolve(options, None) if plugin else {}
+    env = Environment(tmp_path, settings={"trainings-dir": "trainings"}, instance_names=[name],
+                      subcommand=kind)
+    assert PlotCommand().run(args, env) == 0
+    out, err = capsys.readouterr()
+    return out.splitlines(), err
+
+
+def headline(lines, metric):
+    return float(re.match(rf"{metric} (\d\.\d+)", lines[1]).group(1))
+
+
+def check_png(path, size):
+    with Image.open(path) as img:
+        assert img.format == "PNG" and img.size == size
+        img.verify()
+
+
+def test_roc_ten_classes_auc_matches_sklearn(tmp_path, trainings, capsys):
+    from sklearn.metrics import roc_auc_score
+    y_true, y_prob = make_predictions(trainings, "ten-tron", DIGITS)
+    lines, _ = plot(tmp_path, capsys, "roc", "ten-tron")
+    assert lines[0] == "trainings/ten-tron/plots/roc.png"
+    expected = roc_auc_score(y_true, y_prob, multi_class="ovr")
+    assert 0.6 < expected < 0.99
+    assert headline(lines, "AUC") == round(expected, 3)
+    check_png(trainings / "ten-tron" / "plots" / "roc.png", (800, 600))
+
+
+def test_roc_binary_plots_the_positive_class(tmp_path, trainings, capsys):
+    from sklearn.metrics import roc_auc_score
+    y_true, y_prob = make_predictions(trainings, "bin-tron", ["cat", "dog"], samples=80)
+    lines, _ = plot(tmp_path, capsys, "roc", "bin-tron")
+    assert headline(lines, "AUC") == round(roc_auc_score(y_true, y_prob[:, 1]), 3)
+    assert "positive class dog" in lines[1]
+    check_png(trainings / "bin-tron" / "plots" / "roc.png", (800, 600))
+
+
+def test_roc_one_class_and_output_path(tmp_path, trainings, capsys):
+    from sklearn.metrics import roc_auc_score
+    y_true, y_prob = make_predictions(trainings, "ten-tron", DIGITS)
+    out = tmp_path / "charts" / "three.png"
+    lines, _ = plot(tmp_path, capsys, "roc", "ten-tron", **{"class": "3", "output": str(out)})
+    assert lines[0] == "charts/three.png"
+    assert headline(lines, "AUC") == round(roc_auc_score(y_true == 3, y_prob[:, 3]), 3)
+    check_png(out, (800, 600))
+
+
+def test_pr_average_precision_matches_sklearn(tmp_path, trainings, capsys):
+    from sklearn.metrics import average_precision_score
+    y_true, y_prob = make_predictions(trainings, "ten-tron", DIGITS)
+    lines, _ = plot(tmp_path, capsys, "pr", "ten-tron")
+    expected = average_precision_score(np.eye(10)[y_true], y_prob, average="macro")
+    assert headline(lines, "AP") == round(expected, 3)
+    check_png(trainings / "ten-tron" / "plots" / "pr.png", (800, 600))
+    make_predictions(trainings, "bin-tron", ["cat", "dog"], samples=80)
+    lines, _ = plot(tmp_path, capsys, "pr", "bin-tron")
+    assert lines[1].startswith("AP ")
+
+
+def test_confusion_matrix_accuracy(tmp_path, trainings, capsys):
+    y_true, y_prob = make_predictions(trainings, "ten-tron", DIGITS)
+    accuracy = float((y_prob.argmax(axis=1) == y_true).mean())
+    lines, _ = plot(tmp_path, capsys, "confusion-matrix", "ten-tron", normalize="true")
+    assert lines == ["trainings/ten-tron/plots/confusion-matrix.png", f"accuracy {accuracy:.3f}"]
+    check_png(trainings / "ten-tron" / "plots" / "confusion-matrix.png", (800, 700))
+    assert ConfusionMatrixPlot().option_set().get("normalize").short == "n"
+
+
+def test_class_missing_from_test_split_is_left_out(tmp_path, trainings, capsys):
+    make_predictions(trainings, "gap-tron", DIGITS, drop_class=4)
+    lines, err = plot(tmp_path, capsys, "roc", "gap-tron")
+    assert lines[1].startswith("AUC ") and "class 4" in err
+
+
+def test_errors(tmp_path, trainings, capsys):
+    make_predictions(trainings, "ten-tron", DIGITS)
+    with pytest.raises(UsageError, match=r"unknown class: 33\. Did you mean '3'"):
+        plot(tmp_path, capsys, "pr", "ten-tron", **{"class": "33"})
+    (trainings / "ten-tron" / "stats" / "test_predictions.npz").unlink()
+    with pytest.raises(VergeMLError, match=r"@ten-tron has no test predictions \(was it cancelled"):
+        plot(tmp_path, capsys, "confusion-matrix", "ten-tron")
+    with pytest.raises(UsageError, match="use one of plot:confusion-matrix, plot:pr, plot:roc"):
+        plot(tmp_path, capsys, None, "ten-tron")
+
+
+def test_cli_end_to_end(tmp_path, trainings):
+    make_predictions(trainings, "ten-tron", DIGITS)
+    done = subprocess.run([sys.executable, "-m", "vergeml", "@ten-tron", "plot:roc"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "trainings/ten-tron/plots/roc.png"
+    assert re.match(r"AUC \d\.\d{3}", done.stdout.splitlines()[1])
