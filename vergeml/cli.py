@@ -119,7 +119,8 @@ def parse(argv):
     pre = build_parser(GLOBAL_OPTIONS)
     typed_globals, _ = pre.parse_known_args(rest)
     globals_typed = {canonical(k): v for k, v in vars(typed_globals).items()}
-    env = make_environment(globals_typed, instances)
+    wants_help = word in (None, "help") or globals_typed.get("help")
+    env = make_environment(globals_typed, instances, lenient=wants_help)
     if word is None:
         return {"env": env, "command": None, "globals": globals_typed, "options": {}, "rest": rest}
     name, _, sub = word.partition(":")
@@ -163,12 +164,14 @@ def _is_number(text):
         return False
 
 
-def make_environment(globals_typed, instances):
+def make_environment(globals_typed, instances, lenient=False):
     """Load the project file and resolve the global options.
 
     Args:
         globals_typed: global options typed on the command line.
         instances: ``@name`` arguments.
+        lenient: for help, a broken project file is a warning, not an error,
+            so ``ml help`` can still explain how to fix it.
 
     Returns:
         An :class:`Environment`.
@@ -177,8 +180,15 @@ def make_environment(globals_typed, instances):
     if not project_dir.is_dir():
         raise ConfigError(f"project directory not found: {project_dir}")
     path = find_project_file(project_dir, globals_typed.get("file"))
-    project = load_project_file(path) if path else ProjectFile()
-    settings = resolve_globals(globals_typed, project)
+    try:
+        project = load_project_file(path) if path else ProjectFile()
+        settings = resolve_globals(globals_typed, project)
+    except ConfigError as error:
+        if not lenient:
+            raise
+        print(f"Warning: ignoring the project file: {error.message}", file=sys.stderr)
+        project = ProjectFile()
+        settings = resolve_globals({}, project)
     env = Environment(project_dir, project, settings, instances)
     env.model_name = _model_name(globals_typed, settings, env)
     return env

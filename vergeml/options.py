@@ -98,7 +98,7 @@ class Option:
         if isinstance(value, str) and value.strip().lower() in self.also:
             return value.strip().lower()
         converted = self._convert(value)
-        self._check(converted)
+        self._check(converted, value)
         return converted
 
     def _convert(self, value):
@@ -129,13 +129,14 @@ class Option:
         except (TypeError, ValueError):
             raise OptionValueError(f"expected {self.describe()}, got {_show(value)}") from None
 
-    def _check(self, value):
+    def _check(self, value, raw):
+        """Check the converted ``value``; messages show the ``raw`` value as typed."""
         if self.choices and value not in self.choices:
             hint = suggestion(str(value), [str(c) for c in self.choices])
             raise OptionValueError(
-                f"expected {self.describe()}, got {_show(value)}.{hint}".rstrip("."))
+                f"expected {self.describe()}, got {_show(raw)}.{hint}".rstrip("."))
         if self.rule and not _satisfies(value, self.rule):
-            raise OptionValueError(f"expected {self.describe()}, got {_show(value)}")
+            raise OptionValueError(f"expected {self.describe()}, got {_show(raw)}")
 
     def describe(self):
         """Human description of what is allowed, e.g. ``a number > 0``."""
@@ -177,7 +178,14 @@ def _to_bool(value):
 
 
 def _show(value):
-    return f'"{value}"' if isinstance(value, str) else repr(value)
+    """A value as the user typed it: numbers bare, other text quoted."""
+    if isinstance(value, str):
+        try:
+            float(value)
+            return value.strip()
+        except ValueError:
+            return f'"{value}"'
+    return repr(value)
 
 
 def _satisfies(value, rule):

@@ -41,7 +41,7 @@ TERMINAL_STATUSES = (FINISHED, CANCELLED, FAILED)
 _BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _LOADER(_BASE_LOADER):  # noqa: N801 - used like the yaml loader classes
+class _MemoLoader(_BASE_LOADER):
     """Safe loader that memoizes the implicit type of plain scalars.
 
     Keys and most values repeat across runs, and resolving a scalar's type
@@ -60,6 +60,9 @@ class _LOADER(_BASE_LOADER):  # noqa: N801 - used like the yaml loader classes
                 self._memo.clear()
             tag = self._memo[key] = super().resolve(kind, value, implicit)
         return tag
+
+
+_LOADER = _MemoLoader
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 

@@ -46,6 +46,7 @@ def test_example_project_file_sections_validate(example, path):
     options = command_options(command, sub)
     section = example.section(*path)
     assert section, f"vergeml.yaml.example has no {'.'.join(path)} section"
-    resolved = options.resolve({}, section, where=".".join(path), lines=example.lines)
+    required = {o.name: "x.jpg" for o in options if o.required}  # e.g. predict's <files>
+    resolved = options.resolve(required, section, where=".".join(path), lines=example.lines)
     for key, value in section.items():
         assert resolved[options.get(key).name] == options.get(key).parse(value)
