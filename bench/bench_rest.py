@@ -121,12 +121,18 @@ def bench_rest(port, body, content_type, requests, concurrency):
     return latencies
 
 
-def bench_direct(trainings_dir, name, data, requests):
-    """The same single-image work without HTTP: Predictor.predict_images per image."""
+def _predictors(trainings_dir, name, repeat):
+    """One loaded Predictor, yielded ``repeat`` times."""
     from vergeml.models.imagenet.predict import Predictor
     from vergeml.trainings import load_instance
     predictor = Predictor(load_instance(trainings_dir, name))
     predictor.warm_up()
+    for _ in range(repeat):
+        yield predictor
+
+
+def bench_direct(predictor, data, requests):
+    """The same single-image work without HTTP: Predictor.predict_images per image."""
     predictor.predict_images([("warm.jpg", data)])
     started = time.perf_counter()
     for _ in range(requests):
@@ -146,6 +152,8 @@ def main():
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4, help="server worker threads")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of each measurement; the best is kept (shared machines are noisy)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.name:
@@ -158,15 +166,20 @@ def main():
         process, port = start_server(trainings_dir, name, args.threads)
         try:
             bench_rest(port, body, content_type, 10, 2)  # warm-up
-            started = time.perf_counter()
-            latencies = bench_rest(port, body, content_type, args.requests, args.concurrency)
-            rest_rate = len(latencies) / (time.perf_counter() - started)
+            rest_rate, latencies = 0, []
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                run = bench_rest(port, body, content_type, args.requests, args.concurrency)
+                rate = len(run) / (time.perf_counter() - started)
+                if rate > rest_rate:
+                    rest_rate, latencies = rate, run
         finally:
             process.terminate()
             process.wait(30)
-        direct_rate = bench_direct(trainings_dir, name, data, args.requests)
+        direct_rate = max(bench_direct(predictor, data, args.requests)
+                          for predictor in _predictors(trainings_dir, name, args.repeat))
     result = {
-        "instance": name, "image_bytes": len(data), "requests": args.requests,
+        "instance": name, "image_bytes": len(data), "requests": args.requests, "repeat": args.repeat,
         "concurrency": args.concurrency, "server_threads": args.threads,
         "rest_requests_per_s": round(rest_rate, 1),
         "rest_latency_ms_p50": round(1000 * percentile(latencies, 0.5), 1),

@@ -137,9 +137,8 @@ def parse(argv):
     _reject_unknown(unknown, options, command)
     typed = {canonical(k): v for k, v in vars(namespace).items()}
     command_typed = {k: v for k, v in typed.items() if k in options}
-    command_typed.update(extra)
     return {"env": env, "command": command, "globals": globals_typed,
-            "options": command_typed, "option_set": options, "rest": rest}
+            "options": command_typed, "option_set": options, "rest": rest, "extra": extra}
 
 
 def _reject_unknown(unknown, options, command):
@@ -300,6 +299,7 @@ def run(argv):
     section, where = _section(env, command)
     args = parsed["option_set"].resolve(parsed["options"], section, where=where,
                                         lines=env.project.lines)
+    args.update(parsed["extra"])
     status = command.run(args, env)
     return status or 0
 

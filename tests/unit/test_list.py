@@ -261,8 +261,9 @@ def test_cli_ls_with_options_and_filter(runs):
     result = ml("ls", "test_acc", "-gt", "0.8", "-c", "instance,test_acc", "--format", "csv",
                 "-o", "asc", cwd=runs)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["instance,test_acc", "nervous-tron,0.8766",
-                                          "optimum-neuron,0.914"]
+    # ascending by training_start: optimum-neuron (18:14) before nervous-tron (19:43)
+    assert result.stdout.splitlines() == ["instance,test_acc", "optimum-neuron,0.914",
+                                          "nervous-tron,0.8766"]
 
 
 @needs_cli

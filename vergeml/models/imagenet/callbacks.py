@@ -37,7 +37,7 @@ class BestEpochCheckpoint(keras.callbacks.Callback):
             with atomic_path(self.instance.top_weights_path) as tmp:
                 self.model.save_weights(tmp)
             best_metrics = {k: row[k] for k in HISTORY_COLUMNS[1:] if row[k] is not None}
-            self.instance.update_results(best_epoch=epoch + 1, **best_metrics)
+            self.instance.update_results(save=False, best_epoch=epoch + 1, **best_metrics)
         self.instance.metadata["history"] = list(self.history)
         self.instance.update_results(epochs_done=epoch + 1)
         self._write_history_csv()

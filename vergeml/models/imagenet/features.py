@@ -25,9 +25,6 @@ CONNECT_TIMEOUT = 3.0
 # Socket timeout while Keras downloads, so a stalled transfer cannot hang forever.
 DOWNLOAD_TIMEOUT = 60.0
 
-_SHA_MEMO = {}
-
-
 class FeatureExtractor:
     """A frozen ImageNet CNN that turns images into feature vectors.
 
@@ -212,7 +209,7 @@ class FeatureExtractor:
         tf = _tf()
         try:
             for indices, images in dataset:
-                yield indices.numpy(), np.asarray(forward(images), dtype="float32")
+                yield indices.numpy(), forward(images).numpy().astype(np.float32, copy=False)
         except tf.errors.OpError:
             if errors:
                 raise errors[0] from None
@@ -336,16 +333,12 @@ def _find_layer(model, wanted):
 
 
 def _sha256(path):
-    """Content hash, memoized by (path, size, mtime) since files can be large."""
-    stat = os.stat(path)
-    memo = (path, stat.st_size, stat.st_mtime_ns)
-    if memo not in _SHA_MEMO:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _SHA_MEMO[memo] = digest.hexdigest()
-    return _SHA_MEMO[memo]
+    """Content hash of a file (not memoized: a rewrite within one mtime tick must count)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _first_line(err):
