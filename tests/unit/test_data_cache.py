@@ -148,3 +148,14 @@ def test_killed_writer_leaves_a_usable_cache(tmp_path):
         cache.put("features:x", "after", arr(1))
     with Cache("disk", tmp_path) as cache:
         assert cache.get("features:x", "after") is not None
+
+
+def test_prune_gives_space_back(tmp_path):
+    with Cache("disk", tmp_path) as cache:
+        for i in range(200):
+            cache.put(FEAT, f"k{i}", arr(i, shape=(5000,)))
+    full = (tmp_path / DB_NAME).stat().st_size
+    with Cache("disk", tmp_path) as cache:
+        cache.get_many(FEAT, ["k0"])
+        assert cache.prune(FEAT) == 199
+    assert (tmp_path / DB_NAME).stat().st_size < full / 10

@@ -1,7 +1,6 @@
 """load_dataset and the cache together: the invalidation matrix, bad files, crashes."""
 import logging
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -128,8 +127,10 @@ def test_any_option_change_rebuilds_everything(project, decodes, after):
     assert_no_stale_hit(ds, found)
 
 
-def test_rgb_op_and_augment_without_random_ops_share_entries(project):
+def test_augment_without_random_ops_shares_entries(project):
     _, first, _ = build(make_env(project, data={"preprocess": [RESIZE]}))
+    _, stats, _ = build(make_env(project, data={"preprocess": [{"op": "augment", "variants": 1}, RESIZE]}))
+    assert stats["new"] == 0 and stats["stale"] == 0
     _, stats, _ = build(make_env(project, data={"preprocess": [{"op": "augment", "variants": 3}, RESIZE]}))
     assert stats["new"] == 0 and stats["stale"] == 0
 
@@ -293,3 +294,23 @@ def test_killed_build_then_clean_rebuild(project, tmp_path):
     ds, stats, found = build(make_env(project, data={"preprocess": BASE}))
     assert stats["hit"] == 31 and stats["new"] == 9 and stats["stale"] == 0
     assert_no_stale_hit(ds, found)
+
+
+def test_file_edited_during_a_run_is_not_cached_under_its_old_key(project):
+    ds = load_dataset(make_env(project))
+    sample = ds.samples("train")[0]
+    edit(sample.path)
+    with pytest.raises(VergeMLError, match="changed while running"):
+        ds.load_array(sample)
+
+
+def test_load_array_is_thread_safe(project):
+    from concurrent.futures import ThreadPoolExecutor
+    ds = load_dataset(make_env(project, data={"preprocess": [{"op": "augment", "variants": 2}] + BASE},
+                               cache="disk-in"))
+    samples = every(ds)
+    expected = [ds.load_array(s, 8) for s in samples]
+    with ds.open_cache() as cache, ThreadPoolExecutor(4) as pool:
+        for _ in range(2):   # cold, then from the input cache
+            got = list(pool.map(lambda s: ds.load_array(s, 8, cache=cache), samples))
+            assert all((a == b).all() for a, b in zip(got, expected))

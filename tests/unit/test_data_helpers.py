@@ -1,4 +1,5 @@
 """Shared helpers for the data tests (no tests here): projects, environments, counters."""
+import functools
 import os
 import time
 from pathlib import Path
@@ -47,10 +48,15 @@ def image_project(root, classes=None, per_class=6, size=(16, 12)):
     return root
 
 
+@functools.lru_cache(maxsize=1)
+def _digits():
+    from sklearn.datasets import load_digits
+    return load_digits()
+
+
 def digits_project(root, count=60):
     """``root/samples/<digit>/<i>.png`` from scikit-learn's digits; files aged."""
-    from sklearn.datasets import load_digits
-    digits = load_digits()
+    digits = _digits()
     for i in range(count):
         pixels = (digits.images[i] * 16).clip(0, 255).astype(np.uint8)
         write_image(root / "samples" / str(digits.target[i]) / f"{i}.png",

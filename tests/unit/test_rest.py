@@ -204,6 +204,17 @@ def test_body_over_the_limit_is_413(server):
     conn.close()
 
 
+def test_chunked_upload(server):
+    body, content_type = encode_multipart(files=[("files", "red.png", image_bytes("red"))])
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("POST", "/predict", body=iter([body[:100], body[100:]]),
+                 headers={"Content-Type": content_type}, encode_chunked=True)
+    response = conn.getresponse()
+    assert response.status == 200
+    assert json.loads(response.read())[0]["prediction"][0]["label"] == "red"
+    conn.close()
+
+
 def test_unknown_route_and_wrong_method(server):
     status, _, data = server.request("GET", "/nope")
     assert status == 404 and "error" in json.loads(data)
@@ -225,6 +236,23 @@ def test_concurrent_requests(server):
         results = list(pool.map(one, jobs))
     assert all(status == 200 for status, _ in results)
     assert [r[0]["prediction"][0]["label"] for _, r in results] == [c for c, _ in jobs]
+
+
+def test_multipart_parser_edge_cases():
+    from vergeml.services import multipart
+    data = b"\r\n--bx\x00binary\r\n--b-x\r\n"  # looks like the boundary, but is not
+    body = (b"preamble\r\n--b\r\nContent-Disposition: form-data; name=\"labels\"\r\n\r\n3\r\n"
+            b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"C:\\x\\a b.png\"\r\n"
+            b"Content-Type: image/png\r\n\r\n" + data + b"\r\n--b--\r\nepilogue")
+    assert multipart.boundary_of('multipart/form-data; boundary="b"') == "b"
+    assert multipart.boundary_of("application/json") is None
+    labels, upload = multipart.parse(body, "b")
+    assert (labels.name, labels.filename, labels.text()) == ("labels", None, "3")
+    assert upload.name == "files" and upload.data == data and upload.content_type == "image/png"
+    for bad in (b"no boundary here", b"--b\r\nContent-Disposition: form-data; name=x\r\n\r\nopen",
+                b"--b\r\nno header block\r\n--b--"):
+        with pytest.raises(multipart.MultipartError):
+            multipart.parse(bad, "b")
 
 
 def test_no_traceback_leaked_and_clean_stop(server):

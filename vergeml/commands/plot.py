@@ -6,7 +6,6 @@ drawn with matplotlib's Agg backend (no display needed) and written as PNG to
 ``trainings/<name>/plots/<kind>.png``. scikit-learn and matplotlib are
 imported inside the functions so ``ml help`` stays fast.
 """
-import os
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from vergeml.commands.run import load_subplugin
 from vergeml.errors import UsageError, VergeMLError
 from vergeml.fileutil import atomic_path
 from vergeml.options import Option
+from vergeml.services import has_display
 from vergeml.suggest import suggestion
 
 DPI = 100
@@ -36,10 +36,6 @@ class PlotCommand(Command):
 
     name = "plot"
     description = "Plot ROC or precision-recall curves or a confusion matrix of a trained instance."
-    long_help = ("Types:\n"
-                 "  roc               ROC curves, AUC in the legend\n"
-                 "  pr                precision-recall curves, average precision in the legend\n"
-                 "  confusion-matrix  confusion matrix of the test split")
     instance = ONE_INSTANCE
     subcommands = plugins.PLOTS
     examples = ("ml @nervous-tron plot:roc", "ml @nervous-tron plot:pr --class=cat",
@@ -292,8 +288,9 @@ class ConfusionMatrixPlot(_Plot):
         count = len(preds.labels)
         ticks = range(count)
         small = "small" if count > 10 else None
-        ax.set_xticks(ticks, preds.labels, rotation=45 if count > 4 else 0, ha="right" if count > 4 else "center",
-                      fontsize=small)
+        tilted = count > 4
+        ax.set_xticks(ticks, preds.labels, rotation=45 if tilted else 0,
+                      ha="right" if tilted else "center", fontsize=small)
         ax.set_yticks(ticks, preds.labels, fontsize=small)
         if count <= 25:
             _cell_text(ax, matrix, normalize)
@@ -350,16 +347,11 @@ def _pyplot(show):
     import matplotlib
     if not show:
         matplotlib.use("Agg")
-    elif not _has_display():
+    elif not has_display():
         print("warning: no display found; writing the file only", file=sys.stderr)
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
-
-
-def _has_display():
-    return sys.platform in ("darwin", "win32") or bool(
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _save(fig, path):

@@ -50,9 +50,6 @@ class RunCommand(Command):
 
     name = "run"
     description = "Run a service: a REST server for a trained instance, or TensorBoard."
-    long_help = ("Services:\n"
-                 "  rest          serve @name's model over HTTP (ml @name run:rest)\n"
-                 "  tensorboard   TensorBoard on the training logs (ml [@name] run:tensorboard)")
     # The services check their own arity (rest: one, tensorboard: any).
     instance = ANY_INSTANCES
     subcommands = plugins.SERVICES

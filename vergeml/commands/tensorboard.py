@@ -11,6 +11,7 @@ from pathlib import Path
 from vergeml.command import Command, ANY_INSTANCES
 from vergeml.errors import VergeMLError
 from vergeml.options import Option
+from vergeml.services import has_display, stop_on_sigterm
 
 
 def has_events(folder):
@@ -130,8 +131,9 @@ class TensorboardService(Command):
         names = ", ".join("@" + name for name, _ in pairs)
         process = start(pairs, args["host"], args["port"])
         print(f"TensorBoard for {names} on {url}  (Ctrl-C to stop)", flush=True)
-        if not args["no-browser"] and _has_display():
+        if not args["no-browser"] and has_display():
             threading.Timer(3.0, webbrowser.open, [url]).start()
+        stop_on_sigterm()
         try:
             code = process.wait()
         except KeyboardInterrupt:
@@ -141,9 +143,4 @@ class TensorboardService(Command):
             raise VergeMLError(f"TensorBoard exited with status {code}",
                                hint=f"Is port {args['port']} in use? Choose another with --port.")
         return 0
-
-
-def _has_display():
-    return sys.platform in ("darwin", "win32") or bool(
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 

@@ -204,6 +204,8 @@ class Cache:
             for start in range(0, len(stale), _SELECT_CHUNK):
                 self._store.write([("DELETE FROM entries WHERE stage = ? AND key = ?",
                                     [(stage, k) for k in stale[start:start + _SELECT_CHUNK]])])
+            if stale:
+                self._store.reclaim()
             self._count(stage).pruned += len(stale)
             return len(stale)
 

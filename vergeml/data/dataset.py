@@ -7,16 +7,16 @@ per-sample cache keys. Pixels are only decoded later, by
 :meth:`Dataset.load_array`, for samples the cache does not already hold.
 """
 import logging
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from vergeml.data import images
 from vergeml.data.cache import Cache, input_stage
 from vergeml.data.config import parse_data_config
-from vergeml.data.fingerprint import FileIndex, Fingerprint, sample_key
+from vergeml.data.fingerprint import FileIndex, Fingerprint, file_digest, sample_key
 from vergeml.data.operations import OperationError
 from vergeml.data.split import SPLITS, assign_splits, parse_split, report_duplicates
 from vergeml.data.store import Store
@@ -26,14 +26,14 @@ log = logging.getLogger("vergeml.data")
 MAX_LISTED = 10
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One sample (one variant of one file).
 
     Attributes:
         relpath: posix path relative to the samples dir (split directories
             outside it: relative to the project dir).
-        path: absolute path of the file.
+        file: absolute path of the file, as a string (``path`` is the Path).
         label: class name, or None for unlabeled sources.
         label_index: index of the label in ``Dataset.labels`` (-1 if unlabeled).
         split: ``train``, ``val`` or ``test``.
@@ -43,13 +43,19 @@ class Sample:
     """
 
     relpath: str
-    path: Path
+    file: str
     label: str
     label_index: int
     split: str
     variant: int
     key: str
     digest: str
+
+    @property
+    def path(self):
+        """Absolute :class:`~pathlib.Path` of the file (built on demand: a
+        Path per sample would cost memory on large data sets)."""
+        return Path(self.file)
 
 
 class Dataset:
@@ -66,7 +72,7 @@ class Dataset:
         self.fingerprint = fingerprint
         self.bad_files = bad_files
         self._samples = samples
-        self._ops = [op for op in config.operations if op.variants == 1]
+        self._ops = [op for op in config.operations if op.changes_pixels]
         self._random = any(op.random for op in config.operations)
         self._seed = env.random_seed
 
@@ -126,7 +132,7 @@ class Dataset:
 
     def load_image(self, sample, size=None, resize_mode="fill"):
         """Like :meth:`load_array`, but returns the ``PIL.Image`` (never cached)."""
-        img = images.load_image(sample.path)
+        img = images.decode_image(_read_unchanged(sample), sample.file)
         # Augmentation is for training only: val/test get rng=None (deterministic ops).
         rng = random.Random(f"{self._seed}:{sample.relpath}:{sample.variant}") \
             if sample.split == "train" and self._random else None
@@ -146,10 +152,26 @@ class Dataset:
         return text + (f", {len(self.labels)} labels" if self.labels else "")
 
 
-@dataclass
+def _read_unchanged(sample):
+    """The file's bytes, checked against the digest its cache key was made from.
+
+    A file edited while a run is going would otherwise be cached under its
+    old key, and served if the old content ever came back.
+    """
+    try:
+        with open(sample.file, "rb") as handle:
+            data = handle.read()
+    except OSError as err:
+        raise images.BadImageError(sample.file, err.strerror or str(err)) from None
+    if file_digest(data) != sample.digest:
+        raise VergeMLError(f"{sample.relpath} changed while running; run the command again")
+    return data
+
+
+@dataclass(slots=True)
 class _File:
     relpath: str
-    path: Path
+    path: str
     label: str
     split: str          # fixed split (from a split directory) or None
     digest: str = ""
@@ -184,6 +206,9 @@ def load_dataset(env, skip_bad=False, progress=True):
                                                specs["test"], env.random_seed)):
         file.split = split
     report_duplicates([f.digest for f in files], [f.split for f in files], [f.relpath for f in files])
+    untrained = sorted(set(labels) - {f.label for f in files if f.split == "train"})
+    if config.source.labeled and untrained:
+        log.warning("Warning: no training samples for class(es) %s", ", ".join(untrained))
     samples, fingerprint = _build_samples(env, config, files, labels, specs)
     return Dataset(env, config, labels, samples, fingerprint, bad)
 
@@ -192,12 +217,14 @@ def _scan(env, source, specs):
     """List files of the samples dir and of split directories."""
     split_dirs = {name: spec.value for name, spec in specs.items() if spec.kind == "dir"}
     found = source.scan(env.samples_dir, exclude=split_dirs.values())
-    files = [_File(rel, env.samples_dir / rel, label, None) for rel, label in found.files]
+    root = str(env.samples_dir)
+    files = [_File(rel, os.path.join(root, rel), label, None) for rel, label in found.files]
     labels = set(found.labels)
     for name, directory in split_dirs.items():
         extra = source.scan(directory)
         prefix = _display_root(env, directory)
-        files += [_File(f"{prefix}/{rel}", directory / rel, label, name) for rel, label in extra.files]
+        files += [_File(f"{prefix}/{rel}", os.path.join(directory, rel), label, name)
+                  for rel, label in extra.files]
         labels.update(extra.labels)
     return files, sorted(labels)
 
@@ -219,7 +246,7 @@ def _check_files(env, files, progress, on_disk):
     except in cache mode none, which writes nothing)."""
     store = Store(env.cache_dir if on_disk else None)
     try:
-        infos = FileIndex(store).check([str(f.path) for f in files], progress=progress)
+        infos = FileIndex(store).check([f.path for f in files], progress=progress)
     finally:
         store.close()
     for file, info in zip(files, infos):
@@ -255,7 +282,7 @@ def _check_labels(files, labels):
 def _build_samples(env, config, files, labels, specs):
     """Expand files into samples (variants on train) and compute the fingerprint."""
     ops = config.operations
-    ops_config = [op.config() for op in ops if op.variants == 1]
+    ops_config = [op.config() for op in ops if op.changes_pixels]
     random_ops = any(op.random for op in ops)
     augment = 1
     for op in ops:
@@ -274,7 +301,7 @@ def _build_samples(env, config, files, labels, specs):
         for variant in range(copies):
             random_part = [env.random_seed, file.relpath, variant] if train and random_ops else None
             samples[file.split].append(Sample(
-                relpath=file.relpath, path=Path(file.path), label=file.label,
+                relpath=file.relpath, file=file.path, label=file.label,
                 label_index=index.get(file.label, -1), split=file.split, variant=variant,
                 key=sample_key(file.digest, ops_config, random_part), digest=file.digest))
     return samples, fingerprint.hexdigest()

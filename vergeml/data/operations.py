@@ -34,12 +34,15 @@ class Operation:
         description: one line for ``ml help``.
         options: tuple of :class:`vergeml.options.Option`.
         topic: help section (``image`` or ``general``).
+        changes_pixels: False for ops that only change how many samples there
+            are (``augment``); they stay out of the cache keys.
     """
 
     name = ""
     description = ""
     options = ()
     topic = "image"
+    changes_pixels = True
 
     def __init__(self, **values):
         declared = OptionSet(self.options)
@@ -92,6 +95,7 @@ class Augment(Operation):
     name = "augment"
     description = "Make several randomly varied copies of each training sample."
     topic = "general"
+    changes_pixels = False
     options = (Option("variants", type="int", rule=">0", required=True,
                       help="Number of copies of each training sample (each with its own random draws)."),)
 

@@ -85,6 +85,12 @@ class Store:
                 self.conn.execute("ROLLBACK")
                 raise
 
+    def reclaim(self):
+        """Return the pages of deleted entries to the file system."""
+        with self.lock:
+            # executescript steps to completion; execute() would free one page only.
+            self.conn.executescript("PRAGMA incremental_vacuum;")
+
     def close(self):
         with self.lock:
             self.conn.close()
@@ -95,6 +101,8 @@ def _connect(target):
                            check_same_thread=False)
     try:
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # Only takes effect on a new file: lets prune() give space back cheaply.
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         if target != ":memory:":
             conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: never corrupt, at worst loses the last commit on power loss.

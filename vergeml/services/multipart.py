@@ -36,12 +36,13 @@ def boundary_of(content_type):
     return str(boundary) if boundary else None
 
 
-def parse(body, boundary):
+def parse(body, boundary, max_parts=1000):
     """Split a multipart body into parts.
 
     Args:
         body: the request body.
         boundary: the boundary string from the Content-Type header.
+        max_parts: refuse bodies with more parts (each costs a header parse).
 
     Returns:
         list of :class:`Part`.
@@ -62,11 +63,29 @@ def parse(body, boundary):
         if start < 0 or body[pos:start].strip(b" \t"):
             raise MultipartError("malformed multipart delimiter line")
         start += 2
-        end = body.find(b"\r\n" + delimiter, start)
-        if end < 0:
-            raise MultipartError("multipart body is truncated (no closing boundary)")
+        end = _next_delimiter(body, delimiter, start)
+        if len(parts) == max_parts:
+            raise MultipartError(f"more than {max_parts} parts")
         parts.append(_part(body[start:end]))
         pos = end + 2
+
+
+def _next_delimiter(body, delimiter, start):
+    """Position of the CRLF before the next real delimiter line.
+
+    ``CRLF--boundary`` counts only when followed by ``--`` or (optional
+    whitespace and) CRLF, as RFC 2046 says; anything else is part data.
+    """
+    marker = b"\r\n" + delimiter
+    while True:
+        end = body.find(marker, start)
+        if end < 0:
+            raise MultipartError("multipart body is truncated (no closing boundary)")
+        # A bounded slice: never copy the rest of a large body per candidate.
+        rest = body[end + len(marker):end + len(marker) + 80]
+        if rest.startswith(b"--") or rest.lstrip(b" \t").startswith(b"\r\n"):
+            return end
+        start = end + 1
 
 
 def _first_delimiter(body, delimiter):

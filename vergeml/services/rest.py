@@ -7,8 +7,6 @@ tracebacks go to the server's stderr, never to the client.
 """
 import html
 import json
-import os
-import signal
 import sys
 import threading
 import traceback
@@ -20,7 +18,7 @@ from urllib.parse import parse_qs
 from vergeml import __version__
 from vergeml.errors import VergeMLError
 from vergeml.options import OptionValueError
-from vergeml.services import multipart
+from vergeml.services import has_display, multipart, stop_on_sigterm
 
 MB = 1024 * 1024
 MAX_FILES = 256
@@ -268,9 +266,9 @@ def serve(instance, host="127.0.0.1", port=2204, threads=4, max_body_mb=20, brow
                            hint="Choose another port with --port.") from None
     url = f"http://{_url_host(host)}:{getattr(server, 'effective_port', port)}"
     print(f"Serving @{instance.name} on {url}  (Ctrl-C to stop)", flush=True)
-    if browser and _has_display():
+    if browser and has_display():
         threading.Timer(0.5, webbrowser.open, [url]).start()
-    _stop_on_sigterm()
+    stop_on_sigterm()
     try:
         server.run()
     except KeyboardInterrupt:
@@ -283,15 +281,3 @@ def serve(instance, host="127.0.0.1", port=2204, threads=4, max_body_mb=20, brow
 def _url_host(host):
     return f"[{host}]" if ":" in host else host
 
-
-def _has_display():
-    return sys.platform in ("darwin", "win32") or bool(
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def _stop_on_sigterm():
-    """Treat SIGTERM like Ctrl-C so the server closes its socket cleanly."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)

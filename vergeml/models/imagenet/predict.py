@@ -17,6 +17,7 @@ from vergeml.command import Command, ONE_INSTANCE
 from vergeml.errors import VergeMLError
 from vergeml.options import Option
 
+# As vergeml.data.images.RESIZE_MODES; repeated so `ml help` need not import Pillow.
 RESIZE_MODES = ("fill", "aspect-fill", "aspect-fit")
 BATCH_SIZE = 32
 # Decoding a huge image would take gigabytes of memory; refuse it up front.
@@ -218,11 +219,10 @@ def _open_path(path):
 
 def _open_bytes(image):
     """A deferred loader for encoded bytes or an already opened PIL image."""
-    if not isinstance(image, (bytes, bytearray, memoryview)):
-        return image
-
     def opener():
-        from vergeml.data.images import decode_image
+        from vergeml.data.images import decode_image, to_rgb
+        if not isinstance(image, (bytes, bytearray, memoryview)):
+            return to_rgb(image)  # transparency on black, as for files
         data = bytes(image)
         _check_pixels(io.BytesIO(data))
         return decode_image(data)

@@ -86,7 +86,7 @@ def cached_features(dataset, extractor, args):
         if unique:
             with tqdm(total=len(unique), desc="Extracting features", unit="img",
                       file=sys.stderr, dynamic_ncols=True) as bar:
-                load = lambda s: dataset.load_array(s, extractor.size, args["resize"])  # noqa: E731
+                load = lambda s: dataset.load_array(s, extractor.size, args["resize"], cache)  # noqa: E731
                 for indices, batch in extractor.iter_features(unique, load, batch_size=64):
                     for index, vector in zip(indices, batch):
                         key = unique[index].key
@@ -95,6 +95,7 @@ def cached_features(dataset, extractor, args):
                     bar.update(len(indices))
             cache.flush()
         print(cache.summary(stage))
+        cache.prune(stage)  # every split's keys were requested: what is left over is stale
         for split in SPLITS:
             samples = dataset.samples(split)
             vectors = [found[split].get(s.key, fresh.get(s.key)) for s in samples]
