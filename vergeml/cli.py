@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 from vergeml import plugins
-from vergeml.command import ANY_INSTANCES, NO_INSTANCE, ONE_INSTANCE, OPTIONAL_INSTANCE
+from vergeml.command import check_arity
 from vergeml.config import (GLOBAL_OPTIONS, ProjectFile, check_top_level_keys, find_project_file,
                             load_project_file, resolve_globals)
 from vergeml.env import DEFAULT_MODEL, Environment
@@ -260,18 +260,11 @@ def command_options(command, sub):
 
 
 def check_instances(command, env):
-    """Enforce how many ``@name`` arguments the command takes."""
-    arity = getattr(command, "instance", NO_INSTANCE)
-    count = len(env.instance_names)
+    """Enforce how many ``@name`` arguments the command (or its ``:sub`` plugin) takes."""
+    target = plugins.instantiate(command.subcommands, env.subcommand) \
+        if command.subcommands and env.subcommand else command
     label = command.name + (f":{env.subcommand}" if env.subcommand else "")
-    if arity == NO_INSTANCE and count:
-        raise UsageError(f"'{label}' does not take an @instance argument")
-    if arity == ONE_INSTANCE and count != 1:
-        raise UsageError(f"'{label}' needs exactly one @instance, e.g. ml @nervous-tron {label}",
-                         hint="Run 'ml list' to see all instances.")
-    if arity == OPTIONAL_INSTANCE and count > 1:
-        raise UsageError(f"'{label}' takes at most one @instance")
-    assert arity in (NO_INSTANCE, ONE_INSTANCE, OPTIONAL_INSTANCE, ANY_INSTANCES)
+    check_arity(target, len(env.instance_names), label)
 
 
 def run(argv):

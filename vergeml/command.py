@@ -1,4 +1,6 @@
 """The command interface every ``ml`` command (built-in or plugin) implements."""
+from vergeml import plugins
+from vergeml.errors import UsageError
 from vergeml.options import OptionSet
 
 # How many @instance arguments a command takes.
@@ -52,7 +54,7 @@ class Command:
         return tokens, {}
 
     def run(self, args, env):
-        """Execute the command.
+        """Execute the command; by default, hand ``command:sub`` to its sub-plugin.
 
         Args:
             args: dict of canonical option name to value, after merging the
@@ -62,4 +64,18 @@ class Command:
         Returns:
             Exit status (None means 0).
         """
-        raise NotImplementedError
+        if not self.subcommands:
+            raise NotImplementedError
+        return plugins.instantiate(self.subcommands, env.subcommand).run(args, env)
+
+
+def check_arity(command, count, label):
+    """Raise a UsageError when ``count`` @instance arguments do not fit ``command.instance``."""
+    arity = getattr(command, "instance", NO_INSTANCE)
+    if arity == NO_INSTANCE and count:
+        raise UsageError(f"'{label}' does not take an @instance argument")
+    if arity == ONE_INSTANCE and count != 1:
+        raise UsageError(f"'{label}' needs exactly one @instance, e.g. ml @nervous-tron {label}",
+                         hint="Run 'ml list' to see all instances.")
+    if arity == OPTIONAL_INSTANCE and count > 1:
+        raise UsageError(f"'{label}' takes at most one @instance")

@@ -1,6 +1,5 @@
 """The backbone table: names, validation, weights file names, offline errors, and
 a build + forward step of every architecture so the table cannot rot."""
-import os
 import subprocess
 import sys
 import time
@@ -54,6 +53,8 @@ def test_keras_names():
 def test_importing_the_table_imports_no_keras():
     code = ("import sys, vergeml.models.imagenet.backbones as b; b.architecture_names(); "
             "b.resolve_size(b.get_backbone('mobilenet'), 'auto'); "
+            "import vergeml.models.imagenet.features as f; "
+            "f.FeatureExtractor('resnet-50', weights='none'); "
             "sys.exit(any(m in sys.modules for m in ('keras', 'tensorflow')))")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
@@ -62,6 +63,17 @@ def test_constructors_and_preprocessing_resolve():
     for backbone in BACKBONES.values():
         assert callable(bb.load_object(backbone.constructor)), backbone.name
         assert callable(bb.load_object(backbone.preprocess)), backbone.name
+
+
+def test_preprocessing_is_the_same_in_graph_and_numpy():
+    """iter_features preprocesses tensors inside tf.data; predict paths use numpy."""
+    import tensorflow as tf
+    images = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype(np.float32)
+    for dotted in sorted({b.preprocess for b in BACKBONES.values()}):
+        fn = bb.load_object(dotted)
+        graph = tf.function(lambda x, fn=fn: fn(x))(tf.constant(images))
+        np.testing.assert_allclose(np.asarray(graph), fn(images.copy()), rtol=1e-5, atol=1e-5,
+                                   err_msg=dotted)
 
 
 # -- names and variants --------------------------------------------------------

@@ -142,7 +142,7 @@ def test_output_layer_by_name_and_index(extractor, images):
         extractor.model.get_layer("conv_pw_5_relu"))))
     np.testing.assert_allclose(by_name.extract(images[:3]), by_index.extract(images[:3]),
                                rtol=1e-5, atol=1e-6)
-    with pytest.raises(ConfigError, match="layer not found: conv_pw_5_rel. Did you mean 'conv_pw_5_relu'"):
+    with pytest.raises(ConfigError, match="not found: conv_pw_5_rel. Did you mean 'conv_pw_5_relu'"):
         mobilenet(output_layer="conv_pw_5_rel").model
     with pytest.raises(ConfigError, match="layer not found: 999"):
         mobilenet(output_layer=999).model

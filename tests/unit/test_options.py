@@ -138,7 +138,7 @@ def test_rule_violation_message_shows_value_and_rule():
     assert error_of(EPOCHS, "0") == "expected an integer > 0, got 0"
     assert error_of(DECAY, -1) == "expected a number >= 0, got -1"
     assert error_of(DROPOUT, 1.5) == "expected a number between 0 and 0.99, got 1.5"
-    assert error_of(Option("p", type="float", rule="<1"), 2) == "expected a number < 1, got 2.0"
+    assert error_of(Option("p", type="float", rule="<1"), 2) == "expected a number < 1, got 2"
     assert error_of(Option("q", type="int", rule="<=1"), 2) == "expected an integer <= 1, got 2"
 
 

@@ -131,8 +131,10 @@ def test_errors(tmp_path, trainings, capsys):
     (trainings / "ten-tron" / "stats" / "test_predictions.npz").unlink()
     with pytest.raises(VergeMLError, match=r"@ten-tron has no test predictions \(was it cancelled"):
         plot(tmp_path, capsys, "confusion-matrix", "ten-tron")
-    with pytest.raises(UsageError, match="use one of plot:confusion-matrix, plot:pr, plot:roc"):
-        plot(tmp_path, capsys, None, "ten-tron")
+    done = subprocess.run([sys.executable, "-m", "vergeml", "@ten-tron", "plot"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "use one of plot:confusion-matrix, plot:pr, plot:roc" in done.stderr
 
 
 def test_cli_end_to_end(tmp_path, trainings):

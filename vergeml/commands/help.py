@@ -108,11 +108,14 @@ def format_rows(rows, indent=2):
 def usage_line(command, sub=None):
     """``ml [@instance] name[:sub] [options] <args>``."""
     name = command.name + (f":{sub}" if sub else (":<type>" if command.subcommands else ""))
-    at = {ONE_INSTANCE: "@instance ", OPTIONAL_INSTANCE: "[@instance] ",
-          ANY_INSTANCES: "[@instance ...] "}.get(command.instance, "")
     options = list(command.options)
+    arity = command.instance
     if sub and command.subcommands:
-        options += list(plugins.instantiate(command.subcommands, sub).options)
+        plugin = plugins.instantiate(command.subcommands, sub)
+        options += list(plugin.options)
+        arity = plugin.instance
+    at = {ONE_INSTANCE: "@instance ", OPTIONAL_INSTANCE: "[@instance] ",
+          ANY_INSTANCES: "[@instance ...] "}.get(arity, "")
     args = " ".join(f"<{o.name}>" + (" ..." if o.nargs in ("*", "+") else "")
                     for o in options if o.positional)
     return f"ml {at}{name} [options] {args}".rstrip(), options

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from vergeml import plugins
 from vergeml.command import Command, ONE_INSTANCE
-from vergeml.commands.run import load_subplugin
 from vergeml.errors import UsageError, VergeMLError
 from vergeml.fileutil import atomic_path
 from vergeml.options import Option
@@ -40,10 +39,6 @@ class PlotCommand(Command):
     subcommands = plugins.PLOTS
     examples = ("ml @nervous-tron plot:roc", "ml @nervous-tron plot:pr --class=cat",
                 "ml @nervous-tron plot:confusion-matrix -n --output=cm.png")
-
-    def run(self, args, env):
-        """Load the ``plot:<kind>`` plugin and run it."""
-        return load_subplugin(plugins.PLOTS, env.subcommand, "plot", env).run(args, env)
 
 
 class Predictions:

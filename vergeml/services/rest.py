@@ -40,7 +40,8 @@ class RestApp:
     """The WSGI application.
 
     Args:
-        predictor: a loaded :class:`vergeml.models.imagenet.predict.Predictor`.
+        predictor: a loaded :class:`vergeml.models.imagenet.predict.Predictor`
+            (may be set after construction, before serving).
         max_body: largest accepted request body, in bytes.
     """
 
@@ -251,19 +252,26 @@ def serve(instance, host="127.0.0.1", port=2204, threads=4, max_body_mb=20, brow
     """
     from waitress.server import create_server
     from vergeml.models.imagenet.predict import Predictor
-    print(f"Loading @{instance.name} ...", flush=True)
-    predictor = Predictor(instance)
-    predictor.warm_up()
     max_body = int(max_body_mb * MB)
+    app = RestApp(None, max_body)
     try:
-        # waitress buffers bodies before calling the app and answers 413 itself
-        # (plain text) above its own limit: keep that well above ours.
-        server = create_server(RestApp(predictor, max_body), host=host, port=port, threads=threads,
+        # Bind before the slow model load so a taken port fails at once; nothing
+        # is served before server.run(). waitress buffers bodies before calling
+        # the app and answers 413 itself (plain text) above its own limit, so
+        # keep that well above ours.
+        server = create_server(app, host=host, port=port, threads=threads,
                                max_request_body_size=2 * max_body + MB, expose_tracebacks=False,
                                ident="vergeml", clear_untrusted_proxy_headers=True)
     except OSError as err:
         raise VergeMLError(f"cannot listen on {host}:{port}: {err.strerror or err}",
                            hint="Choose another port with --port.") from None
+    print(f"Loading @{instance.name} ...", flush=True)
+    try:
+        app.predictor = Predictor(instance)
+        app.predictor.warm_up()
+    except BaseException:
+        server.close()
+        raise
     url = f"http://{_url_host(host)}:{getattr(server, 'effective_port', port)}"
     print(f"Serving @{instance.name} on {url}  (Ctrl-C to stop)", flush=True)
     if browser and has_display():

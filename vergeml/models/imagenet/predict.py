@@ -46,6 +46,7 @@ class Predictor:
         hyper = dict(instance.hyperparameters or {})
         self.labels = _read_labels(instance)
         self._model = _load_model(instance)
+        self._ops = _operations(instance)
         self.size = _input_size(self._model, hyper)
         self.resize = hyper.get("resize") or "fill"
         self._preprocess = _preprocess_function(hyper)
@@ -115,6 +116,8 @@ class Predictor:
         import numpy as np
         from vergeml.data.images import fit_to_size
         img = image() if callable(image) else image
+        for op in self._ops:  # deterministic, as for val/test samples in training
+            img = op.apply(img, None)
         img = fit_to_size(img, self.size, resize or self.resize)
         return np.asarray(img.convert("RGB"), dtype=np.float32)
 
@@ -159,8 +162,7 @@ class Predictor:
 def _read_labels(instance):
     path = Path(instance.labels_path)
     if not path.is_file():
-        raise VergeMLError(f"labels.txt not found: {path}",
-                           hint=f"@{instance.name} has no saved model; was training finished?")
+        raise VergeMLError(f"labels.txt not found: {path}", hint=_no_model_hint(instance))
     try:
         labels = instance.labels()
     except OSError as err:
@@ -170,14 +172,25 @@ def _read_labels(instance):
     return list(labels)
 
 
+def _no_model_hint(instance):
+    status = getattr(instance, "status", None)
+    state = f" ({status})" if status else ""
+    return f"@{instance.name}{state} has no saved model; run 'ml list' to find a finished instance."
+
+
+def _operations(instance):
+    """The ``data.preprocess`` operations the instance was trained with."""
+    from vergeml.data.operations import parse_operations
+    entries = (instance.metadata.get("data") or {}).get("preprocess") or []
+    return parse_operations(entries, where=f"@{instance.name} data.preprocess")
+
+
 def _load_model(instance):
     path = Path(instance.model_path)
     if not path.is_file():
-        raise VergeMLError(f"model.keras not found: {path}",
-                           hint=f"@{instance.name} has no saved model; was training finished?")
-    # Keep TensorFlow's C++ start-up chatter off the user's terminal.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+        raise VergeMLError(f"model.keras not found: {path}", hint=_no_model_hint(instance))
+    from vergeml import backend
+    _, keras = backend.load()
     try:
         return keras.saving.load_model(str(path), compile=False)
     except Exception as err:  # noqa: BLE001 - a damaged file is a user-level failure

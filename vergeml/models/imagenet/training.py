@@ -113,7 +113,9 @@ def _create_instance(args, env, dataset, extractor):
     instance = create_instance(env.trainings_dir, "imagenet", extractor.backbone.keras_name,
                                hyperparameters, name=args.get("name"))
     sizes = dataset.split_sizes()
+    # The operations are stored so that prediction prepares images exactly as training did.
     instance.metadata["data"] = {"fingerprint": dataset.fingerprint, "labels": list(dataset.labels),
+                                 "preprocess": env.data_config.get("preprocess") or [],
                                  **{f"num_{k}": v for k, v in sizes.items()}}
     instance.metadata.setdefault("versions", {}).update(
         tensorflow=tf.__version__, keras=keras.__version__, numpy=np.__version__)
