@@ -22,11 +22,11 @@ cd "$project"
 step ml new digits
 cd digits
 step ml download:digits
-step ml train --architecture=mobilenet --alpha=0.25 --size=96 --epochs=8 \
-     --optimizer=adam --learning-rate=0.001
+step ml train --architecture=mobilenet --alpha=0.25 --size=96 --epochs=20 --batch-size=32 \
+     --optimizer=adam --learning-rate=0.002
 step ml list
 name="$(ml list --columns=instance --output=csv | sed -n 2p)"
-step ml @"$name" predict samples/3/*3.png --labels=3 | head -n 12
+step ml @"$name" predict samples/3/00[0-2]3.png samples/7/0007.png --labels=3
 step ml @"$name" plot:roc
 step ml @"$name" plot:pr
 step ml @"$name" plot:confusion-matrix
