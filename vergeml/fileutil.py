@@ -5,6 +5,7 @@ with :func:`os.replace`, so a crash or Ctrl-C leaves either the old file or
 the new one, never a half-written one.
 """
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -56,3 +57,12 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def file_sha256(path):
+    """Hex SHA-256 of a file, read in chunks so memory stays flat."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -3,12 +3,10 @@
 ``digits_project`` and ``trained_digits`` are session-scoped because training
 is the slow part; tests must not modify what they return (copy it instead).
 """
-import shutil
-
 import pytest
 import yaml
 
-from tests.conftest import MOBILENET_WEIGHTS, WEIGHTS_DIR, run_ml_process
+from tests.conftest import run_ml_process
 
 # MobileNet v1 alpha 0.25 with the real ImageNet weights, small input: the
 # fastest real backbone (a linear probe on its digits features scores ~0.92).
@@ -17,15 +15,9 @@ TRAIN_ARGS = ("--architecture=mobilenet", "--alpha=0.25", "--size=96", "--epochs
 
 
 @pytest.fixture(scope="session")
-def session_keras_home(tmp_path_factory):
+def session_keras_home(_keras_home_dir):
     """A KERAS_HOME seeded with the offline MobileNet weights (session-wide)."""
-    source = WEIGHTS_DIR / MOBILENET_WEIGHTS
-    if not source.is_file():
-        pytest.fail(f"offline weights not found: {source}")
-    home = tmp_path_factory.mktemp("e2e_keras_home")
-    (home / "models").mkdir()
-    shutil.copyfile(source, home / "models" / MOBILENET_WEIGHTS)
-    return home
+    return _keras_home_dir
 
 
 @pytest.fixture(scope="session")

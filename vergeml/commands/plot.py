@@ -216,52 +216,64 @@ class _Plot(Command):
         raise NotImplementedError
 
 
-class RocPlot(_Plot):
+class _CurvePlot(_Plot):
+    """One curve per class (one-vs-rest), plus the micro average, scored by a metric."""
+
+    metric = ""          # "AUC" or "AP"
+    axes_labels = ("", "")
+    legend_loc = ""
+    title = ""
+    macro_text = ""
+    step = False         # PR curves are step functions, ROC curves are lines
+
+    def curves(self, preds, cls):
+        """``(curves, micro, score)``: per class ``(label, x, y, value)``."""
+        raise NotImplementedError
+
+    def draw(self, fig, preds, args):
+        curves, micro, score = self.curves(preds, args.get("class"))
+        ax = fig.add_subplot()
+        plot = (lambda x, y, **kw: ax.step(x, y, where="post", **kw)) if self.step else ax.plot
+        if micro:
+            plot(micro[0], micro[1], color="black", linestyle=":", linewidth=2.5,
+                 label=f"micro-average ({self.metric} = {micro[2]:.3f})")
+        for label, x, y, value in curves:
+            plot(x, y, linewidth=1.2 if len(curves) > 1 else 2,
+                 label=f"{label} ({self.metric} = {value:.3f})" if len(curves) <= MAX_LEGEND else None)
+        if not self.step:
+            ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)  # chance level
+        _axes(ax, *self.axes_labels)
+        ax.set_title(f"{self.title} for @{preds.name}" + _headline_note(curves, self.metric, score))
+        _legend(ax, self.legend_loc, len(curves))
+        return f"{self.metric} {score:.3f}" + _scope(preds, args.get("class"), self.macro_text)
+
+
+class RocPlot(_CurvePlot):
     """``plot:roc``."""
 
     name = kind = "roc"
     description = "Plot ROC curves of the test split, with the area under each curve."
     options = (CLASS, OUTPUT, SHOW)
     examples = ("ml @nervous-tron plot:roc", "ml @nervous-tron plot:roc --class=cat")
+    metric, title, macro_text = "AUC", "ROC curve", "macro one-vs-rest"
+    axes_labels, legend_loc = ("False positive rate", "True positive rate"), "lower right"
 
-    def draw(self, fig, preds, args):
-        curves, micro, score = roc_curves(preds, args.get("class"))
-        ax = fig.add_subplot()
-        if micro:
-            ax.plot(micro[0], micro[1], color="black", linestyle=":", linewidth=2.5,
-                    label=f"micro-average (AUC = {micro[2]:.3f})")
-        for label, fpr, tpr, area in curves:
-            ax.plot(fpr, tpr, linewidth=1.2 if len(curves) > 1 else 2,
-                    label=f"{label} (AUC = {area:.3f})" if len(curves) <= MAX_LEGEND else None)
-        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
-        _axes(ax, "False positive rate", "True positive rate")
-        ax.set_title(f"ROC curve for @{preds.name}" + _headline_note(curves, "AUC", score))
-        _legend(ax, "lower right", len(curves))
-        return f"AUC {score:.3f}" + _scope(preds, args.get("class"), "macro one-vs-rest")
+    def curves(self, preds, cls):
+        return roc_curves(preds, cls)
 
 
-class PrPlot(_Plot):
+class PrPlot(_CurvePlot):
     """``plot:pr``."""
 
     name = kind = "pr"
     description = "Plot precision-recall curves of the test split, with average precision."
     options = (CLASS, OUTPUT, SHOW)
     examples = ("ml @nervous-tron plot:pr", "ml @nervous-tron plot:pr --class=cat")
+    metric, title, macro_text = "AP", "Precision-recall curve", "macro average precision"
+    axes_labels, legend_loc, step = ("Recall", "Precision"), "lower left", True
 
-    def draw(self, fig, preds, args):
-        curves, micro, score = pr_curves(preds, args.get("class"))
-        ax = fig.add_subplot()
-        if micro:
-            ax.step(micro[0], micro[1], where="post", color="black", linestyle=":", linewidth=2.5,
-                    label=f"micro-average (AP = {micro[2]:.3f})")
-        for label, recall, precision, ap in curves:
-            ax.step(recall, precision, where="post", linewidth=1.2 if len(curves) > 1 else 2,
-                    label=f"{label} (AP = {ap:.3f})" if len(curves) <= MAX_LEGEND else None)
-        _axes(ax, "Recall", "Precision")
-        ax.set_title(f"Precision-recall curve for @{preds.name}"
-                     + _headline_note(curves, "AP", score))
-        _legend(ax, "lower left", len(curves))
-        return f"AP {score:.3f}" + _scope(preds, args.get("class"), "macro average precision")
+    def curves(self, preds, cls):
+        return pr_curves(preds, cls)
 
 
 class ConfusionMatrixPlot(_Plot):

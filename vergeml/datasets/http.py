@@ -6,7 +6,6 @@ is resumed from there with an HTTP ``Range`` request, and the file appears
 under its final name only once it is complete and verified.
 """
 import contextlib
-import hashlib
 import http.client
 import os
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from vergeml.errors import VergeMLError
+from vergeml.fileutil import file_sha256
 
 CHUNK = 1 << 16
 USER_AGENT = "vergeml-download/0.2"
@@ -64,15 +64,6 @@ def download(url, dest, expected_size=None, sha256=None, progress=True, timeout=
     _verify(url, part, sha256)
     os.replace(part, dest)
     return dest
-
-
-def file_sha256(path):
-    """Hex SHA-256 of a file, read in chunks (memory stays flat)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_existing(dest, sha256):

@@ -11,6 +11,7 @@ import threading
 import uuid
 
 from vergeml.errors import ConfigError, VergeMLError
+from vergeml.fileutil import file_sha256
 from vergeml.models.imagenet.backbones import (
     get_backbone, load_object, resolve_alpha, resolve_size, weights_dir, weights_file,
     weights_url)
@@ -74,12 +75,12 @@ class FeatureExtractor:
     def _weights_identity(self):
         if self.weights == "imagenet":
             path = self.weights_path()
-            return f"imagenet:{os.path.basename(path)}:{_sha256(path)}"
+            return f"imagenet:{os.path.basename(path)}:{file_sha256(path)}"
         if self.weights == "none":
             # Unseeded random weights are never reproducible: never reuse them.
             seed = uuid.uuid4().hex if self.seed is None else self.seed
             return f"none:{seed}"
-        return f"file:{_sha256(self.weights)}"
+        return f"file:{file_sha256(self.weights)}"
 
     # -- weights --------------------------------------------------------------
 
@@ -330,15 +331,6 @@ def _find_layer(model, wanted):
     if wanted in names:
         return model.get_layer(wanted)
     raise ConfigError(f"layer not found: {wanted}.{suggestion(wanted, names)}")
-
-
-def _sha256(path):
-    """Content hash of a file (not memoized: a rewrite within one mtime tick must count)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _first_line(err):

@@ -7,7 +7,10 @@ TRAIN_OPTIONS = (
     Option("epochs", default=5, type="int", rule=">0", help="How many epochs to train."),
     Option("architecture", default="resnet-50", choices=tuple(architecture_names()),
            help="Name of the pre-trained network used as feature extractor."),
-    Option("variant", default="auto", help="Variant of the architecture (densenet: 121, 169, 201; nasnet: mobile, large)."),
+    Option("variant", default="auto",
+           help="Member of an architecture family: densenet 121/169/201, nasnet mobile/large, "
+                "efficientnet b0-b7, efficientnet-v2 b0-b3/s/m/l, convnext tiny-xlarge, "
+                "mobilenet-v3 small/large (auto: the family's default)."),
     Option("size", default="auto", type="int", rule=">=32", also=("auto",),
            help="Input size in pixels (auto: the architecture's default)."),
     Option("alpha", default=1.0, type="float", rule=">0", help="Width multiplier of mobilenet networks."),
