@@ -7,7 +7,6 @@ only reads and writes that metadata; it never imports TensorFlow or Keras, so
 """
 import datetime
 import functools
-import json
 import os
 import platform
 import random
@@ -428,83 +427,19 @@ def scan_instances(trainings_dir, warn=True, summary=False):
         trainings_dir: the trainings folder (may not exist).
         warn: print a one-line warning on stderr for each broken instance.
         summary: read only what ``ml list`` shows (no history, data or
-            versions), through a
-            cache of parsed metadata; the instances are read-only.
+            versions); the instances are then read-only.
 
     Returns:
         list of :class:`Instance`, sorted by name; broken ones included.
     """
-    dirs = instance_dirs(trainings_dir)
-    if summary:
-        cache = SummaryCache(trainings_dir)
-        instances = [cache.read(path) for path in dirs]
-        cache.save()
-    else:
-        instances = [read_instance(path) for path in dirs]
+    skip = SUMMARY_SKIP if summary else ()
+    instances = [read_instance(path, skip=skip) for path in instance_dirs(trainings_dir)]
     if warn:
         for inst in instances:
             if inst.problem:
                 print(f"warning: @{inst.name}: {inst.problem} (listed as broken)",
                       file=sys.stderr)
     return instances
-
-
-class SummaryCache:
-    """Parsed metadata summaries in ``<trainings>/.list-cache.json``.
-
-    Parsing YAML costs ~0.3 ms per run, so 1,000 runs would take most of the
-    0.5 s budget of ``ml list``. Entries are keyed by the file's inode, mtime
-    and size: an atomic rewrite (new inode) or any edit invalidates them. The
-    file is hidden (skipped by scans) and safe to delete at any time.
-    """
-
-    FILE = ".list-cache.json"
-    VERSION = 1
-
-    def __init__(self, trainings_dir):
-        self.path = Path(trainings_dir) / self.FILE
-        self.old = self._load()
-        self.new = {}
-        self.changed = False
-
-    def _load(self):
-        try:
-            data = json.loads(self.path.read_bytes())
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(data, dict) or data.get("version") != self.VERSION:
-            return {}
-        entries = data.get("entries")
-        return entries if isinstance(entries, dict) else {}
-
-    def read(self, path):
-        """The summary Instance of one folder, from the cache when still valid."""
-        try:
-            info = os.stat(path / METADATA_FILE)
-        except OSError:
-            return read_instance(path)  # missing/unreadable: broken, not cached
-        key = [info.st_ino, info.st_mtime_ns, info.st_size]
-        entry = self.old.get(path.name)
-        if isinstance(entry, dict) and entry.get("key") == key and (
-                isinstance(entry.get("metadata"), dict) or entry.get("problem")):
-            instance = Instance(path, entry.get("metadata"), entry.get("problem"), partial=True)
-        else:
-            instance = read_instance(path, skip=SUMMARY_SKIP)
-            instance.partial = True
-            self.changed = True
-        self.new[path.name] = {"key": key, "metadata": instance.metadata or None,
-                               "problem": instance.problem}
-        return instance
-
-    def save(self):
-        """Write the cache if anything changed; never fail ``ml list`` over it."""
-        if not self.changed and self.new.keys() == self.old.keys():
-            return
-        try:
-            text = json.dumps({"version": self.VERSION, "entries": self.new}, default=str)
-            atomic_write_text(self.path, text)
-        except (OSError, ValueError, TypeError):
-            pass  # read-only or odd metadata: just slower next time
 
 
 def load_instance(trainings_dir, name):

@@ -281,41 +281,13 @@ def test_summary_scan_skips_history_and_is_read_only(tmp_path):
         summary.save()
 
 
-def test_summary_cache_is_used_and_invalidated(tmp_path, monkeypatch):
-    root = tmp_path / "trainings"
-    inst = new(tmp_path, name="cached")
-    scan_instances(root, summary=True)
-    assert (root / trainings.SummaryCache.FILE).is_file()
-    calls, real = [], trainings.read_instance
-
-    def counting(*args, **kwargs):
-        calls.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(trainings, "read_instance", counting)
-    assert scan_instances(root, summary=True)[0].results == inst.results
-    assert calls == []  # served from the cache
-    inst.update_results(test_acc=0.75)
-    assert scan_instances(root, summary=True)[0].results["test_acc"] == 0.75
-    assert len(calls) == 1
-    assert [i.name for i in scan_instances(root)] == ["cached"]  # cache file not listed
-
-
-def test_corrupt_cache_is_ignored(tmp_path):
-    root = tmp_path / "trainings"
-    new(tmp_path, name="a")
-    (root / trainings.SummaryCache.FILE).write_text('{"version": 1, "entries": {"a": 5}')
-    assert scan_instances(root, summary=True)[0].status == "running"
-
-
 def test_broken_runs_in_summary_scan(tmp_path, capsys):
     new(tmp_path, name="good")
     (tmp_path / "trainings" / "bad").mkdir()
     (tmp_path / "trainings" / "bad" / "data.yaml").write_text("history:\n- 1\nstatus: [\n")
-    for _ in range(2):  # cold, then from the cache
-        found = {i.name: i.status for i in scan_instances(tmp_path / "trainings", summary=True)}
-        assert found == {"good": "running", "bad": "broken"}
-        assert "@bad" in capsys.readouterr().err
+    found = {i.name: i.status for i in scan_instances(tmp_path / "trainings", summary=True)}
+    assert found == {"good": "running", "bad": "broken"}
+    assert "@bad" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("doc", [
