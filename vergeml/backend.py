@@ -9,7 +9,6 @@ import os
 import re
 import sys
 
-from vergeml.errors import ConfigError
 
 _loaded = None
 
@@ -18,7 +17,8 @@ def load(settings=None):
     """Import TensorFlow and Keras with the device settings applied.
 
     Args:
-        settings: resolved global options (``device``, ``device-memory``), or None.
+        settings: resolved global options (``device``, ``device-memory``, validated
+            by their declarations), or None.
 
     Returns:
         ``(tf, keras)``.
@@ -38,21 +38,20 @@ def load(settings=None):
 
 def _select_device(device):
     """``cpu`` hides GPUs; ``gpu:N`` shows only GPU N (must happen before import)."""
-    device = str(device).strip().lower()
     match = re.fullmatch(r"gpu(?::(\d+))?", device)
     if device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     elif match:
         os.environ["CUDA_VISIBLE_DEVICES"] = match.group(1) or "0"
-    elif device != "auto":
-        raise ConfigError(f"--device: expected auto, cpu, gpu or gpu:N, got \"{device}\"")
 
 
 def _limit_memory(tf, memory):
-    """``auto`` lets GPU memory grow on demand instead of grabbing it all."""
-    memory = str(memory).strip()
-    if memory != "auto" and not re.fullmatch(r"\d{1,3}%", memory):
-        raise ConfigError(f"--device-memory: expected auto or a percentage such as 80%, got \"{memory}\"")
+    """Let GPU memory grow on demand instead of grabbing it all.
+
+    A percentage is accepted for compatibility, but no hard cap is set: that
+    needs the card's total memory, which TensorFlow only reports once the
+    device is initialised (and no GPU was available to verify it).
+    """
     for gpu in tf.config.list_physical_devices("GPU"):
         try:
             tf.config.experimental.set_memory_growth(gpu, True)

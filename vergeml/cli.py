@@ -185,7 +185,7 @@ def make_environment(globals_typed, instances, lenient=False):
     except ConfigError as error:
         if not lenient:
             raise
-        print(f"Warning: ignoring the project file: {error.message}", file=sys.stderr)
+        print(f"Warning: {error.message} (ignored for help)", file=sys.stderr)
         project = ProjectFile()
         settings = resolve_globals({}, project)
     env = Environment(project_dir, project, settings, instances)

@@ -42,6 +42,8 @@ class Option:
         rule: numeric constraint: ``>0``, ``>=0``, ``<1``, ``<=1`` or a
             closed range ``0..1``.
         also: literal strings accepted besides the type (``auto``).
+        pattern: ``(regex, description)`` a string value must match in full,
+            e.g. ``(r"cpu|gpu(:\d+)?", "cpu, gpu or gpu:N")``.
         short: one-letter short flag, without the dash.
         flag: a boolean switch that takes no value on the command line.
         positional: a positional argument instead of ``--name``.
@@ -58,6 +60,7 @@ class Option:
     choices: tuple = ()
     rule: str = ""
     also: tuple = ()
+    pattern: tuple = ()
     short: str = ""
     flag: bool = False
     positional: bool = False
@@ -137,6 +140,8 @@ class Option:
                 f"expected {self.describe()}, got {_show(raw)}.{hint}".rstrip("."))
         if self.rule and not _satisfies(value, self.rule):
             raise OptionValueError(f"expected {self.describe()}, got {_show(raw)}")
+        if self.pattern and not re.fullmatch(self.pattern[0], str(value)):
+            raise OptionValueError(f"expected {self.describe()}, got {_show(raw)}")
 
     def describe(self):
         """Human description of what is allowed, e.g. ``a number > 0``."""
@@ -145,6 +150,8 @@ class Option:
                 f" ... ({len(self.choices)} names, see 'ml help {self.name}')"
         elif self.choices:
             text = "one of " + ", ".join(str(c) for c in self.choices)
+        elif self.pattern:
+            text = self.pattern[1]
         else:
             text = {"int": "an integer", "float": "a number", "bool": "true or false",
                     "list": "a comma-separated list", "dict": "a mapping",
