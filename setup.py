@@ -18,6 +18,9 @@ ENTRY_POINTS = {
     "vergeml.io": [
         "image = vergeml.data.sources:ImageSource",
         "labeled-image = vergeml.data.sources:LabeledImageSource",
+        "mnist = vergeml.data.mnist:MnistSource",
+        "image-features = vergeml.models.imagenet.outputs:ImageFeatures",
+        "labeled-image-features = vergeml.models.imagenet.outputs:LabeledImageFeatures",
     ],
     "vergeml.operation": [
         "augment = vergeml.data.operations:Augment",

@@ -505,19 +505,32 @@ def create_instance(trainings_dir, model, backbone, hyperparameters, name=None):
     return instance
 
 
+def check_new_name(trainings_dir, name):
+    """Raise the error :func:`create_instance` would for ``name`` (invalid or
+    taken), so a run can fail before any long work. Creating stays the
+    authoritative, atomic check."""
+    if not NAME_PATTERN.match(name):
+        raise UsageError(f"invalid instance name '{name}': use only letters, digits, "
+                         "'-' and '_'.")
+    if (Path(trainings_dir) / name).exists():
+        raise _name_taken(trainings_dir, name)
+
+
+def _name_taken(trainings_dir, name):
+    return UsageError(f"instance @{name} already exists in {trainings_dir}.",
+                      hint="Choose another --name or delete that folder.")
+
+
 def _reserve(trainings_dir, name):
     """Create the instance folder exclusively (mkdir is atomic: no two runs
     can get the same name)."""
     if name is not None:
-        if not NAME_PATTERN.match(name):
-            raise UsageError(f"invalid instance name '{name}': use only letters, digits, "
-                             "'-' and '_'.")
+        check_new_name(trainings_dir, name)
         path = trainings_dir / name
         try:
             path.mkdir()
         except FileExistsError:
-            raise UsageError(f"instance @{name} already exists in {trainings_dir}.",
-                             hint="Choose another --name or delete that folder.") from None
+            raise _name_taken(trainings_dir, name) from None
         return path
     rng = random.Random()  # private, seeded from os.urandom: global RNG untouched
     for attempt in range(1000):

@@ -17,8 +17,9 @@ TOPICS = {
             "flip-horizontal) and cache. See 'ml help input', 'ml help preprocessing' and "
             "'ml help cache'.",
     "input": "data: input: type: labeled-image reads samples/<class>/ folders (the default "
-             "for the imagenet model); image reads unlabeled images. Run 'ml help "
-             "labeled-image' for a source's options.",
+             "for the imagenet model); image reads unlabeled images; mnist reads MNIST-format "
+             "IDX files. data: output: type: labeled-image-features makes ml preprocess write "
+             "feature vectors. Run 'ml help labeled-image' for a source's options.",
     "preprocessing": "data: preprocess: is a list of operations applied in order to every "
                   "sample, e.g. - {op: resize, width: 128, height: 128}. Operations: {ops}. "
                   "Run 'ml help <operation>' for its options.",
@@ -178,6 +179,8 @@ def glossary_text():
 
 def plugin_help(kind, plugin):
     """Help of an operation or data source: description and options."""
+    if getattr(plugin, "role", "") == "output":
+        kind = "data output"
     return "\n".join([f"{kind}: {plugin.name}", "", wrap(plugin.description), "",
                       "Options:", format_rows(option_rows(plugin.options)) or "  (none)"])
 

@@ -225,10 +225,18 @@ class Cache:
             return {"hit": counts.hit, "new": counts.new,
                     "stale": counts.pruned + self._stale_count(stage)}
 
-    def summary(self, stage):
-        """One line such as ``cache: 1,203 hit, 12 new, 0 stale``."""
+    def summary(self, stage, stale=True):
+        """One line such as ``cache: 1,203 hit, 12 new, 0 stale``.
+
+        Args:
+            stale: include the stale count (meaningful only after every
+                sample's key was requested).
+        """
         if not self.enabled(stage):
             return f"cache: off for {stage.split(':')[0]} (mode {self.mode})"
+        if not stale:
+            counts = self._count(stage)
+            return f"cache: {counts.hit:,} hit, {counts.new:,} new"
         stats = self.stats(stage)
         return f"cache: {stats['hit']:,} hit, {stats['new']:,} new, {stats['stale']:,} stale"
 

@@ -12,7 +12,9 @@
           height: 64
 
 ``data: labeled-image`` is short for ``data: {input: {type: labeled-image}}``.
-``output`` is accepted for compatibility and decided by the model.
+``output`` (``image-features``, ``labeled-image-features``) chooses what
+``ml preprocess`` writes; ``image``/``labeled-image`` there mean the images
+themselves, as without ``output``.
 """
 from dataclasses import dataclass, field
 
@@ -21,11 +23,12 @@ from vergeml.data import sources
 from vergeml.data.cache import MODES
 from vergeml.data.operations import located, parse_operations
 from vergeml.errors import ConfigError
-from vergeml.options import OptionSet
 from vergeml.suggest import suggestion
 
 DATA_KEYS = ("input", "output", "cache", "preprocess")
 DEFAULT_SOURCE = "labeled-image"
+# Source types accepted as data.output: they mean the images as they are.
+IMAGE_OUTPUTS = ("image", "labeled-image")
 
 
 @dataclass
@@ -36,11 +39,13 @@ class DataConfig:
         source: the input :class:`vergeml.data.sources.Source`.
         operations: list of :class:`vergeml.data.operations.Operation`.
         cache: cache mode from the project file, or None when not set.
+        output: the :class:`vergeml.data.sources.Output`, or None for images.
     """
 
     source: object
     operations: list = field(default_factory=list)
     cache: str = None
+    output: object = None
 
 
 def source_names():
@@ -81,28 +86,52 @@ def parse_data_config(data, lines=None):
         hint = suggestion(str(cache), MODES)
         raise ConfigError(located(lines, "data.cache",
                                   f"data.cache: expected one of {', '.join(MODES)}, got {cache!r}.{hint}"))
-    return DataConfig(source=_parse_source(data.get("input"), lines),
-                      operations=parse_operations(data.get("preprocess"), lines),
-                      cache=cache)
+    source = _parse_plugin(data.get("input"), "input", lines)
+    output = _parse_plugin(data.get("output"), "output", lines) if data.get("output") else None
+    if output is not None and output.role != "output":
+        output = None  # an image source as output: the images themselves
+    if output is not None and output.labeled and not source.labeled:
+        raise ConfigError(located(lines, "data.output.type",
+                                  f"data.output.type: {output.name} needs labeled samples, but "
+                                  f"source {source.name} has none"),
+                          hint="Use image-features, or a labeled source such as labeled-image.")
+    return DataConfig(source=source, operations=parse_operations(data.get("preprocess"), lines),
+                      cache=cache, output=output)
 
 
-def _parse_source(value, lines):
+def _parse_plugin(value, key, lines):
+    """Build the source (``key='input'``) or output (``'output'``) of a section."""
+    where = f"data.{key}"
     if value is None:
         value = {}
     if isinstance(value, str):
         value = {"type": value}
     if not isinstance(value, dict):
-        raise ConfigError(located(lines, "data.input", "data.input: expected a source type such as "
-                                                       "labeled-image, or a mapping with type"))
-    name = str(value.get("type") or DEFAULT_SOURCE)
+        example = "labeled-image" if key == "input" else "labeled-image-features"
+        raise ConfigError(located(lines, where, f"{where}: expected a type such as {example}, "
+                                                f"or a mapping with type"))
+    name = str(value.get("type") or (DEFAULT_SOURCE if key == "input" else ""))
     cls = source_class(name)
-    if cls is None:
-        hint = suggestion(name, source_names())
-        raise ConfigError(located(lines, "data.input.type",
-                                  f"data.input.type: unknown source '{name}'.{hint}"))
+    if cls is None or not _fits(cls, key):
+        raise ConfigError(located(lines, f"{where}.type", _wrong_type(name, cls, key)))
     section = {k: v for k, v in value.items() if k != "type"}
-    values = OptionSet(cls.options).resolve({}, section, where="data.input", lines=lines)
-    try:
-        return cls(**values)
-    except ConfigError as err:
-        raise ConfigError(located(lines, "data.input", err.message)) from None
+    return cls.from_section(section, where=where, lines=lines)
+
+
+def _fits(cls, key):
+    """Outputs go under output; of the sources, the image ones double as outputs."""
+    role = getattr(cls, "role", "input")
+    if key == "input":
+        return role == "input"
+    return role == "output" or cls.name in IMAGE_OUTPUTS
+
+
+def _wrong_type(name, cls, key):
+    where = f"data.{key}.type"
+    names = [n for n in source_names() if _fits(source_class(n), key)]
+    if not name:
+        return f"{where}: missing; expected one of {', '.join(names)}"
+    if cls is None:
+        return f"{where}: unknown type '{name}'.{suggestion(name, names)}"
+    moved = " (it belongs under data.output)" if key == "input" else ""
+    return f"{where}: {name} is not an {key} type{moved}; expected one of {', '.join(names)}"

@@ -18,7 +18,7 @@ from vergeml.data.cache import Cache, input_stage
 from vergeml.data.config import parse_data_config
 from vergeml.data.fingerprint import FileIndex, Fingerprint, file_digest, sample_key
 from vergeml.data.operations import OperationError
-from vergeml.data.split import SPLITS, assign_splits, parse_split, report_duplicates
+from vergeml.data.split import SPLITS, SplitSpec, assign_splits, parse_split, report_duplicates
 from vergeml.data.store import Store
 from vergeml.errors import VergeMLError
 
@@ -39,7 +39,8 @@ class Sample:
         split: ``train``, ``val`` or ``test``.
         variant: 0.. for the copies made by ``augment``/oversampling (train only).
         key: cache key of the processed image (see ``fingerprint.sample_key``).
-        digest: sha256 of the file content.
+        digest: sha256 of the file content (virtual samples, such as MNIST
+            rows: of the sample's pixels).
     """
 
     relpath: str
@@ -132,7 +133,9 @@ class Dataset:
 
     def load_image(self, sample, size=None, resize_mode="fill"):
         """Like :meth:`load_array`, but returns the ``PIL.Image`` (never cached)."""
-        img = images.decode_image(_read_unchanged(sample), sample.file)
+        source = self.config.source
+        img = images.decode_image(_read_unchanged(sample), sample.file) if source.reads_files \
+            else source.load(sample)
         # Augmentation is for training only: val/test get rng=None (deterministic ops).
         rng = random.Random(f"{self._seed}:{sample.relpath}:{sample.variant}") \
             if sample.split == "train" and self._random else None
@@ -197,7 +200,9 @@ def load_dataset(env, skip_bad=False, progress=True):
     specs = {name: parse_split(env.settings.get(f"{name}-split", "10%"), f"{name}-split", env.project_dir)
              for name in ("val", "test")}
     files, labels = _scan(env, config.source, specs)
-    _check_files(env, files, progress, on_disk=_cache_mode(env, config) != "none")
+    specs = _source_splits(files, specs)
+    _check_files(env, [f for f in files if not f.digest], progress,
+                 on_disk=_cache_mode(env, config) != "none")
     files, bad = _handle_bad(files, skip_bad)
     if config.source.labeled:
         _check_labels(files, labels)
@@ -217,16 +222,30 @@ def _scan(env, source, specs):
     """List files of the samples dir and of split directories."""
     split_dirs = {name: spec.value for name, spec in specs.items() if spec.kind == "dir"}
     found = source.scan(env.samples_dir, exclude=split_dirs.values())
-    root = str(env.samples_dir)
-    files = [_File(rel, os.path.join(root, rel), label, None) for rel, label in found.files]
+    files = _files(found, env.samples_dir)
     labels = set(found.labels)
     for name, directory in split_dirs.items():
         extra = source.scan(directory)
-        prefix = _display_root(env, directory)
-        files += [_File(f"{prefix}/{rel}", os.path.join(directory, rel), label, name)
-                  for rel, label in extra.files]
+        files += _files(extra, directory, _display_root(env, directory) + "/", name)
         labels.update(extra.labels)
     return files, sorted(labels)
+
+
+def _files(found, root, prefix="", split=None):
+    """``_File`` records of a :class:`ScanResult`; ``split`` overrides the source's."""
+    count = len(found.files)
+    digests, fixed = found.digests or [""] * count, found.splits or [None] * count
+    root = str(root)
+    return [_File(prefix + rel, os.path.join(root, rel), label, split or fixed_split, digest)
+            for (rel, label), digest, fixed_split in zip(found.files, digests, fixed)]
+
+
+def _source_splits(files, specs):
+    """A split the source fixes (MNIST's t10k files are the test split) takes
+    nothing from the other samples, as a split directory."""
+    fixed = {f.split for f in files if f.split}
+    return {name: spec if name not in fixed or spec.kind == "dir" else SplitSpec("dir", "source")
+            for name, spec in specs.items()}
 
 
 def _display_root(env, directory):

@@ -1,7 +1,10 @@
-"""Data sources (``data.input.type``): which files are samples, and their labels.
+"""Data sources (``data.input.type``) and outputs (``data.output.type``).
 
-A source only lists files; reading them is :mod:`vergeml.data.images`. Sources
-are plugins (entry-point group ``vergeml.io``).
+A file source only lists files; reading them is :mod:`vergeml.data.images`.
+A source that holds many samples per file (``mnist``) lists virtual samples
+with their digests and decodes them itself (:meth:`Source.load`). An output
+turns processed samples into arrays (backbone features). Both are plugins
+(entry-point group ``vergeml.io``).
 """
 import logging
 import os
@@ -9,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vergeml.data.images import IMAGE_EXTENSIONS, is_image_file
+from vergeml.data.operations import located
 from vergeml.errors import ConfigError, VergeMLError
 from vergeml.options import Option, OptionSet
 
@@ -23,36 +27,75 @@ class ScanResult:
         files: sorted list of ``(relpath, label)``; relpath is posix and
             relative to the scanned directory; label is None when unlabeled.
         labels: sorted class names (empty for unlabeled sources).
+        digests: content digest per file, when the source computes them
+            itself (virtual samples); None: the files are digested and
+            checked by the data layer.
+        splits: fixed split per file (``test`` for MNIST's t10k files) or
+            None per file; None: every file is split as usual.
     """
 
     files: list = field(default_factory=list)
     labels: list = field(default_factory=list)
+    digests: list = None
+    splits: list = None
 
 
-class Source:
-    """Base class of a data source.
+class IOPlugin:
+    """What sources and outputs share: name, options and their values.
 
     Attributes:
-        name: the ``data.input.type`` value.
+        name: the ``type`` value.
         description: one line for ``ml help``.
-        options: tuple of :class:`vergeml.options.Option` (keys of ``data.input``).
-        labeled: whether samples carry a class label.
+        options: tuple of :class:`vergeml.options.Option` (keys of the section).
+        role: ``input`` (a source) or ``output``.
+        labeled: whether samples carry (sources) or need (outputs) a class label.
+        given: canonical names of the options set in the project file.
     """
 
     name = ""
     description = ""
     options = ()
+    role = "input"
     labeled = False
 
     def __init__(self, **values):
         self.values = {**OptionSet(self.options).defaults(), **values}
+        self.given = frozenset()
+
+    @classmethod
+    def from_section(cls, section, where="", lines=None):
+        """Validate a project-file section (without ``type``) and build the plugin.
+
+        Raises:
+            ConfigError: unknown option or bad value.
+        """
+        option_set = OptionSet(cls.options)
+        values = option_set.resolve({}, section, where=where, lines=lines)
+        try:
+            plugin = cls(**values)
+        except ConfigError as err:
+            raise ConfigError(located(lines, where, err.message)) from None
+        plugin.given = frozenset(option_set.get(str(key)).name for key in section)
+        return plugin
 
     def __getitem__(self, key):
         return self.values[key]
 
     def config(self):
-        """What the sample list depends on, for the fingerprint."""
+        """What the plugin's results depend on, for the fingerprint."""
         return {"type": self.name, **self.values}
+
+
+class Source(IOPlugin):
+    """Base class of a data source.
+
+    Attributes:
+        reads_files: whether every sample is one image file the data layer
+            digests, checks and decodes; False: the source lists digests
+            and decodes samples itself (:meth:`load`).
+    """
+
+    reads_files = True
 
     def scan(self, root, exclude=()):
         """List the samples under ``root``.
@@ -67,6 +110,37 @@ class Source:
 
         Raises:
             VergeMLError: when the directory is missing or holds no samples.
+        """
+        raise NotImplementedError
+
+    def load(self, sample):
+        """The RGB ``PIL.Image`` of a sample of a source that does not read files.
+
+        Raises:
+            VergeMLError: the sample changed since the scan.
+        """
+        raise NotImplementedError
+
+
+class Output(IOPlugin):
+    """Base class of a data output: processed samples -> one array each."""
+
+    role = "output"
+
+    def cache_stage(self, env):
+        """The cache stage the arrays are stored under."""
+        raise NotImplementedError
+
+    def transform(self, dataset, samples, cache):
+        """Arrays of samples, computing only what ``cache`` lacks.
+
+        Args:
+            dataset: the :class:`vergeml.data.dataset.Dataset`.
+            samples: list of its :class:`~vergeml.data.dataset.Sample`.
+            cache: an open :class:`vergeml.data.cache.Cache`.
+
+        Returns:
+            dict sample key -> ``np.ndarray``.
         """
         raise NotImplementedError
 

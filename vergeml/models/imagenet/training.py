@@ -27,13 +27,26 @@ class Cancelled(KeyboardInterrupt):
 
 def train(args, env):
     """Run ``ml train``. Returns the exit status."""
+    # SIGTERM ends every step like Ctrl-C: while extracting, the features
+    # done so far are committed to the cache; while training, the run is
+    # cancelled with its best checkpoint.
+    with _sigterm_as_interrupt():
+        return _train(args, env)
+
+
+def _train(args, env):
     from vergeml import backend
     from vergeml.data import load_dataset
     from vergeml.models.imagenet.features import FeatureExtractor
+    from vergeml.models.imagenet.outputs import warn_ignored
+    from vergeml.trainings import check_new_name
 
-    backend.load(env.settings)
+    if args.get("name") is not None:
+        check_new_name(env.trainings_dir, args["name"])  # a clash is found before any long work
     dataset = load_dataset(env, skip_bad=env.settings.get("skip-bad-files", False))
     _check_dataset(dataset, args)
+    warn_ignored(dataset.config.output, args)
+    backend.load(env.settings)  # after the data checks: bad input is reported without waiting for TF
     _seed_everything(env.random_seed)
     extractor = FeatureExtractor(args["architecture"], variant=args["variant"], size=args["size"],
                                  alpha=args["alpha"], weights=args["weights"],
@@ -41,16 +54,15 @@ def train(args, env):
     extractor.model  # step 2 up front: missing weights fail before any long work
     features = cached_features(dataset, extractor, args)
     instance = _create_instance(args, env, dataset, extractor)
-    with _sigterm_as_interrupt():
-        try:
-            top, history = fit_top(features, dataset, args, instance, env.random_seed)
-            finish(instance, top, features, dataset, extractor, history)
-        except KeyboardInterrupt:
-            _cancel(instance, dataset, extractor, features)
-            return 130
-        except BaseException as error:
-            instance.set_status("failed", error=f"{type(error).__name__}: {error}")
-            raise
+    try:
+        top, history = fit_top(features, dataset, args, instance, env.random_seed)
+        finish(instance, top, features, dataset, extractor, history)
+    except KeyboardInterrupt:
+        _cancel(instance, dataset, extractor, features)
+        return 130
+    except BaseException as error:
+        instance.set_status("failed", error=f"{type(error).__name__}: {error}")
+        raise
     return 0
 
 
@@ -75,33 +87,60 @@ def cached_features(dataset, extractor, args):
     Returns:
         dict split -> ``(x, y)`` with x float32 (n, dim) and y int (n,).
     """
-    from tqdm import tqdm
-    stage = f"features:{extractor.key}:{args['resize']}"
+    stage = feature_stage(extractor, args["resize"])
     result = {}
     with dataset.open_cache() as cache:
-        found = {split: cache.get_many(stage, [s.key for s in dataset.samples(split)]) for split in SPLITS}
-        missing = [s for split in SPLITS for s in dataset.samples(split) if s.key not in found[split]]
-        unique = list({s.key: s for s in missing}.values())
-        fresh = {}
-        if unique:
-            with tqdm(total=len(unique), desc="Extracting features", unit="img",
-                      file=sys.stderr, dynamic_ncols=True) as bar:
-                load = lambda s: dataset.load_array(s, extractor.size, args["resize"], cache)  # noqa: E731
-                for indices, batch in extractor.iter_features(unique, load, batch_size=64):
-                    for index, vector in zip(indices, batch):
-                        key = unique[index].key
-                        fresh[key] = vector
-                        cache.put(stage, key, vector)
-                    bar.update(len(indices))
-            cache.flush()
+        everything = [s for split in SPLITS for s in dataset.samples(split)]
+        vectors = sample_features(dataset, extractor, everything, args["resize"], cache)
         print(cache.summary(stage))
         cache.prune(stage)  # every split's keys were requested: what is left over is stale
         for split in SPLITS:
             samples = dataset.samples(split)
-            vectors = [found[split].get(s.key, fresh.get(s.key)) for s in samples]
-            x = np.stack(vectors).astype("float32") if vectors else np.zeros((0, extractor.dim), "float32")
+            x = np.stack([vectors[s.key] for s in samples]).astype("float32") if samples \
+                else np.zeros((0, extractor.dim), "float32")
             result[split] = (x, np.array([s.label_index for s in samples], dtype="int64"))
     return result
+
+
+def feature_stage(extractor, resize):
+    """The cache stage of an extractor's features of images fitted with ``resize``."""
+    return f"features:{extractor.key}:{resize}"
+
+
+def sample_features(dataset, extractor, samples, resize, cache, progress=True):
+    """Feature vectors of samples, extracting only what the cache lacks.
+
+    Shared by ``ml train`` and ``ml preprocess``, so each reuses the other's features.
+
+    Args:
+        dataset: the :class:`vergeml.data.Dataset` the samples belong to.
+        extractor: a :class:`FeatureExtractor`.
+        samples: list of samples (any splits; repeated keys are extracted once).
+        resize: how images are fitted to the input size.
+        cache: an open :class:`vergeml.data.Cache`.
+        progress: show a progress bar while extracting.
+
+    Returns:
+        dict sample key -> float32 vector.
+    """
+    from tqdm import tqdm
+    stage = feature_stage(extractor, resize)
+    found = cache.get_many(stage, [s.key for s in samples])
+    unique = list({s.key: s for s in samples if s.key not in found}.values())
+    if not unique:
+        return found
+    from vergeml import backend
+    backend.load(dataset.env.settings)  # TensorFlow only when something is extracted
+    with tqdm(total=len(unique), desc="Extracting features", unit="img", file=sys.stderr,
+              dynamic_ncols=True, disable=not progress) as bar:
+        load = lambda s: dataset.load_array(s, extractor.size, resize, cache)  # noqa: E731
+        for indices, batch in extractor.iter_features(unique, load, batch_size=64):
+            for index, vector in zip(indices, batch):
+                found[unique[index].key] = vector
+                cache.put(stage, unique[index].key, vector)
+            bar.update(len(indices))
+    cache.flush()
+    return found
 
 
 def _create_instance(args, env, dataset, extractor):
