@@ -31,6 +31,17 @@ TOPICS = {
     "split": "--val-split and --test-split take a percentage (10%), a count (100) or a "
              "directory holding <class>/ folders. Samples are assigned by a stable hash of "
              "their path and the random seed.",
+    "output": "data: output: type: chooses what ml preprocess writes: labeled-image or image "
+              "(the processed images, the default) or labeled-image-features / image-features "
+              "(one .npy feature vector per sample, computed by the network set under train:). "
+              "ml train always trains on cached features. Run 'ml help labeled-image-features'.",
+    "tutorial": "Start with 'ml new my-project', put images into my-project/samples/<class>/, "
+                "then run 'ml train' inside it, 'ml list' to compare runs and "
+                "'ml @<name> predict photo.jpg' to use one. 'make demo' in the source tree runs "
+                "all of it on the digits data set; docs/ has a page per command.",
+    "random robot": "Every training run gets a robot name such as nervous-tron or "
+                    "optimum-neuron: an adjective and a robot, unique in the trainings folder. "
+                    "Use it as @name in later commands, or choose one with ml train --name.",
     "device": "--device selects auto, cpu, gpu or gpu:N; --device-memory limits the share "
               "of GPU memory (auto or a percentage such as 80%).",
 }
