@@ -281,11 +281,11 @@ class OptionSet:
             dotted = f"{where}.{key}" if where else str(key)
             if option is None or not option.yaml:
                 hint = suggestion(str(key), [o.name for o in self if o.yaml])
-                raise ConfigError(_located(lines, dotted, f"unknown option {dotted}.{hint}"))
+                raise ConfigError(located(lines, dotted, f"unknown option {dotted}.{hint}"))
             try:
                 values[option.name] = option.parse(raw)
             except OptionValueError as err:
-                raise ConfigError(_located(lines, dotted, f"{dotted}: {err}")) from None
+                raise ConfigError(located(lines, dotted, f"{dotted}: {err}")) from None
         for key, raw in command_line.items():
             option = self.get(key)
             try:
@@ -298,9 +298,64 @@ class OptionSet:
         return values
 
 
-def _located(lines, dotted, message):
+def located(lines, dotted, message):
     """Prefix a message with ``file:line:`` when the key's line is known."""
     if lines and dotted in lines:
         path, line = lines[dotted]
         return f"{path}:{line}: {message}"
     return message
+
+
+class Configurable:
+    """A plugin configured by declared options: data sources, outputs, operations.
+
+    Attributes:
+        name: the plugin's name in vergeml.yaml (``type:`` or ``op:`` value).
+        description: one line for ``ml help``.
+        options: tuple of :class:`Option`.
+        values: canonical option name -> value (defaults filled in).
+        given: canonical names of the options the project file set.
+    """
+
+    name = ""
+    description = ""
+    options = ()
+
+    def __init__(self, **values):
+        declared = OptionSet(self.options)
+        self.values = {**declared.defaults(), **{canonical(k): v for k, v in values.items()}}
+        self.given = frozenset()
+        self.check()
+
+    def check(self):
+        """Cross-option validation; raise ConfigError (override when needed)."""
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.values})"
+
+    @classmethod
+    def from_section(cls, section, where="", lines=None, anchor=None):
+        """Validate a project-file mapping of option values and build the plugin.
+
+        Args:
+            section: the mapping of option names to values.
+            where: its dotted key, e.g. ``data.preprocess.0``.
+            lines: ``ProjectFile.lines`` for located messages.
+            anchor: dotted key whose line locates cross-option errors
+                (default ``where``).
+
+        Raises:
+            ConfigError: unknown option or bad value, located in the file.
+        """
+        option_set = OptionSet(cls.options)
+        values = option_set.resolve({}, section, where=where, lines=lines)
+        try:
+            plugin = cls(**values)
+        except ConfigError as err:
+            message = f"{where}: {err.message}" if where else err.message
+            raise ConfigError(located(lines, anchor or where, message)) from None
+        plugin.given = frozenset(option_set.get(str(key)).name for key in section)
+        return plugin

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from vergeml import plugins
 from vergeml.data import sources
 from vergeml.data.cache import MODES
-from vergeml.data.operations import located, parse_operations
+from vergeml.data.operations import parse_operations
+from vergeml.options import located
 from vergeml.errors import ConfigError
 from vergeml.suggest import suggestion
 

@@ -16,7 +16,7 @@ from PIL import ImageOps
 from vergeml import plugins
 from vergeml.data.images import METHODS, RESIZE_MODES, fit_to_size, to_rgb
 from vergeml.errors import ConfigError, VergeMLError
-from vergeml.options import Option, OptionSet
+from vergeml.options import Configurable, Option, OptionSet, located
 from vergeml.suggest import suggestion
 
 POSITIONS = ("center", "top-left", "top-right", "bottom-left", "bottom-right")
@@ -26,7 +26,7 @@ class OperationError(VergeMLError):
     """An operation cannot be applied to an image (e.g. crop larger than the image)."""
 
 
-class Operation:
+class Operation(Configurable):
     """Base class of a preprocessing operation.
 
     Attributes:
@@ -44,17 +44,6 @@ class Operation:
     topic = "image"
     changes_pixels = True
 
-    def __init__(self, **values):
-        declared = OptionSet(self.options)
-        self.values = {**declared.defaults(), **{k.replace("_", "-"): v for k, v in values.items()}}
-        self.check()
-
-    def __getitem__(self, key):
-        return self.values[key]
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self.values})"
-
     @property
     def random(self):
         """Whether the result depends on the random number generator."""
@@ -64,9 +53,6 @@ class Operation:
     def variants(self):
         """How many copies of each training sample this op asks for."""
         return 1
-
-    def check(self):
-        """Cross-option validation; raise ConfigError (override when needed)."""
 
     def config(self):
         """What the result depends on, for cache keys and fingerprints."""
@@ -295,16 +281,4 @@ def _parse_entry(entry, lines, where):
     for option in options:
         if option.required and id(option) not in given:
             raise ConfigError(located(lines, f"{where}.op", f"{where}: {name} needs {option.name} ({option.help})"))
-    values = options.resolve({}, section, where=where, lines=lines)
-    try:
-        return cls(**values)
-    except ConfigError as err:
-        raise ConfigError(located(lines, f"{where}.op", f"{where}: {err.message}")) from None
-
-
-def located(lines, dotted, message):
-    """Prefix a message with ``file:line:`` when the key's line is known."""
-    if lines and dotted in lines:
-        path, line = lines[dotted]
-        return f"{path}:{line}: {message}"
-    return message
+    return cls.from_section(section, where=where, lines=lines, anchor=f"{where}.op")

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vergeml.data.images import IMAGE_EXTENSIONS, is_image_file
-from vergeml.data.operations import located
 from vergeml.errors import ConfigError, VergeMLError
-from vergeml.options import Option, OptionSet
+from vergeml.options import Configurable, Option
 
 log = logging.getLogger("vergeml.data")
 
@@ -40,46 +39,16 @@ class ScanResult:
     splits: list = None
 
 
-class IOPlugin:
+class IOPlugin(Configurable):
     """What sources and outputs share: name, options and their values.
 
     Attributes:
-        name: the ``type`` value.
-        description: one line for ``ml help``.
-        options: tuple of :class:`vergeml.options.Option` (keys of the section).
         role: ``input`` (a source) or ``output``.
         labeled: whether samples carry (sources) or need (outputs) a class label.
-        given: canonical names of the options set in the project file.
     """
 
-    name = ""
-    description = ""
-    options = ()
     role = "input"
     labeled = False
-
-    def __init__(self, **values):
-        self.values = {**OptionSet(self.options).defaults(), **values}
-        self.given = frozenset()
-
-    @classmethod
-    def from_section(cls, section, where="", lines=None):
-        """Validate a project-file section (without ``type``) and build the plugin.
-
-        Raises:
-            ConfigError: unknown option or bad value.
-        """
-        option_set = OptionSet(cls.options)
-        values = option_set.resolve({}, section, where=where, lines=lines)
-        try:
-            plugin = cls(**values)
-        except ConfigError as err:
-            raise ConfigError(located(lines, where, err.message)) from None
-        plugin.given = frozenset(option_set.get(str(key)).name for key in section)
-        return plugin
-
-    def __getitem__(self, key):
-        return self.values[key]
 
     def config(self):
         """What the plugin's results depend on, for the fingerprint."""
