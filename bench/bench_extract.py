@@ -109,6 +109,8 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--weights-dir", default=SHARED_WEIGHTS)
     args = parser.parse_args(argv)
+    from vergeml import backend
+    backend.load()  # import TensorFlow quietly, as ml does
 
     # An empty Keras home: nothing is read from or downloaded to ~/.keras.
     keras_home = tempfile.mkdtemp(prefix="bench-keras-")

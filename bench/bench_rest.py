@@ -31,7 +31,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def fabricate(trainings_dir, name="bench-tron", size=96, classes=10):
     """A digits-sized instance: MobileNet alpha 0.25 (random weights) + softmax top."""
-    import keras
+    from vergeml import backend
+    _, keras = backend.load()
     import yaml
     folder = Path(trainings_dir) / name
     (folder / "checkpoints").mkdir(parents=True)
