@@ -19,7 +19,7 @@ from vergeml.config import (GLOBAL_OPTIONS, ProjectFile, check_top_level_keys, f
                             load_project_file, resolve_globals)
 from vergeml.env import DEFAULT_MODEL, Environment
 from vergeml.errors import ConfigError, UsageError, VergeMLError
-from vergeml.options import OptionSet, canonical
+from vergeml.options import OptionSet, canonical, located
 from vergeml.suggest import suggestion
 
 
@@ -109,9 +109,11 @@ def parse(argv):
     """Parse the command line into its parts.
 
     Returns:
-        dict with ``instances``, ``command``, ``sub``, ``globals`` (typed
-        global options), ``options`` (typed command options) and the
-        ``command_obj`` (None when no command was given).
+        dict with ``env`` (the :class:`Environment`), ``command`` (None when
+        no command was given), ``globals`` (global options as typed),
+        ``options`` (command options as typed), ``option_set`` (every option
+        the command takes), ``extra`` (what its ``preparse`` took out) and
+        ``rest`` (the remaining tokens).
     """
     instances, word, rest = split_command_line(argv)
     more, rest = _extract_instances(rest)
@@ -281,7 +283,7 @@ def run(argv):
         return _show_help(env, [])
     if wants_help:
         return _show_help(env, [command.name + (f":{env.subcommand}" if env.subcommand else "")])
-    if command.subcommands and not env.subcommand and command.name != "help":
+    if command.subcommands and not env.subcommand:
         available = ", ".join(f"{command.name}:{n}" for n in plugins.names(command.subcommands))
         raise UsageError(f"missing {command.name} type: use one of {available}",
                          hint=f"See 'ml help {command.name}'.")
@@ -304,10 +306,8 @@ def _section(env, command):
         node = node.get(key) if isinstance(node, dict) else None
         dotted = f"{dotted}.{key}" if dotted else key
         if node is not None and not isinstance(node, dict):
-            where = env.project.line_of(dotted)
-            prefix = f"{where[0]}:{where[1]}: " if where else ""
-            raise ConfigError(f"{prefix}{dotted}: expected a mapping of option names to values, "
-                              f"got {node!r}")
+            raise ConfigError(located(env.project.lines, dotted, f"{dotted}: expected a mapping of "
+                                      f"option names to values, got {node!r}"))
     if env.subcommand:
         return env.project.section(command.name, env.subcommand), f"{command.name}.{env.subcommand}"
     return env.project.section(command.name), command.name

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from vergeml.errors import ConfigError
-from vergeml.options import Option, OptionSet
+from vergeml.options import Option, OptionSet, located
 
 PROJECT_FILE = "vergeml.yaml"
 
@@ -71,10 +71,6 @@ class ProjectFile:
         for key in keys:
             node = node.get(key) if isinstance(node, dict) else None
         return node if isinstance(node, dict) else {}
-
-    def line_of(self, dotted):
-        """``(file name, line)`` of a dotted key, or None."""
-        return self.lines.get(dotted)
 
 
 def load_project_file(path):
@@ -188,6 +184,5 @@ def check_top_level_keys(project, section_names):
         allowed += list(section_names())
     for key in project.data:
         if key not in allowed:
-            where = project.line_of(key)
-            prefix = f"{where[0]}:{where[1]}: " if where else ""
-            raise ConfigError(f"{prefix}unknown option {key}.{suggestion(key, allowed)}")
+            raise ConfigError(located(project.lines, key,
+                                      f"unknown option {key}.{suggestion(key, allowed)}"))

@@ -26,10 +26,10 @@ def test_loads_mapping_with_line_numbers(tmp_path):
     project = load_project_file(path)
     assert project.path == path
     assert project.data == {"model": "imagenet", "train": {"epochs": 3, "learning-rate": 0.01}}
-    assert project.line_of("model") == ("vergeml.yaml", 1)
-    assert project.line_of("train") == ("vergeml.yaml", 3)
-    assert project.line_of("train.learning-rate") == ("vergeml.yaml", 5)
-    assert project.line_of("train.missing") is None
+    assert project.lines.get("model") == ("vergeml.yaml", 1)
+    assert project.lines.get("train") == ("vergeml.yaml", 3)
+    assert project.lines.get("train.learning-rate") == ("vergeml.yaml", 5)
+    assert project.lines.get("train.missing") is None
 
 
 @pytest.mark.parametrize("text", ["", "# just a comment\n", "---\n"])
@@ -77,9 +77,9 @@ def test_underscore_keys_are_canonicalised_except_inside_data(tmp_path):
     assert project.data["train"] == {"learning-rate": 0.1, "batch-size": 8}
     assert project.section("run", "rest") == {"no-browser": True}
     assert project.data["data"] == {"input": {"type": "labeled-image"}, "my_class": "keep"}
-    assert project.line_of("train.learning-rate") == ("vergeml.yaml", 4)
-    assert project.line_of("train.learning_rate") == ("vergeml.yaml", 4)
-    assert project.line_of("run.rest.no-browser") == ("vergeml.yaml", 8)
+    assert project.lines.get("train.learning-rate") == ("vergeml.yaml", 4)
+    assert project.lines.get("train.learning_rate") == ("vergeml.yaml", 4)
+    assert project.lines.get("run.rest.no-browser") == ("vergeml.yaml", 8)
 
 
 def test_section_is_empty_when_absent_or_not_a_mapping():
