@@ -9,6 +9,7 @@ import os
 import re
 import sys
 
+from vergeml.errors import VergeMLError
 
 _loaded = None
 
@@ -16,22 +17,32 @@ _loaded = None
 def load(settings=None):
     """Import TensorFlow and Keras with the device settings applied.
 
+    Only the first call imports, so only its settings take effect: commands
+    pass ``env.settings``; helpers that merely need the modules pass nothing.
+
     Args:
-        settings: resolved global options (``device``, ``device-memory``, validated
-            by their declarations), or None.
+        settings: resolved global options (``device``, validated by its
+            declaration), or None.
 
     Returns:
         ``(tf, keras)``.
+
+    Raises:
+        VergeMLError: TensorFlow or Keras is not installed.
     """
     global _loaded
     if _loaded is None:
         settings = settings or {}
         _select_device(settings.get("device", "auto"))
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        with _silenced_stderr():
-            import keras
-            import tensorflow as tf
-        _limit_memory(tf, settings.get("device-memory", "auto"))
+        try:
+            with _silenced_stderr():
+                import keras
+                import tensorflow as tf
+        except ImportError as err:
+            raise VergeMLError(f"cannot import TensorFlow/Keras: {err}",
+                               hint="Install them with: pip install tensorflow") from None
+        _allow_memory_growth(tf)
         _loaded = (tf, keras)
     return _loaded
 
@@ -45,10 +56,10 @@ def _select_device(device):
         os.environ["CUDA_VISIBLE_DEVICES"] = match.group(1) or "0"
 
 
-def _limit_memory(tf, memory):
+def _allow_memory_growth(tf):
     """Let GPU memory grow on demand instead of grabbing it all.
 
-    A percentage is accepted for compatibility, but no hard cap is set: that
+    ``--device-memory`` takes a percentage for compatibility, but no hard cap is set: that
     needs the card's total memory, which TensorFlow only reports once the
     device is initialised (and no GPU was available to verify it).
     """

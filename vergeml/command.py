@@ -24,7 +24,6 @@ class Command:
             sub-plugin is a Command too, and its options are added.
         aliases: other words for the command (``ls`` for ``list``).
         examples: example command lines for the help page and docs.
-        needs_project: whether it only makes sense inside a project folder.
     """
 
     name = ""
@@ -35,7 +34,6 @@ class Command:
     subcommands = None
     aliases = ()
     examples = ()
-    needs_project = False
 
     def option_set(self):
         """The command's options as an :class:`OptionSet`."""

@@ -32,13 +32,15 @@ GLOBAL_OPTIONS = OptionSet([
     Option("random-seed", default=42, type="int", help="Seed for every random choice (splits, augmentation, training)."),
     Option("trainings-dir", default="trainings", metavar="DIR",
            help="Directory where trained instances are stored."),
-    Option("cache", default="auto", choices=("auto", "none", "disk", "mem", "disk-in", "mem-in"),
-           help="Cache mode: auto (= disk), none, disk, mem, disk-in or mem-in."),
+    Option("cache", choices=("auto", "none", "disk", "mem", "disk-in", "mem-in"),
+           help="Cache mode: auto (= disk), none, disk, mem, disk-in or mem-in "
+                "(default: data: cache: of the project file, else auto)."),
     Option("device", default="auto", metavar="DEVICE", pattern=(r"auto|cpu|gpu(:\d+)?", "auto, cpu, gpu or gpu:N"),
            help="Device to run on: auto, cpu, gpu or gpu:N."),
     Option("device-memory", default="auto", metavar="MEM",
            pattern=(r"auto|(100|[1-9]?[0-9])%", "auto or a percentage such as 80%"),
-           help="Share of device memory to use: auto or a percentage such as 80%."),
+           help="Share of GPU memory: auto or a percentage such as 80% (accepted for "
+                "compatibility; memory is allocated as needed, with no hard cap)."),
     Option("skip-bad-files", flag=True, type="bool", default=False,
            help="Skip unreadable or corrupt sample images with a warning instead of stopping."),
     Option("version", short="v", flag=True, type="bool", default=False, yaml=False,

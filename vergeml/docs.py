@@ -10,6 +10,7 @@ from vergeml import plugins
 from vergeml.commands.help import usage_line
 from vergeml.config import GLOBAL_OPTIONS
 from vergeml.env import Environment
+from vergeml.fileutil import atomic_write_text
 
 
 def option_table(options):
@@ -37,8 +38,9 @@ def command_page(command, sub=None):
              "", description, "", "```", usage, "```", ""]
     if options:
         parts += ["## Options", "", option_table(options), ""]
-    if command.examples and not sub:
-        parts += ["## Examples", "", "```"] + list(command.examples) + ["```", ""]
+    examples = plugins.instantiate(command.subcommands, sub).examples if sub else command.examples
+    if examples:
+        parts += ["## Examples", "", "```"] + list(examples) + ["```", ""]
     return "\n".join(parts)
 
 
@@ -65,8 +67,7 @@ def main(argv=None):
     root = Path(argv[0] if argv else "docs")
     for relative, text in pages().items():
         path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(path, text)
         print(f"wrote {path}")
 
 

@@ -55,9 +55,6 @@ t800 tachikoma terminator tik-tok tin-man tron ultron unit vector vicki voltron
 wall-e widget wire x-bot zord
 """.split())
 
-ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
-
-
 def random_name(rng=None):
     """Draw one ``adjective-noun`` name.
 

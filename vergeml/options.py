@@ -29,14 +29,15 @@ class OptionValueError(ValueError):
 
 @dataclass(frozen=True)
 class Option:
-    """Declaration of one setting.
+    r"""Declaration of one setting.
 
     Args:
         name: canonical hyphenated name, e.g. ``learning-rate``.
         default: value used when neither the command line nor the project
             file sets it.
-        type: ``int``, ``float``, ``str``, ``bool`` or ``list`` (a comma
-            separated string on the command line, a list in YAML).
+        type: ``int``, ``float``, ``str``, ``bool``, ``list`` (a comma
+            separated string on the command line, a list in YAML) or
+            ``dict`` (YAML only).
         help: one line: what the option means.
         choices: allowed values, if the option is an enumeration.
         rule: numeric constraint: ``>0``, ``>=0``, ``<1``, ``<=1`` or a
@@ -51,6 +52,7 @@ class Option:
         metavar: placeholder shown in usage lines.
         yaml: whether the project file may set it.
         required: whether a value must be given somewhere.
+        aliases: other accepted names (``format`` for ``output``).
     """
 
     name: str

@@ -122,7 +122,7 @@ def test_global_defaults():
     assert settings["cache-dir"] == ".cache"
     assert settings["trainings-dir"] == "trainings"
     assert settings["random-seed"] == 42
-    assert settings["cache"] == "auto"
+    assert settings["cache"] is None  # unset: data: cache: of the project file, else auto
     assert settings["device"] == "auto" and settings["device-memory"] == "auto"
 
 

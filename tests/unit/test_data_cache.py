@@ -159,3 +159,40 @@ def test_prune_gives_space_back(tmp_path):
         cache.get_many(FEAT, ["k0"])
         assert cache.prune(FEAT) == 199
     assert (tmp_path / DB_NAME).stat().st_size < full / 10
+
+
+def test_locked_database_is_an_error_and_is_not_set_aside(tmp_path, monkeypatch):
+    from vergeml.data import store
+    from vergeml.errors import VergeMLError
+    store.Store(tmp_path).close()
+    other = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another run holding the write lock
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 100)
+    try:
+        with pytest.raises(VergeMLError, match="cannot use the cache database.*locked"):
+            Cache("disk", tmp_path)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert not list(tmp_path.glob(f"{DB_NAME}.damaged-*"))
+
+
+def test_failed_write_rolls_back_and_reports_the_error(tmp_path):
+    from vergeml.data.store import Store
+    from vergeml.errors import VergeMLError
+    db = Store(tmp_path)
+    try:
+        with pytest.raises(VergeMLError, match="no such table"):
+            db.write([("INSERT INTO meta(key, value) VALUES (?, ?)", [("x", "1")]),
+                      ("INSERT INTO missing VALUES (?)", [(1,)])])
+        assert db.read("SELECT value FROM meta WHERE key = 'x'") == []
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("mode", ["mem", "disk"])
+def test_modifying_a_returned_array_does_not_change_the_cache(tmp_path, mode):
+    with Cache(mode, tmp_path) as cache:
+        cache.put(FEAT, "a", arr(1))
+        cache.get(FEAT, "a")[:] = 7
+        assert (cache.get(FEAT, "a") == arr(1)).all()

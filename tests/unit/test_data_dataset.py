@@ -314,3 +314,17 @@ def test_load_array_is_thread_safe(project):
         for _ in range(2):   # cold, then from the input cache
             got = list(pool.map(lambda s: ds.load_array(s, 8, cache=cache), samples))
             assert all((a == b).all() for a, b in zip(got, expected))
+
+
+def test_command_line_cache_mode_beats_the_data_section(tmp_path):
+    """--cache=auto typed on the command line wins over data: cache: none."""
+    from vergeml.config import GLOBAL_OPTIONS, ProjectFile
+    from vergeml.data.dataset import _cache_mode
+    from vergeml.data.config import parse_data_config
+    from vergeml.env import Environment
+    config = parse_data_config({"cache": "none"})
+    typed = Environment(tmp_path, ProjectFile(), GLOBAL_OPTIONS.resolve({"cache": "auto"}, {}))
+    untyped = Environment(tmp_path, ProjectFile(), GLOBAL_OPTIONS.resolve({}, {}))
+    assert _cache_mode(typed, config) == "auto"
+    assert _cache_mode(untyped, config) == "none"
+    assert _cache_mode(untyped, parse_data_config({})) == "auto"

@@ -112,6 +112,8 @@ def test_parse_operations_from_yaml(tmp_path):
     ("    - op: resize\n      width: 4\n", r"vergeml.yaml:3: data.preprocess.0: resize needs height"),
     ("    - op: resize\n      width: 4\n      height: 4\n      mode: cover\n", r"vergeml.yaml:6: data.preprocess.0.mode: expected one of fill"),
     ("    - op: crop\n      width: 4\n      height: 4\n      widht: 3\n", r"vergeml.yaml:6: unknown option data.preprocess.0.widht. Did you mean 'width'\?"),
+    # A typo of a required option: the suggestion, not "needs width".
+    ("    - op: resize\n      widht: 4\n      height: 4\n", r"vergeml.yaml:4: unknown option data.preprocess.0.widht. Did you mean 'width'\?"),
     ("    - op: flip-vertical\n      chance: 2\n", r"vergeml.yaml:4: data.preprocess.0.chance: expected a number between 0 and 1"),
     ("    - width: 4\n", r"vergeml.yaml:3: data.preprocess.0: missing 'op'"),
     ("    - resize\n", r"data.preprocess.0: expected a mapping"),

@@ -102,3 +102,33 @@ def test_sources_are_registered_plugins():
     assert plugins.load(plugins.SOURCES, "image") is ImageSource
     for cls in (LabeledImageSource, ImageSource):
         assert cls.name and cls.description and isinstance(cls.options, tuple)
+
+
+def test_oversample_accepts_int_class_names_and_rejects_unknown_classes(tmp_path):
+    image_project(tmp_path, classes=("0", "1"), per_class=4)
+    env = make_env(tmp_path, data={"input": {"type": "labeled-image", "oversample": {0: 2}}},
+                   val_split="0", test_split="0")
+    labels = [s.label for s in load_dataset(env).samples("train")]
+    assert labels.count("0") == 8 and labels.count("1") == 4
+    env = make_env(tmp_path, data={"input": {"type": "labeled-image", "oversample": {"O": 2}}})
+    with pytest.raises(ConfigError, match="oversample: no class named 'O'"):
+        load_dataset(env)
+
+
+def test_source_option_errors_name_the_option_once():
+    with pytest.raises(ConfigError) as info:
+        parse_data_config({"input": {"type": "labeled-image", "oversample": {"cat": 0}}})
+    assert info.value.message.count("data.input") == 1
+
+
+def test_input_patterns_must_be_relative(tmp_path):
+    for pattern in ("/abs/*.jpg", ""):
+        with pytest.raises(ConfigError, match="input-patterns: .* relative to the samples dir"):
+            parse_data_config({"input": {"type": "image", "input-patterns": [pattern]}})
+
+
+def test_unlabeled_source_with_only_unreadable_images_is_an_error(tmp_path):
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "a.png").write_text("not a png")
+    with pytest.raises(VergeMLError, match="no readable images left"):
+        load_dataset(make_env(tmp_path, data={"input": {"type": "image"}}), skip_bad=True)

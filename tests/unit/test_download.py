@@ -506,3 +506,43 @@ def test_cli_unknown_dataset(tmp_path):
     result = ml("download:digts", cwd=tmp_path)
     assert result.returncode == 2
     assert "download:digits" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_extract_deletes_an_archive_with_a_broken_deflate_stream(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.txt", b"hello world " * 1000)
+    data = bytearray(buffer.getvalue())
+    data[40:60] = bytes(b ^ 0xFF for b in data[40:60])  # inside the compressed member
+    archive = tmp_path / "bad.zip"
+    archive.write_bytes(bytes(data))
+    with pytest.raises(VergeMLError, match="could not extract bad.zip") as info:
+        extract(archive, tmp_path / "out")
+    assert "deleted" in info.value.hint and not archive.exists()
+
+
+def test_extract_keeps_the_archive_when_writing_fails(tmp_path, monkeypatch):
+    import errno
+    from vergeml.datasets import base
+    archive = tmp_path / "ok.zip"
+    archive.write_bytes(make_zip({"a.txt": b"a"}))
+
+    def disk_full(src, dst, length=0):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(base.shutil, "copyfileobj", disk_full)
+    with pytest.raises(VergeMLError, match="could not extract ok.zip: No space left") as info:
+        extract(archive, tmp_path / "out")
+    assert "kept" in info.value.hint and archive.exists()
+
+
+def test_disk_full_while_downloading_is_a_clear_error(server, tmp_path, monkeypatch):
+    import errno
+    server.files["a.bin"] = PAYLOAD
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(http.os, "fsync", disk_full)
+    with pytest.raises(VergeMLError, match=r"could not write .*a\.bin\.part: No space left") as info:
+        http.download(f"{server.url}/a.bin", tmp_path / "a.bin", progress=False)
+    assert "resume" in info.value.hint
+    assert (tmp_path / "a.bin.part").stat().st_size == len(PAYLOAD)  # kept for resuming

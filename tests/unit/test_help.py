@@ -134,6 +134,18 @@ def test_help_on_subcommand_types(ml_help):
     assert "ml @instance plot:roc" in ml_help("plot:roc")
 
 
+def test_help_on_a_subcommand_shows_its_own_examples(ml_help):
+    """plot:roc lists roc examples, not those of plot:pr or run:tensorboard."""
+    roc = ml_help("plot:roc").split("Examples:", 1)[1]
+    assert "plot:roc --class=cat" in roc and "plot:pr" not in roc
+    rest = ml_help("run:rest").split("Examples:", 1)[1]
+    assert "run:rest" in rest and "run:tensorboard" not in rest
+
+
+def test_help_device_topic_promises_no_memory_cap(ml_help):
+    assert "no hard cap" in flat(ml_help("device"))
+
+
 # -- topics ---------------------------------------------------------------------------
 
 def test_help_options_lists_every_global_option(ml_help):

@@ -108,6 +108,12 @@ def test_sort_mixed_types_does_not_crash(env, runs, capsys, tmp_path):
         assert len(rows) == 6
 
 
+def test_unknown_sort_key_is_warned(env, runs, capsys):
+    captured = run_list(env, capsys, sort="test_acc,test_acx")
+    assert "no instance has sort key 'test_acx'. Did you mean 'test_acc'?" in captured.err
+    assert "sort key 'test_acc'" not in captured.err
+
+
 def test_multi_key_sort(env, runs, capsys):
     rows = table(run_list(env, capsys, sort="model,test_acc", order="asc").out)
     # within inceptionv3 the cancelled run has no test_acc, so it goes last

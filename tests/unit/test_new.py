@@ -112,6 +112,14 @@ def test_new_where_a_file_is_in_the_way(call_ml, in_tmp):
     assert (in_tmp / "taken").read_text() == "not a folder"
 
 
+def test_new_below_a_file_is_a_one_line_error(call_ml, in_tmp):
+    (in_tmp / "taken").write_text("not a folder")
+    result = call_ml("new", "taken/project")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: cannot create the project in ")
+    assert "Not a directory" in result.stderr and "bug" not in result.stderr
+
+
 def test_new_then_help_train_in_a_subprocess(run_ml, tmp_path):
     """The quick start: `ml new demo && cd demo && ml help train`."""
     code, out, err = run_ml("new", "demo", cwd=tmp_path)

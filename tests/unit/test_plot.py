@@ -137,6 +137,18 @@ def test_errors(tmp_path, trainings, capsys):
     assert "use one of plot:confusion-matrix, plot:pr, plot:roc" in done.stderr
 
 
+def test_run_without_a_test_split_says_so(tmp_path, trainings, capsys):
+    make_predictions(trainings, "nosplit-tron", DIGITS)
+    folder = trainings / "nosplit-tron"
+    (folder / "stats" / "test_predictions.npz").unlink()
+    meta = yaml.safe_load((folder / "data.yaml").read_text())
+    meta["data"] = {"num_train": 180, "num_val": 20, "num_test": 0}
+    (folder / "data.yaml").write_text(yaml.safe_dump(meta))
+    with pytest.raises(VergeMLError, match="trained without a test split") as info:
+        plot(tmp_path, capsys, "roc", "nosplit-tron")
+    assert "--test-split" in info.value.hint
+
+
 def test_cli_end_to_end(tmp_path, trainings):
     make_predictions(trainings, "ten-tron", DIGITS)
     done = subprocess.run([sys.executable, "-m", "vergeml", "@ten-tron", "plot:roc"], cwd=tmp_path,

@@ -181,3 +181,38 @@ def test_predictor_batches_many_files_and_rejects_missing_model(project, tmp_pat
                              model_path=tmp_path / "missing.keras")
     with pytest.raises(VergeMLError, match="model.keras not found"):
         Predictor(broken)
+
+
+def test_predict_passes_the_device_settings_to_the_backend(project, capsys, monkeypatch):
+    """--device must reach vergeml.backend.load (the first call configures TensorFlow)."""
+    from vergeml import backend
+    seen = []
+    real = backend.load
+
+    def load(settings=None):
+        seen.append(settings)
+        return real(settings)
+    monkeypatch.setattr(backend, "load", load)
+    code, _, _ = run_predict(project, capsys, "images/red.png")
+    assert code == 0
+    assert seen and seen[0] == {"trainings-dir": "trainings"}
+
+
+def test_openapi_shows_a_fractional_body_limit():
+    from vergeml.services.rest import MB, openapi_spec
+    predictor = SimpleNamespace(name="tiny-tron", labels=["a", "b"], resize="fill")
+    spec = openapi_spec(predictor, MB // 2)
+    post = spec["paths"]["/predict"]["post"]
+    assert post["responses"]["413"]["description"] == "Body over 0.5 MB"
+    resize = post["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["resize"]
+    assert resize["enum"] == ["fill", "aspect-fill", "aspect-fit"]
+
+
+def test_backend_reports_a_missing_tensorflow(monkeypatch):
+    import sys
+    from vergeml import backend
+    monkeypatch.setattr(backend, "_loaded", None)
+    monkeypatch.setitem(sys.modules, "keras", None)  # import keras -> ImportError
+    with pytest.raises(VergeMLError, match="cannot import TensorFlow/Keras") as info:
+        backend.load()
+    assert "pip install tensorflow" in info.value.hint

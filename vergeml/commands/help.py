@@ -42,8 +42,9 @@ TOPICS = {
     "random robot": "Every training run gets a robot name such as nervous-tron or "
                     "optimum-neuron: an adjective and a robot, unique in the trainings folder. "
                     "Use it as @name in later commands, or choose one with ml train --name.",
-    "device": "--device selects auto, cpu, gpu or gpu:N; --device-memory limits the share "
-              "of GPU memory (auto or a percentage such as 80%).",
+    "device": "--device selects auto, cpu, gpu or gpu:N. GPU memory is allocated as needed "
+              "rather than all at once; --device-memory (auto or a percentage such as 80%) is "
+              "accepted for compatibility but sets no hard cap.",
 }
 HEADER = "Usage: ml [--version] [--file=<path>] [--model=<name>] [<global options>]\n" \
          "          [@instance] <command>[:<sub>] [<options>] [<args>]"
@@ -136,11 +137,11 @@ def usage_line(command, sub=None):
 def command_help(command, sub=None):
     """Full help text of a command (or ``command:sub``)."""
     usage, options = usage_line(command, sub)
-    parts = []
-    description = command.description
-    if sub and command.subcommands:
-        description = plugins.instantiate(command.subcommands, sub).description
-    parts += [wrap(description), ""]
+    # A sub-command (plot:roc) describes itself; its examples win when it has some.
+    plugin = plugins.instantiate(command.subcommands, sub) if sub and command.subcommands else None
+    description = plugin.description if plugin else command.description
+    examples = (plugin and plugin.examples) or command.examples
+    parts = [wrap(description), ""]
     if command.long_help:
         parts += [wrap(p) for p in command.long_help.strip().split("\n\n")] + [""]
     parts += ["Usage:", f"  {usage}", ""]
@@ -150,8 +151,8 @@ def command_help(command, sub=None):
         subs = [(f"{command.name}:{n}", plugins.instantiate(command.subcommands, n).description)
                 for n in plugins.names(command.subcommands)]
         parts += ["Types:", format_rows(subs), ""]
-    if command.examples:
-        parts += ["Examples:"] + [f"  {e}" for e in command.examples] + [""]
+    if examples:
+        parts += ["Examples:"] + [f"  {e}" for e in examples] + [""]
     parts.append("Global options (ml help options) may be given too.")
     return "\n".join(parts)
 

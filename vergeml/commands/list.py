@@ -357,6 +357,7 @@ class ListCommand(Command):
         filters = args.get("filters") or []
         _warn_unknown([f[0] for f in filters], instances, "key")
         _warn_unknown(_as_list(args.get("columns")), instances, "column")
+        _warn_unknown(_as_list(args.get("sort")), instances, "sort key")
         rows = [i for i in instances if all(matches(i, *f) for f in filters)]
         if not rows:
             print(NO_MATCH_HINT, file=sys.stderr)

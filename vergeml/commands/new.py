@@ -3,7 +3,7 @@ from pathlib import Path
 
 from vergeml.command import Command
 from vergeml.config import PROJECT_FILE
-from vergeml.errors import UsageError
+from vergeml.errors import UsageError, VergeMLError
 from vergeml.fileutil import atomic_write_text
 from vergeml.options import Option
 
@@ -33,10 +33,14 @@ class NewCommand(Command):
             raise UsageError(f"{project_file} already exists", hint="Use --force to overwrite it.")
         if folder.exists() and not folder.is_dir():
             raise UsageError(f"{folder} exists and is not a folder")
-        (folder / "samples").mkdir(parents=True, exist_ok=True)
-        atomic_write_text(project_file, env.model().project_template())
-        if not (folder / ".gitignore").exists():
-            atomic_write_text(folder / ".gitignore", GITIGNORE)
+        try:
+            (folder / "samples").mkdir(parents=True, exist_ok=True)
+            atomic_write_text(project_file, env.model().project_template())
+            if not (folder / ".gitignore").exists():
+                atomic_write_text(folder / ".gitignore", GITIGNORE)
+        except OSError as err:
+            raise VergeMLError(f"cannot create the project in {folder}: "
+                               f"{err.strerror or err}") from None
         print(f"Created new project: {target}")
         print(f"Put images into {target}/samples/<class>/, then run 'ml train' inside {target}.")
         return 0

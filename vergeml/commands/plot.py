@@ -77,6 +77,9 @@ def load_predictions(instance):
     import numpy as np
     path = Path(instance.predictions_path)
     if not path.is_file():
+        if (instance.metadata.get("data") or {}).get("num_test") == 0:
+            raise VergeMLError(f"@{instance.name} has no test predictions: it was trained "
+                               "without a test split", hint="Train with --test-split > 0 to plot.")
         raise VergeMLError(f"@{instance.name} has no test predictions (was it cancelled before testing?)",
                            hint=f"Expected {path}.")
     try:

@@ -33,7 +33,6 @@ class PreprocessCommand(Command):
     long_help = ("Runs the operations configured under data.preprocess in vergeml.yaml on the "
                  "samples and writes the images to <directory>/<split>/<label>/, so you can look "
                  "at what the model will see.")
-    needs_project = True
     examples = ("ml preprocess", "ml preprocess --split=val -n 20 preview")
     options = (
         Option("split", default="all", choices=("train", "val", "test", "all"),
@@ -75,9 +74,9 @@ def _write_images(dataset, samples, folder, bar):
     for sample in samples:
         target = _unique(folder / (sample.label or ""), Path(sample.relpath).name, used)
         img = dataset.load_image(sample)
+        fmt = _KEEP[target.suffix.lower()]
         with atomic_path(target) as tmp:
-            save_kwargs = {"quality": 95} if _KEEP.get(target.suffix.lower()) == "JPEG" else {}
-            img.save(tmp, format=_KEEP[target.suffix.lower()], **save_kwargs)
+            img.save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
         bar.update(1)
     return len(samples)
 

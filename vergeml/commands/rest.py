@@ -27,5 +27,5 @@ class RestService(Command):
         """Load the model once, then serve until Ctrl-C."""
         from vergeml.services.rest import serve
         serve(env.instance(), host=args["host"], port=args["port"], threads=args["threads"],
-              max_body_mb=args["max-body"], browser=not args["no-browser"])
+              max_body_mb=args["max-body"], browser=not args["no-browser"], settings=env.settings)
         return 0

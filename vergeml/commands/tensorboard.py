@@ -11,7 +11,7 @@ from pathlib import Path
 from vergeml.command import Command, ANY_INSTANCES
 from vergeml.errors import VergeMLError
 from vergeml.options import Option
-from vergeml.services import has_display, stop_on_sigterm
+from vergeml.services import has_display, http_url, stop_on_sigterm
 
 
 def has_events(folder):
@@ -41,17 +41,13 @@ def log_dirs(env):
                 raise VergeMLError(f"@{inst.name} has no TensorBoard logs in {inst.tensorboard_dir}")
             pairs.append((inst.name, Path(inst.tensorboard_dir)))
         return pairs
-    pairs = [(i.name, Path(i.tensorboard_dir)) for i in scan_instances(env.trainings_dir)
-             if _tensorboard_dir(i) and has_events(i.tensorboard_dir)]
+    # Every folder with logs counts, even one whose data.yaml is unreadable.
+    pairs = [(i.name, Path(i.tensorboard_dir)) for i in scan_instances(env.trainings_dir, warn=False)
+             if has_events(i.tensorboard_dir)]
     if not pairs:
         raise VergeMLError(f"no trainings with TensorBoard logs in {env.trainings_dir}",
                            hint="Train an instance first: ml train")
     return pairs
-
-
-def _tensorboard_dir(instance):
-    """scan_instances may list broken folders; skip anything without the attribute."""
-    return getattr(instance, "tensorboard_dir", None)
 
 
 def tensorboard_executable():
@@ -127,18 +123,19 @@ class TensorboardService(Command):
     def run(self, args, env):
         """Start TensorBoard and wait until it exits or the user presses Ctrl-C."""
         pairs = log_dirs(env)
-        url = f"http://{args['host']}:{args['port']}/"
+        url = http_url(args["host"], args["port"]) + "/"
         names = ", ".join("@" + name for name, _ in pairs)
-        process = start(pairs, args["host"], args["port"])
-        print(f"TensorBoard for {names} on {url}  (Ctrl-C to stop)", flush=True)
-        if not args["no-browser"] and has_display():
-            threading.Timer(3.0, webbrowser.open, [url]).start()
         stop_on_sigterm()
+        process = start(pairs, args["host"], args["port"])
         try:
+            print(f"TensorBoard for {names} on {url}  (Ctrl-C to stop)", flush=True)
+            if not args["no-browser"] and has_display():
+                threading.Timer(3.0, webbrowser.open, [url]).start()
             code = process.wait()
         except KeyboardInterrupt:
-            stop(process)
             return 0
+        finally:
+            stop(process)  # never leave TensorBoard running behind us
         if code:
             raise VergeMLError(f"TensorBoard exited with status {code}",
                                hint=f"Is port {args['port']} in use? Choose another with --port.")

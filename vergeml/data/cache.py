@@ -122,7 +122,8 @@ class Cache:
             keys: sample keys.
 
         Returns:
-            dict key -> ``np.ndarray`` for the keys found (hits only).
+            dict key -> ``np.ndarray`` for the keys found (hits only); the
+            arrays are the caller's own, free to modify.
         """
         keys = list(keys)
         with self._lock:
@@ -138,7 +139,7 @@ class Cache:
             return {}
         if where == "mem":
             table = self._memory.get(stage, {})
-            return {k: table[k] for k in keys if k in table}
+            return {k: table[k].copy() for k in keys if k in table}
         found = {k: _decode(*self._buffer[(stage, k)]) for k in keys if (stage, k) in self._buffer}
         missing = [k for k in keys if k not in found]
         for start in range(0, len(missing), _SELECT_CHUNK):

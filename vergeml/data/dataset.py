@@ -20,7 +20,8 @@ from vergeml.data.fingerprint import FileIndex, Fingerprint, file_digest, sample
 from vergeml.data.operations import OperationError
 from vergeml.data.split import SPLITS, SplitSpec, assign_splits, parse_split, report_duplicates
 from vergeml.data.store import Store
-from vergeml.errors import VergeMLError
+from vergeml.errors import ConfigError, VergeMLError
+from vergeml.suggest import suggestion
 
 log = logging.getLogger("vergeml.data")
 MAX_LISTED = 10
@@ -67,10 +68,10 @@ class Dataset:
 
     def __init__(self, env, config, labels, samples, fingerprint, bad_files):
         self.env = env
-        # (relpath, reason) of files skipped because they do not decode.
         self.config = config
         self.labels = labels
         self.fingerprint = fingerprint
+        # (relpath, reason) of files skipped because they do not decode.
         self.bad_files = bad_files
         self._samples = samples
         self._ops = [op for op in config.operations if op.changes_pixels]
@@ -206,6 +207,8 @@ def load_dataset(env, skip_bad=False, progress=True):
     files, bad = _handle_bad(files, skip_bad)
     if config.source.labeled:
         _check_labels(files, labels)
+    elif not files:
+        raise VergeMLError("no readable images left after skipping the unreadable ones")
     free = [f for f in files if f.split is None]
     for file, split in zip(free, assign_splits([f.relpath for f in free], specs["val"],
                                                specs["test"], env.random_seed)):
@@ -256,8 +259,8 @@ def _display_root(env, directory):
 
 
 def _cache_mode(env, config):
-    mode = env.settings.get("cache") or "auto"
-    return config.cache if mode == "auto" and config.cache else mode
+    """--cache (or top-level cache:) > data: cache: > auto."""
+    return env.settings.get("cache") or config.cache or "auto"
 
 
 def _check_files(env, files, progress, on_disk):
@@ -298,6 +301,16 @@ def _check_labels(files, labels):
                            hint="Add a second folder of images under the samples directory.")
 
 
+def _oversample(source, labels):
+    """Copies per training sample by class (``oversample``); a class that does not exist is an error."""
+    factors = source.values.get("oversample") or {}
+    unknown = sorted(set(factors) - set(labels))
+    if unknown:
+        raise ConfigError(f"data.input.oversample: no class named {unknown[0]!r}."
+                          f"{suggestion(unknown[0], labels)}", hint=f"Classes: {', '.join(labels)}.")
+    return factors
+
+
 def _build_samples(env, config, files, labels, specs):
     """Expand files into samples (variants on train) and compute the fingerprint."""
     ops = config.operations
@@ -306,7 +319,7 @@ def _build_samples(env, config, files, labels, specs):
     augment = 1
     for op in ops:
         augment *= op.variants
-    oversample = config.source.values.get("oversample") or {}
+    oversample = _oversample(config.source, labels)
     index = {label: i for i, label in enumerate(labels)}
     fingerprint = Fingerprint({
         "source": config.source.config(), "ops": [op.config() | {"variants": op.variants} for op in ops],

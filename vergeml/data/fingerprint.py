@@ -12,6 +12,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 from tqdm import tqdm
 
@@ -96,7 +97,6 @@ class FileIndex:
     def __init__(self, store, workers=None):
         self.store = store
         self.workers = workers or min(4, os.cpu_count() or 1)
-        self.read_count = 0
 
     def check(self, paths, progress=True):
         """Digest every file and find out whether it decodes.
@@ -118,7 +118,7 @@ class FileIndex:
             if stat and row and _trusted(row, stat) and row[2] in verdicts:
                 results[index] = FileInfo(row[2], verdicts[row[2]])
             else:
-                todo.append((index, path, stat, row[2] if row and stat and _trusted(row, stat) else None))
+                todo.append((index, path, stat))
         self._process(todo, results, verdicts, progress)
         self._forget_missing(known, paths)
         return results
@@ -133,9 +133,9 @@ class FileIndex:
                 # Chunks bound the queued work, so Ctrl-C stops within one chunk.
                 for start in range(0, len(todo), CHUNK):
                     chunk = todo[start:start + CHUNK]
-                    jobs = [(path, digest, verdicts) for _, path, _, digest in chunk]
-                    for (index, path, stat, _), (digest, reason, checked) in zip(
-                            chunk, pool.map(_examine, jobs)):
+                    paths = [path for _, path, _ in chunk]
+                    examined = pool.map(partial(_examine, verdicts=verdicts), paths)
+                    for (index, path, stat), (digest, reason, checked) in zip(chunk, examined):
                         results[index] = FileInfo(digest, reason)
                         if stat and digest:
                             pending_files.append((path, stat.st_size, stat.st_mtime_ns, digest, checked))
@@ -149,7 +149,6 @@ class FileIndex:
             # Keep what was checked before an interruption: the next run resumes there.
             pool.shutdown(wait=True, cancel_futures=True)
             self._save(pending_files, pending_verdicts)
-        self.read_count += len(todo)
 
     def _save(self, files, verdicts):
         if files or verdicts:
@@ -182,13 +181,12 @@ def _trusted(row, stat):
             and checked_ns - mtime_ns > RACY_NS)
 
 
-def _examine(job):
-    """Read a file; digest it unless known; decode it unless its verdict is known.
+def _examine(path, verdicts):
+    """Read and digest a file; decode it unless the verdict on its digest is known.
 
     Returns:
-        ``(digest, reason, checked_ns)``.
+        ``(digest, reason, checked_ns)``; digest '' when the file cannot be read.
     """
-    path, digest, verdicts = job
     checked = time.time_ns()
     try:
         with open(path, "rb") as handle:

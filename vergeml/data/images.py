@@ -1,7 +1,7 @@
 """Reading sample images: decode, EXIF orientation, RGB, and fitting to a size.
 
-Every image the tool reads goes through :func:`load_image`, so all formats
-end up the same way: an RGB ``PIL.Image``, upright, with transparency
+Every image the tool reads goes through :func:`decode_image` (:func:`load_image`
+reads a file first), so all formats end up the same way: an RGB ``PIL.Image``, upright, with transparency
 composited on black (the same colour ``aspect-fit`` letterboxes with).
 """
 import io

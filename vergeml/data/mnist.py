@@ -121,12 +121,14 @@ class MnistSource(Source):
 
     def __init__(self, **values):
         super().__init__(**values)
-        if self["labels"] and self["labels-file"]:
-            raise ConfigError("data.input: set labels or labels-file, not both")
-        if self["labels"]:
-            _check_names(self["labels"], "data.input.labels")
         self._names = self["labels"] or None
         self._arrays = {}   # images file path -> (images memmap, labels memmap)
+
+    def check(self):
+        if self["labels"] and self["labels-file"]:
+            raise ConfigError("set labels or labels-file, not both")
+        if self["labels"]:
+            _check_names(self["labels"], "labels")
 
     def scan(self, root, exclude=()):
         root = Path(root)

@@ -277,8 +277,11 @@ def _parse_entry(entry, lines, where):
         raise ConfigError(located(lines, f"{where}.op", f"{where}.op: unknown operation '{name}'.{hint}"))
     section = {k: v for k, v in entry.items() if k != "op"}
     options = OptionSet(cls.options)
-    given = {id(options.get(str(k))) for k in section}
-    for option in options:
-        if option.required and id(option) not in given:
-            raise ConfigError(located(lines, f"{where}.op", f"{where}: {name} needs {option.name} ({option.help})"))
+    known = [options.get(str(key)) for key in section]
+    given = {option.name for option in known if option}
+    missing = [option for option in options if option.required and option.name not in given]
+    # With an unknown key (a typo of the missing one?) from_section's message, with a suggestion, helps more.
+    if missing and all(known):
+        raise ConfigError(located(lines, f"{where}.op",
+                                  f"{where}: {name} needs {missing[0].name} ({missing[0].help})"))
     return cls.from_section(section, where=where, lines=lines, anchor=f"{where}.op")

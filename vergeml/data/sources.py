@@ -125,9 +125,13 @@ class LabeledImageSource(Source):
 
     def __init__(self, **values):
         super().__init__(**values)
+        # YAML reads {0: 2} with an int key; class names are folder names, always strings.
+        self.values["oversample"] = {str(label): n for label, n in self["oversample"].items()}
+
+    def check(self):
         for label, factor in self["oversample"].items():
             if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
-                raise ConfigError(f"data.input.oversample.{label}: expected an integer >= 1, got {factor!r}")
+                raise ConfigError(f"oversample.{label}: expected an integer >= 1, got {factor!r}")
 
     def scan(self, root, exclude=()):
         root = _existing_dir(root)
@@ -166,6 +170,12 @@ class ImageSource(Source):
                help="Glob patterns of sample files relative to the samples dir, e.g. **/*.jpg "
                     "(default: every supported image)."),
     )
+
+    def check(self):
+        for pattern in self["input-patterns"] or ():
+            if not pattern or Path(pattern).is_absolute():
+                raise ConfigError(f"input-patterns: {pattern!r} is not a pattern relative to the "
+                                  "samples dir, such as **/*.jpg")
 
     def scan(self, root, exclude=()):
         root = _existing_dir(root)

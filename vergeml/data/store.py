@@ -12,12 +12,15 @@ Tables:
     verdicts(digest, reason)              '' = decodes fine, else why not
     entries(stage, key, shape, dtype, data, created)  cached arrays
 """
+import contextlib
 import logging
 import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
+
+from vergeml.errors import VergeMLError
 
 log = logging.getLogger("vergeml.data")
 
@@ -55,8 +58,11 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             return _connect(str(self.path))
+        except sqlite3.OperationalError as err:
+            # Locked by another run, read-only, disk full: the file itself is fine.
+            raise self._unusable(err) from None
         except sqlite3.DatabaseError as err:
-            # A damaged file (disk full, foreign file): set it aside and start fresh.
+            # A damaged or foreign file: set it aside and start fresh.
             aside = self.path.with_name(f"{DB_NAME}.damaged-{int(time.time())}")
             log.warning("Warning: cache database %s is unreadable (%s); moved it to %s and "
                         "starting a new cache", self.path, err, aside.name)
@@ -65,9 +71,23 @@ class Store:
             os.replace(self.path, aside)
             return _connect(str(self.path))
 
+    @contextlib.contextmanager
+    def _locked(self):
+        """Hold the lock; turn SQLite's operational errors into one-line errors."""
+        with self.lock:
+            try:
+                yield
+            except sqlite3.OperationalError as err:
+                raise self._unusable(err) from None
+
+    def _unusable(self, err):
+        return VergeMLError(f"cannot use the cache database {self.path}: {err}",
+                            hint="Another ml run may be using it, or the disk is full or "
+                                 "read-only; try again, or use --cache-dir or --cache none.")
+
     def read(self, sql, params=()):
         """Run a query and return all rows."""
-        with self.lock:
+        with self._locked():
             return self.conn.execute(sql, params).fetchall()
 
     def write(self, statements):
@@ -75,19 +95,16 @@ class Store:
 
         A failure rolls everything back, leaving the last committed state.
         """
-        with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, rows in statements:
-                    self.conn.executemany(sql, rows)
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        def run():
+            for sql, rows in statements:
+                self.conn.executemany(sql, rows)
+
+        with self._locked():
+            _transaction(self.conn, run)
 
     def reclaim(self):
         """Return the pages of deleted entries to the file system."""
-        with self.lock:
+        with self._locked():
             # executescript steps to completion; execute() would free one page only.
             self.conn.executescript("PRAGMA incremental_vacuum;")
 
@@ -115,8 +132,7 @@ def _connect(target):
 
 
 def _ensure_schema(conn):
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    def create():
         for statement in _SCHEMA.strip().split(";"):
             if statement.strip():
                 conn.execute(statement)
@@ -125,7 +141,18 @@ def _ensure_schema(conn):
             for table in ("files", "verdicts", "entries"):
                 conn.execute(f"DELETE FROM {table}")
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('version', ?)", (STORE_VERSION,))
+    _transaction(conn, create)
+
+
+def _transaction(conn, work):
+    """Run ``work()`` in one write transaction; roll back when it fails."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        work()
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (e.g. disk full); a second
+        # ROLLBACK would fail and hide the real error.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise

@@ -6,12 +6,14 @@ per class). Everything is assembled in a staging folder under
 ``<cache-dir>/downloads/`` and moved into ``samples/`` only when complete, so
 a failure never leaves half a dataset behind.
 """
+import contextlib
 import os
 import shutil
 import sys
 import tarfile
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,19 +148,15 @@ def downloads_dir(env):
     return path
 
 
-class staging:  # noqa: N801 - used like a function: ``with staging(env, name) as tmp``
+@contextlib.contextmanager
+def staging(env, name):
     """A fresh folder under ``<cache-dir>/downloads/``, removed on exit."""
-
-    def __init__(self, env, name):
-        self.path = downloads_dir(env) / f"{name}.tmp-{uuid.uuid4().hex[:8]}"
-
-    def __enter__(self):
-        self.path.mkdir()
-        return self.path
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.path, ignore_errors=True)
-        return False
+    path = downloads_dir(env) / f"{name}.tmp-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # -- archives -----------------------------------------------------------------
@@ -171,8 +169,9 @@ def extract(archive, dest):
     overwrite files elsewhere.
 
     Raises:
-        VergeMLError: corrupt or unsafe archive; the archive is deleted so
-            that the next run downloads it again.
+        VergeMLError: a corrupt archive (it is deleted, so that the next run
+            downloads it again), an unsafe one, or a failure to write (disk
+            full: the archive is kept).
     """
     archive, dest = Path(archive), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -181,11 +180,22 @@ def extract(archive, dest):
             _extract_zip(archive, dest)
         else:
             _extract_tar(archive, dest)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
-        archive.unlink(missing_ok=True)
-        raise VergeMLError(
-            f"could not extract {archive.name}: {err}",
-            hint="The file was deleted; run the command again to download it anew.") from None
+    except OSError as err:
+        if err.errno is None:  # e.g. a broken gzip stream: the archive is corrupt
+            raise _corrupt(archive, err) from None
+        # Writing failed (disk full, permissions): the archive itself is fine.
+        raise VergeMLError(f"could not extract {archive.name}: {err.strerror or err}",
+                           hint="The archive was kept; fix the problem and run the command "
+                                "again.") from None
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as err:
+        raise _corrupt(archive, err) from None
+
+
+def _corrupt(archive, err):
+    """Delete a corrupt archive and return the error to raise."""
+    archive.unlink(missing_ok=True)
+    return VergeMLError(f"could not extract {archive.name}: {err}",
+                        hint="The file was deleted; run the command again to download it anew.")
 
 
 def _extract_zip(archive, dest):
@@ -301,7 +311,7 @@ def display_path(path, base):
         rel = Path(path).resolve().relative_to(Path(base).resolve())
     except ValueError:
         return str(path) + os.sep
-    return (str(rel) if str(rel) != "." else ".") + "/"
+    return f"{rel}/"
 
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}

@@ -44,8 +44,9 @@ def download(url, dest, expected_size=None, sha256=None, progress=True, timeout=
         ``dest`` as a :class:`pathlib.Path`.
 
     Raises:
-        VergeMLError: network failure, HTTP error, truncated transfer or
-            checksum mismatch, with a hint on what to do.
+        VergeMLError: network failure, HTTP error, truncated transfer,
+            checksum mismatch or a failure to write (disk full), with a hint
+            on what to do.
     """
     dest = Path(dest)
     if dest.is_file():
@@ -57,9 +58,13 @@ def download(url, dest, expected_size=None, sha256=None, progress=True, timeout=
         _lock(handle, url)
         try:
             _fetch(url, part, handle, dest, expected_size, progress, timeout, headers or {})
-        except VergeMLError:
+        except (VergeMLError, OSError) as err:
             if os.fstat(handle.fileno()).st_size == 0:
                 part.unlink()  # nothing to resume: leave no clutter (we hold the lock)
+            if isinstance(err, OSError):  # network errors are VergeMLErrors already: the disk failed
+                raise VergeMLError(f"could not write {part}: {err.strerror or err}",
+                                   hint="Free some space or use --cache-dir to download elsewhere, "
+                                        "then run the command again to resume.") from None
             raise
     _verify(url, part, sha256)
     os.replace(part, dest)

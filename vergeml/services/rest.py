@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from vergeml import __version__
 from vergeml.errors import VergeMLError
 from vergeml.options import OptionValueError
-from vergeml.services import has_display, multipart, stop_on_sigterm
+from vergeml.services import has_display, http_url, multipart, stop_on_sigterm
 
 MB = 1024 * 1024
 MAX_FILES = 256
@@ -98,7 +98,7 @@ class RestApp:
         text = Template((STATIC / name).read_text(encoding="utf-8")).safe_substitute(
             instance=html.escape(self.predictor.name), resize_options=options,
             labels=html.escape(", ".join(self.predictor.labels)), version=__version__,
-            max_body=self.max_body // MB, size=self.predictor.size)
+            max_body=_megabytes(self.max_body), size=self.predictor.size)
         return 200, "text/html; charset=utf-8", text.encode("utf-8"), []
 
     def health(self, environ):
@@ -117,8 +117,7 @@ class RestApp:
             raise HttpError(400, "no files: send one or more images in the multipart field 'files'")
         if len(files) > MAX_FILES:
             raise HttpError(400, f"too many files: {len(files)} (at most {MAX_FILES} per request)")
-        items = [(name, data) for name, data in files]
-        results = self.predictor.predict_images(items, top_k=top_k, resize=resize)
+        results = self.predictor.predict_images(files, top_k=top_k, resize=resize)
         for result in results:
             if "error" in result:
                 raise HttpError(400, f"{result['filename']}: not a valid image ({result['error']})",
@@ -157,7 +156,7 @@ class RestApp:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             raise HttpError(400, "invalid Content-Length") from None
-        limit = f"the request body is larger than the limit of {self.max_body / MB:g} MB"
+        limit = f"the request body is larger than the limit of {_megabytes(self.max_body)} MB"
         if length > self.max_body:
             raise HttpError(413, limit)
         # Read at most one byte past the limit so a lying client cannot flood us.
@@ -186,12 +185,18 @@ def _safe_name(filename, index):
     return name or f"file{index + 1}"
 
 
+def _megabytes(size):
+    """A byte count as MB text: ``20``, ``0.5``."""
+    return f"{size / MB:g}"
+
+
 def _json(value):
     return json.dumps(value).encode("utf-8")
 
 
 def openapi_spec(predictor, max_body):
     """An OpenAPI 3 description of the service."""
+    from vergeml.models.imagenet.predict import LABELS_OPTION, RESIZE_MODES
     error = {"description": "Error", "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Error"}}}}
     html_page = {"200": {"description": "HTML page", "content": {"text/html": {}}}}
@@ -217,15 +222,15 @@ def openapi_spec(predictor, max_body):
                         "type": "object", "required": ["files"], "properties": {
                             "files": {"type": "array", "items": {"type": "string", "format": "binary"},
                                       "description": "one or more images"},
-                            "labels": {"type": "integer", "minimum": 1, "default": 5,
+                            "labels": {"type": "integer", "minimum": 1, "default": LABELS_OPTION.default,
                                        "description": "how many labels per image"},
-                            "resize": {"type": "string", "enum": ["fill", "aspect-fill", "aspect-fit"],
+                            "resize": {"type": "string", "enum": list(RESIZE_MODES),
                                        "default": predictor.resize}}}}}},
                     "responses": {
                         "200": {"description": "One entry per file, in upload order",
                                 "content": {"application/json": {"schema": {
                                     "type": "array", "items": {"$ref": "#/components/schemas/Result"}}}}},
-                        "400": error, "413": dict(error, description=f"Body over {max_body // MB} MB"),
+                        "400": error, "413": dict(error, description=f"Body over {_megabytes(max_body)} MB"),
                         "415": error, "500": error}}},
         },
         "components": {"schemas": {
@@ -239,7 +244,8 @@ def openapi_spec(predictor, max_body):
     }
 
 
-def serve(instance, host="127.0.0.1", port=2204, threads=4, max_body_mb=20, browser=False):
+def serve(instance, host="127.0.0.1", port=2204, threads=4, max_body_mb=20, browser=False,
+          settings=None):
     """Load the instance's model once and serve it until Ctrl-C or SIGTERM.
 
     Args:
@@ -249,6 +255,7 @@ def serve(instance, host="127.0.0.1", port=2204, threads=4, max_body_mb=20, brow
         threads: waitress worker threads.
         max_body_mb: request body limit in MB.
         browser: open the explorer page in a web browser.
+        settings: resolved global options (``--device`` ...) for loading the model.
     """
     from waitress.server import create_server
     from vergeml.models.imagenet.predict import Predictor
@@ -267,12 +274,12 @@ def serve(instance, host="127.0.0.1", port=2204, threads=4, max_body_mb=20, brow
                            hint="Choose another port with --port.") from None
     print(f"Loading @{instance.name} ...", flush=True)
     try:
-        app.predictor = Predictor(instance)
+        app.predictor = Predictor(instance, settings)
         app.predictor.warm_up()
     except BaseException:
         server.close()
         raise
-    url = f"http://{_url_host(host)}:{getattr(server, 'effective_port', port)}"
+    url = http_url(host, getattr(server, "effective_port", port))
     print(f"Serving @{instance.name} on {url}  (Ctrl-C to stop)", flush=True)
     if browser and has_display():
         threading.Timer(0.5, webbrowser.open, [url]).start()
@@ -284,8 +291,4 @@ def serve(instance, host="127.0.0.1", port=2204, threads=4, max_body_mb=20, brow
     finally:
         server.close()
     print("Stopped.", flush=True)
-
-
-def _url_host(host):
-    return f"[{host}]" if ":" in host else host
 

@@ -284,15 +284,15 @@ class FeatureExtractor:
 
 
 def _keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    return keras
+    """Keras, imported quietly (:func:`vergeml.backend.load`; a no-op once loaded)."""
+    from vergeml import backend
+    return backend.load()[1]
 
 
 def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-    return tf
+    """TensorFlow, imported quietly (see :func:`_keras`)."""
+    from vergeml import backend
+    return backend.load()[0]
 
 
 def _normalize_weights(weights):

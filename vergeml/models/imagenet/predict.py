@@ -15,10 +15,9 @@ from pathlib import Path
 
 from vergeml.command import Command, ONE_INSTANCE
 from vergeml.errors import VergeMLError
+from vergeml.models.imagenet.train import RESIZE_MODES
 from vergeml.options import Option
 
-# As vergeml.data.images.RESIZE_MODES; repeated so `ml help` need not import Pillow.
-RESIZE_MODES = ("fill", "aspect-fill", "aspect-fit")
 BATCH_SIZE = 32
 # Decoding a huge image would take gigabytes of memory; refuse it up front.
 MAX_PIXELS = 50_000_000
@@ -38,14 +37,16 @@ class Predictor:
 
     Args:
         instance: a :class:`vergeml.trainings.Instance`.
+        settings: resolved global options (``--device`` ...) for
+            :func:`vergeml.backend.load`; None for the defaults.
     """
 
-    def __init__(self, instance):
+    def __init__(self, instance, settings=None):
         self.instance = instance
         self.name = instance.name
         hyper = dict(instance.hyperparameters or {})
         self.labels = _read_labels(instance)
-        self._model = _load_model(instance)
+        self._model = _load_model(instance, settings)
         self._ops = _operations(instance)
         self.size = _input_size(self._model, hyper)
         self.resize = hyper.get("resize") or "fill"
@@ -163,10 +164,7 @@ def _read_labels(instance):
     path = Path(instance.labels_path)
     if not path.is_file():
         raise VergeMLError(f"labels.txt not found: {path}", hint=_no_model_hint(instance))
-    try:
-        labels = instance.labels()
-    except OSError as err:
-        raise VergeMLError(f"cannot read {path}: {err.strerror or err}") from None
+    labels = instance.labels()
     if not labels:
         raise VergeMLError(f"no labels in {path}")
     return list(labels)
@@ -185,12 +183,12 @@ def _operations(instance):
     return parse_operations(entries, where=f"@{instance.name} data.preprocess")
 
 
-def _load_model(instance):
+def _load_model(instance, settings=None):
     path = Path(instance.model_path)
     if not path.is_file():
         raise VergeMLError(f"model.keras not found: {path}", hint=_no_model_hint(instance))
     from vergeml import backend
-    _, keras = backend.load()
+    _, keras = backend.load(settings)
     try:
         return keras.saving.load_model(str(path), compile=False)
     except Exception as err:  # noqa: BLE001 - a damaged file is a user-level failure
@@ -212,7 +210,9 @@ def _input_size(model, hyper):
 
 def _preprocess_function(hyper):
     """The backbone's ``preprocess_input``, as the backbone table names it."""
+    from vergeml import backend
     from vergeml.models.imagenet.backbones import get_backbone, load_object
+    backend.load()  # already loaded by _load_model; importing Keras quietly either way
     name = hyper.get("architecture")
     if not name:
         raise VergeMLError("the instance does not record its architecture")
@@ -316,7 +316,6 @@ class PredictCommand(Command):
     name = "predict"
     description = "Predict the class of images with a trained instance."
     instance = ONE_INSTANCE
-    needs_project = False
     options = (
         LABELS_OPTION,
         RESIZE_OPTION,
@@ -339,7 +338,7 @@ class PredictCommand(Command):
         paths = expand_paths(args["files"])
         if not paths:
             raise VergeMLError("no image files found in: " + " ".join(args["files"]))
-        predictor = Predictor(env.instance())
+        predictor = Predictor(env.instance(), env.settings)
         results = predictor.predict_files(paths, top_k=args["labels"], resize=args.get("resize"))
         for result in results:
             if "error" in result:

@@ -3,6 +3,9 @@ from vergeml.command import Command
 from vergeml.models.imagenet.backbones import architecture_names
 from vergeml.options import Option
 
+# As vergeml.data.images.RESIZE_MODES; repeated so `ml help` need not import Pillow.
+RESIZE_MODES = ("fill", "aspect-fill", "aspect-fit")
+
 TRAIN_OPTIONS = (
     Option("epochs", default=5, type="int", rule=">0", help="How many epochs to train."),
     Option("architecture", default="resnet-50", choices=tuple(architecture_names()),
@@ -29,7 +32,7 @@ TRAIN_OPTIONS = (
            help="Epochs without improvement before training stops early (0 means off)."),
     Option("weights", default="imagenet",
            help="Backbone weights: imagenet, none (random), or the path of a weights file."),
-    Option("resize", default="fill", choices=("fill", "aspect-fill", "aspect-fit"),
+    Option("resize", default="fill", choices=RESIZE_MODES,
            help="How images are fitted to the input size: stretch, crop or letterbox."),
     Option("name", help="Name of the trained instance (default: a random robot name)."),
 )
@@ -41,7 +44,6 @@ class TrainCommand(Command):
     name = "train"
     description = "Train an image classifier."
     options = TRAIN_OPTIONS
-    needs_project = True
     examples = ("ml train", "ml train --learning-rate=0.005 --epochs=50",
                 "ml train --architecture=mobilenet --alpha=0.25 --size=96")
 

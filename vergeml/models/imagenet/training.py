@@ -53,15 +53,18 @@ def _train(args, env):
                                  output_layer=args["output-layer"], seed=env.random_seed)
     extractor.model  # step 2 up front: missing weights fail before any long work
     features = cached_features(dataset, extractor, args)
-    instance = _create_instance(args, env, dataset, extractor)
+    instance = None
     try:
+        instance = _create_instance(args, env, dataset, extractor)
         top, history = fit_top(features, dataset, args, instance, env.random_seed)
         finish(instance, top, features, dataset, extractor, history)
     except KeyboardInterrupt:
-        _cancel(instance, dataset, extractor, features)
+        if instance is not None:
+            _cancel(instance, dataset, extractor, features)
         return 130
     except BaseException as error:
-        instance.set_status("failed", error=f"{type(error).__name__}: {error}")
+        if instance is not None:
+            instance.set_status("failed", error=f"{type(error).__name__}: {error}")
         raise
     return 0
 
