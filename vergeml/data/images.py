@@ -9,9 +9,8 @@ import io
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from vergeml.data.formats import IMAGE_EXTENSIONS, is_image_file  # noqa: F401 (re-exported)
 from vergeml.errors import VergeMLError
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 # Resampling filters by the names users write in vergeml.yaml.
 METHODS = {
@@ -47,11 +46,6 @@ class BadImageError(VergeMLError):
                          hint="Fix or remove the file, or pass --skip-bad-files to skip it.")
         self.path = path
         self.reason = reason
-
-
-def is_image_file(path):
-    """Whether a file name has one of the supported image extensions."""
-    return str(path).lower().endswith(IMAGE_EXTENSIONS)
 
 
 def load_image(path):

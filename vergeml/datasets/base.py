@@ -19,6 +19,7 @@ from pathlib import Path
 
 from vergeml.command import Command
 from vergeml.datasets import http
+from vergeml.data.formats import is_image_file
 from vergeml.errors import VergeMLError
 
 MIRROR_VARIABLE = "VERGEML_DOWNLOAD_MIRROR"
@@ -297,9 +298,9 @@ def summary(entries, samples, project_dir):
     """``Wrote 1,797 images in 10 classes to samples/``."""
     samples = Path(samples)
     folders = [samples / name for _, name in entries if (samples / name).is_dir()]
-    count = sum(1 for _, name in entries if (samples / name).is_file() and is_image(name))
+    count = sum(1 for _, name in entries if (samples / name).is_file() and is_image_file(name))
     count += sum(1 for folder in folders for p in folder.rglob("*")
-                 if p.is_file() and is_image(p.name))
+                 if p.is_file() and is_image_file(p.name))
     where = display_path(samples, project_dir)
     classes = f" in {len(folders):,} classes" if folders else ""
     return f"Wrote {count:,} images{classes} to {where}"
@@ -312,14 +313,6 @@ def display_path(path, base):
     except ValueError:
         return str(path) + os.sep
     return f"{rel}/"
-
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-
-
-def is_image(name):
-    """Whether a file name has an image extension."""
-    return Path(name).suffix.lower() in IMAGE_SUFFIXES
 
 
 def warn(message):

@@ -10,8 +10,8 @@ import os
 import urllib.request
 from pathlib import Path
 
-from vergeml.datasets.base import (MIRROR_VARIABLE, Dataset, RemoteFile, extract, find_dir,
-                                   is_image, warn)
+from vergeml.data.formats import is_image_file
+from vergeml.datasets.base import MIRROR_VARIABLE, Dataset, RemoteFile, extract, find_dir, warn
 
 MS_URL = ("https://download.microsoft.com/download/3/E/1/"
           "3E1C3F21-ECDB-4869-8368-6DEBA77B919F/kagglecatsanddogs_3367a.zip")
@@ -75,7 +75,7 @@ class UniqueObjects(Dataset):
     def prepare(self, paths, tmp, env):
         extract(paths[0], tmp / "x")
         folder = find_dir(tmp / "x", "OBJECTSALL")
-        return [(p, p.name) for p in sorted(folder.iterdir()) if p.is_file() and is_image(p.name)]
+        return [(p, p.name) for p in sorted(folder.iterdir()) if p.is_file() and is_image_file(p.name)]
 
 
 class HAM10000(Dataset):
