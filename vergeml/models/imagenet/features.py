@@ -110,7 +110,7 @@ class FeatureExtractor:
                          f"{', '.join(str(s) for s in self.backbone.sizes if s != 224)} uses it.")
         return VergeMLError(
             f"ImageNet weights for {self.backbone.name} are missing: {name} is not in "
-            f"{folder} and could not be downloaded (--weights=none uses random weights)",
+            f"{folder} and could not be downloaded",
             hint=hint)
 
     # -- the network ----------------------------------------------------------
