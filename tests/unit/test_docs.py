@@ -34,18 +34,49 @@ def test_example_project_file_global_options_validate(example):
     assert settings["val-split"] == "10%" and settings["random-seed"] == 42
 
 
-@pytest.mark.parametrize("path", [("train",), ("predict",), ("list",), ("run", "rest"),
-                                  ("plot", "confusion-matrix")])
+def _command(name):
+    """A built-in command or a model command, by name."""
+    from vergeml.env import Environment
+    command = plugins.instantiate(plugins.COMMANDS, name)
+    return command or Environment(REPO).model().commands()[name]()
+
+
+def _sections():
+    """``(command,)`` or ``(command, sub)`` of everything with project-file options."""
+    from vergeml.env import Environment
+    names = plugins.names(plugins.COMMANDS) + sorted(Environment(REPO).model().commands())
+    found = []
+    for command in map(_command, names):
+        if any(o.yaml and not o.positional for o in command.options):
+            found.append((command.name,))
+        for sub in plugins.names(command.subcommands) if command.subcommands else ():
+            plugin = plugins.instantiate(command.subcommands, sub)
+            if any(o.yaml and not o.positional for o in plugin.options):
+                found.append((command.name, sub))
+    return found
+
+
+def test_example_project_file_shows_every_option():
+    """Each option a project file may set appears in the example, set or commented out."""
+    from vergeml.cli import command_options
+    from vergeml.config import GLOBAL_OPTIONS
+    text = (REPO / "vergeml.yaml.example").read_text()
+    missing = [o.name for o in GLOBAL_OPTIONS if o.yaml and f"{o.name}:" not in text]
+    for path in _sections():
+        options = command_options(_command(path[0]), path[1] if len(path) > 1 else None)
+        missing += [".".join(path + (o.name,)) for o in options
+                    if o.yaml and not o.positional and f"{o.name}:" not in text]
+    assert not missing, f"vergeml.yaml.example lacks {missing}"
+
+
+@pytest.mark.parametrize("path", _sections())
 def test_example_project_file_sections_validate(example, path):
     from vergeml.cli import command_options
-    from vergeml.env import Environment
-    name, sub = path[0], (path[1] if len(path) > 1 else None)
-    command = plugins.instantiate(plugins.COMMANDS, name)
-    if command is None:
-        command = Environment(REPO).model().commands()[name]()
-    options = command_options(command, sub)
+    options = command_options(_command(path[0]), path[1] if len(path) > 1 else None)
+    parent = example.section(*path[:-1]) if len(path) > 1 else example.data
+    assert isinstance(parent.get(path[-1]), dict), \
+        f"vergeml.yaml.example has no {'.'.join(path)} section"
     section = example.section(*path)
-    assert section, f"vergeml.yaml.example has no {'.'.join(path)} section"
     required = {o.name: "x.jpg" for o in options if o.required}  # e.g. predict's <files>
     resolved = options.resolve(required, section, where=".".join(path), lines=example.lines)
     for key, value in section.items():
