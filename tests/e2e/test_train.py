@@ -106,8 +106,8 @@ def test_ctrl_c_cancels_and_keeps_a_loadable_checkpoint(digits_project, ml_env):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode != 0
-    assert "Traceback" not in err
+    assert proc.returncode == 130, err[-3000:]  # cancelled like Ctrl-C, not a crash
+    assert "Traceback" not in err and "Cancelled" in err
     meta = read_metadata(digits_project, name)
     assert meta["status"] == "cancelled"
     assert meta["results"]["epochs_done"] >= 2

@@ -422,7 +422,7 @@ def test_subprocess_runtime_failure_and_debug_traceback(project, error, code):
 
 def test_subprocess_debug_shows_traceback_for_user_error(run_ml, project):
     code, out, err = run_ml("trian", cwd=project, env={"VERGEML_DEBUG": "1"})
-    assert code != 0
+    assert code == 1  # an uncaught exception, not the usage-error exit 2
     assert "Traceback (most recent call last)" in err
     assert "UsageError" in err
 

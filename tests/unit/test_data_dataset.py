@@ -98,13 +98,19 @@ def test_rename_reuses_entries_when_ops_are_deterministic(project, decodes, read
     assert_no_stale_hit(ds, found)
 
 
-def test_rename_with_random_ops_rebuilds_at_most_that_file(project, decodes):
+def test_rename_with_random_ops_rebuilds_exactly_that_training_file(project, decodes):
+    """Random ops of a training sample are seeded by its path: a renamed training file
+    gets new augmentations, so its entry (and only it) is rebuilt."""
     env = make_env(project, data={"preprocess": BASE})
-    build(env)
+    first_ds, first, _ = build(env)
     rename(project)
     decodes.calls = 0
     ds, stats, found = build(env)
-    assert stats["new"] <= 1 and stats["stale"] == stats["new"] and decodes.calls == stats["new"]
+    before = {s.relpath: s.split for s in every(first_ds)}
+    after = {s.relpath: s.split for s in every(ds)}
+    assert before["0/0.png"] == after["0/renamed.png"] == "train"
+    assert stats == {"hit": first["new"] - 1, "new": 1, "stale": 1}
+    assert decodes.calls == 1
     assert_no_stale_hit(ds, found)
 
 

@@ -12,7 +12,7 @@ from vergeml.data import load_dataset
 from vergeml.data.operations import (BUILTIN, RGB, Augment, Crop, FlipHorizontal, FlipVertical,
                                      Grayscale, OperationError, RandomCrop, Resize,
                                      parse_operations)
-from vergeml.errors import ConfigError
+from vergeml.errors import ConfigError, VergeMLError
 
 
 def gradient(width=40, height=30):
@@ -155,5 +155,5 @@ def test_operation_error_names_the_file(tmp_path):
     image_project(tmp_path, per_class=5, size=(8, 8))
     ds = load_dataset(make_env(tmp_path, data={"preprocess": [{"op": "crop", "width": 20, "height": 20}]}))
     sample = ds.samples("train")[0]
-    with pytest.raises(Exception, match=sample.relpath + ".*larger than the image"):
+    with pytest.raises(VergeMLError, match=sample.relpath + ".*larger than the image"):
         ds.load_array(sample)

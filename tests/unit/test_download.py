@@ -9,19 +9,17 @@ import io
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import tarfile
 import threading
 import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import run_ml_process
 from vergeml.commands.download import DownloadCommand, resolve_dataset
 from vergeml.config import GLOBAL_OPTIONS
 from vergeml.datasets import catalog, http
@@ -29,8 +27,6 @@ from vergeml.datasets.base import RemoteFile, extract
 from vergeml.env import Environment
 from vergeml.errors import UsageError, VergeMLError
 
-ROOT = Path(__file__).resolve().parents[2]
-ML = ROOT / ".venv" / "bin" / "ml"
 SERVER_LIFETIME = 60  # seconds: the server shuts itself down even if a test hangs
 
 
@@ -476,17 +472,13 @@ def test_every_registered_dataset_loads():
     assert [o.name for o in DownloadCommand.options] == ["force"]
 
 
-# -- the real command line (once vergeml/cli.py exists) ------------------------------
-
-needs_cli = pytest.mark.skipif(not (ROOT / "vergeml" / "cli.py").exists() or not ML.exists(),
-                               reason="vergeml/cli.py is not written yet")
-
+# -- the real command line -----------------------------------------------------------
 
 def ml(*argv, cwd):
-    return subprocess.run([str(ML), *argv], cwd=cwd, capture_output=True, text=True, timeout=120)
+    """The real ``ml`` in a subprocess (the venv's script, else ``python -m vergeml``)."""
+    return run_ml_process(*argv, cwd=cwd, timeout=120)
 
 
-@needs_cli
 def test_cli_download_digits(tmp_path):
     result = ml("download:digits", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -494,14 +486,12 @@ def test_cli_download_digits(tmp_path):
     assert len(list((tmp_path / "samples").rglob("*.png"))) == 1797
 
 
-@needs_cli
 def test_cli_download_without_dataset(tmp_path):
     result = ml("download", cwd=tmp_path)
     assert result.returncode == 2
     assert "download:digits" in result.stderr and "Traceback" not in result.stderr
 
 
-@needs_cli
 def test_cli_unknown_dataset(tmp_path):
     result = ml("download:digts", cwd=tmp_path)
     assert result.returncode == 2

@@ -1,19 +1,18 @@
 """FeatureExtractor on the real MobileNet alpha 0.25 ImageNet weights (offline)."""
 import shutil
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.conftest import MOBILENET_WEIGHTS, WEIGHTS_DIR
 from vergeml.errors import ConfigError, VergeMLError
 from vergeml.models.imagenet.features import FeatureExtractor
 
-SHARED = Path("/work/shared/weights/mobilenet_2_5_224_tf_no_top.h5")
+SHARED = WEIGHTS_DIR / MOBILENET_WEIGHTS
 SIZE = 96
 
 pytestmark = [
-    pytest.mark.skipif(not SHARED.is_file(), reason="shared mobilenet weights absent"),
     pytest.mark.filterwarnings("ignore::vergeml.models.imagenet.backbones.SizeWarning"),
     # Keras's own saving code under numpy 2; nothing of ours.
     pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
@@ -21,14 +20,11 @@ pytestmark = [
 
 
 @pytest.fixture
-def keras_home(tmp_path, monkeypatch):
-    """A temp $KERAS_HOME holding only the shared mobilenet file; offline."""
-    models = tmp_path / "keras" / "models"
-    models.mkdir(parents=True)
-    shutil.copy(SHARED, models / SHARED.name)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+def keras_home(keras_home, monkeypatch):
+    """The shared $KERAS_HOME holding only the mobilenet file (fails when it is absent);
+    offline. Read-only: tests write their own files under tmp_path."""
     monkeypatch.setenv("VERGEML_OFFLINE", "1")
-    return tmp_path / "keras"
+    return keras_home
 
 
 @pytest.fixture
