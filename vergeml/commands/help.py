@@ -106,6 +106,8 @@ def format_rows(rows, indent=2):
     if not rows:
         return ""
     left_width = min(max(len(left) for left, _ in rows) + 3, 36)
+    if width() - indent - left_width < 40:  # narrow terminal: descriptions go below
+        left_width = 6
     lines = []
     for left, right in rows:
         pad = " " * (indent + left_width)
