@@ -7,7 +7,6 @@ stops by itself after a minute at the latest.
 import hashlib
 import io
 import os
-import shutil
 import socket
 import tarfile
 import threading
