@@ -33,11 +33,11 @@ ENTRY_POINTS = {
         "rgb = vergeml.data.operations:RGB",
     ],
     "vergeml.download": [
-        "digits = vergeml.datasets.digits:Digits",
-        "cats-and-dogs = vergeml.datasets.catalog:CatsAndDogs",
-        "dogs = vergeml.datasets.catalog:Dogs",
-        "unique-objects = vergeml.datasets.catalog:UniqueObjects",
-        "ham10000 = vergeml.datasets.catalog:HAM10000",
+        "digits = vergeml.downloads.digits:Digits",
+        "cats-and-dogs = vergeml.downloads.catalog:CatsAndDogs",
+        "dogs = vergeml.downloads.catalog:Dogs",
+        "unique-objects = vergeml.downloads.catalog:UniqueObjects",
+        "ham10000 = vergeml.downloads.catalog:HAM10000",
     ],
     "vergeml.plot": [
         "roc = vergeml.commands.plot:RocPlot",
@@ -45,8 +45,8 @@ ENTRY_POINTS = {
         "confusion-matrix = vergeml.commands.plot:ConfusionMatrixPlot",
     ],
     "vergeml.run": [
-        "rest = vergeml.commands.rest:RestService",
-        "tensorboard = vergeml.commands.tensorboard:TensorboardService",
+        "rest = vergeml.commands.run:RestService",
+        "tensorboard = vergeml.commands.run:TensorboardService",
     ],
 }
 

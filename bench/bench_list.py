@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from vergeml.names import random_name
+from vergeml.instances.names import random_name
 
 TARGET_SECONDS = 0.5
 STATUSES = ("finished",) * 7 + ("cancelled", "failed", "running")

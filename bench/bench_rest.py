@@ -124,8 +124,8 @@ def bench_rest(port, body, content_type, requests, concurrency):
 
 def _predictors(trainings_dir, name, repeat):
     """One loaded Predictor, yielded ``repeat`` times."""
-    from vergeml.models.imagenet.predict import Predictor
-    from vergeml.trainings import load_instance
+    from vergeml.models.imagenet.predictor import Predictor
+    from vergeml.instances import load_instance
     predictor = Predictor(load_instance(trainings_dir, name))
     predictor.warm_up()
     for _ in range(repeat):

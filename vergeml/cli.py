@@ -21,6 +21,7 @@ from vergeml.env import DEFAULT_MODEL, Environment
 from vergeml.errors import ConfigError, UsageError, VergeMLError
 from vergeml.options import OptionSet, canonical, located
 from vergeml.suggest import suggestion
+from vergeml.console import warn
 
 
 class _Parser(argparse.ArgumentParser):
@@ -187,7 +188,7 @@ def make_environment(globals_typed, instances, lenient=False):
     except ConfigError as error:
         if not lenient:
             raise
-        print(f"Warning: {error.message} (ignored for help)", file=sys.stderr)
+        warn(f"{error.message} (ignored for help)")
         project = ProjectFile()
         settings = resolve_globals({}, project)
     env = Environment(project_dir, project, settings, instances)

@@ -62,6 +62,6 @@ class Environment:
     def instance(self):
         """The first ``@name`` instance, loaded from the trainings directory."""
         if self._instance is None and self.instance_names:
-            from vergeml.trainings import load_instance
+            from vergeml.instances import load_instance
             self._instance = load_instance(self.trainings_dir, self.instance_names[0])
         return self._instance

@@ -8,12 +8,13 @@ used, which keeps ``ml help`` and ``ml list`` from importing heavy modules.
 import sys
 from functools import lru_cache
 from importlib.metadata import entry_points
+from vergeml.console import warn
 
 COMMANDS = "vergeml.cmd"
 MODELS = "vergeml.model"
 SOURCES = "vergeml.io"
 OPERATIONS = "vergeml.operation"
-DATASETS = "vergeml.download"
+DOWNLOADS = "vergeml.download"
 PLOTS = "vergeml.plot"
 SERVICES = "vergeml.run"
 
@@ -44,7 +45,7 @@ def load(group, name):
     try:
         return entry.load()
     except Exception as error:  # noqa: BLE001 - any import failure of foreign code
-        print(f"Warning: plugin '{name}' ({group}) could not be loaded: {error}", file=sys.stderr)
+        warn(f"plugin '{name}' ({group}) could not be loaded: {error}")
         return None
 
 

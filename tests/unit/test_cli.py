@@ -13,7 +13,7 @@ import pytest
 
 from vergeml import __version__, cli
 from vergeml.errors import UsageError, VergeMLError
-from vergeml.models.imagenet.train import TRAIN_OPTIONS, TrainCommand
+from vergeml.models.imagenet.options import TRAIN_OPTIONS, TrainCommand
 from vergeml.options import OptionSet
 
 from tests.conftest import subprocess_env
@@ -397,7 +397,7 @@ def test_subprocess_located_error(run_ml, make_project):
 FAILING_TRAIN = textwrap.dedent("""
     import sys
     from vergeml.errors import VergeMLError
-    from vergeml.models.imagenet.train import TrainCommand
+    from vergeml.models.imagenet.options import TrainCommand
     def run(self, args, env):
         raise {error}
     TrainCommand.run = run

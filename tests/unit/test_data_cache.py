@@ -96,11 +96,12 @@ def test_two_writers_do_not_corrupt(tmp_path):
         assert len(found) == 1200 and found["y599"][0] == 599
 
 
-def test_damaged_database_is_set_aside(tmp_path, caplog):
+def test_damaged_database_is_set_aside(tmp_path, capsys):
     (tmp_path / DB_NAME).write_bytes(b"this is not a database" * 100)
     with Cache("disk", tmp_path) as cache:
         cache.put(FEAT, "a", arr(1))
-    assert list(tmp_path.glob(f"{DB_NAME}.damaged-*")) and "unreadable" in caplog.text
+    warned = capsys.readouterr().err
+    assert list(tmp_path.glob(f"{DB_NAME}.damaged-*")) and "unreadable" in warned
     with Cache("disk", tmp_path) as cache:
         assert cache.get(FEAT, "a") is not None
 

@@ -1,5 +1,4 @@
 """load_dataset and the cache together: the invalidation matrix, bad files, crashes."""
-import logging
 import os
 
 import numpy as np
@@ -236,12 +235,12 @@ def test_bad_files_stop_before_training(project):
     assert "--skip-bad-files" in info.value.hint
 
 
-def test_skip_bad_files_warns_and_remembers(project, decodes, caplog):
+def test_skip_bad_files_warns_and_remembers(project, decodes, capsys):
     add_bad_files(project)
     env = make_env(project)
-    with caplog.at_level(logging.WARNING, "vergeml.data"):
-        ds = load_dataset(env, skip_bad=True)
-    assert "skipping 3 unreadable image(s)" in caplog.text
+    ds = load_dataset(env, skip_bad=True)
+    warned = capsys.readouterr().err
+    assert "skipping 3 unreadable image(s)" in warned
     assert len(every(ds)) == 40
     assert sorted(name for name, _ in ds.bad_files) == ["1/text.png", "2/cut.png", "3/empty.jpg"]
     decodes.calls = 0

@@ -1,5 +1,4 @@
 """``data.output`` feature types: validation, settings, and ``ml preprocess`` writing ``.npy``."""
-import logging
 import subprocess
 import sys
 
@@ -61,13 +60,13 @@ def test_settings_output_over_train_section_over_defaults(tmp_path):
     assert settings["weights"] == "imagenet" and settings["resize"] == "fill"
 
 
-def test_train_warns_about_output_settings_it_overrides(caplog):
+def test_train_warns_about_output_settings_it_overrides(capsys):
     output = parse_data_config({"output": {"type": "image-features", "architecture": "xception",
                                            "size": "auto"}}).output
-    with caplog.at_level(logging.WARNING):
-        warn_ignored(output, {"architecture": "mobilenet", "size": "auto", "alpha": 2.0})
-    assert "architecture mobilenet (data.output: xception)" in caplog.text
-    assert "size" not in caplog.text and "alpha" not in caplog.text
+    warn_ignored(output, {"architecture": "mobilenet", "size": "auto", "alpha": 2.0})
+    warned = capsys.readouterr().err
+    assert "architecture mobilenet (data.output: xception)" in warned
+    assert "size" not in warned and "alpha" not in warned
 
 
 @pytest.mark.filterwarnings("ignore::vergeml.models.imagenet.backbones.SizeWarning")

@@ -133,12 +133,13 @@ def test_rerun_reuses_keys_and_cache_and_a_change_rebuilds_one_sample(tmp_path, 
     assert third.fingerprint != first.fingerprint
 
 
-def test_duplicates_across_splits_are_reported(tmp_path, caplog):
+def test_duplicates_across_splits_are_reported(tmp_path, capsys):
     images, labels = digits()
     write_idx(tmp_path / "samples" / "train-images-idx3-ubyte", np.concatenate([images[:40]] * 2))
     write_idx(tmp_path / "samples" / "train-labels-idx1-ubyte", np.concatenate([labels[:40]] * 2))
     load(tmp_path, val_split="30%", test_split="0")
-    assert "exact duplicate image(s)" in caplog.text
+    warned = capsys.readouterr().err
+    assert "exact duplicate image(s)" in warned
 
 
 def test_a_sample_changed_while_running_is_an_error(tmp_path):

@@ -18,7 +18,7 @@ def test_generated_command_pages_are_up_to_date():
 
 
 def test_every_train_option_is_in_the_train_page():
-    from vergeml.models.imagenet.train import TRAIN_OPTIONS
+    from vergeml.models.imagenet.options import TRAIN_OPTIONS
     page = pages()["commands/train.md"]
     for option in TRAIN_OPTIONS:
         assert f"`--{option.name}`" in page

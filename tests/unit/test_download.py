@@ -21,8 +21,8 @@ from PIL import Image
 from tests.conftest import run_ml_process
 from vergeml.commands.download import DownloadCommand, resolve_dataset
 from vergeml.config import GLOBAL_OPTIONS
-from vergeml.datasets import catalog, http
-from vergeml.datasets.base import RemoteFile, extract
+from vergeml.downloads import catalog, http
+from vergeml.downloads.base import RemoteFile, extract
 from vergeml.env import Environment
 from vergeml.errors import UsageError, VergeMLError
 
@@ -463,7 +463,7 @@ def test_missing_and_unknown_dataset():
 def test_every_registered_dataset_loads():
     from vergeml import plugins
 
-    names = plugins.names(plugins.DATASETS)
+    names = plugins.names(plugins.DOWNLOADS)
     assert names == ["cats-and-dogs", "digits", "dogs", "ham10000", "unique-objects"]
     for name in names:
         dataset = resolve_dataset(name)
@@ -512,7 +512,7 @@ def test_extract_deletes_an_archive_with_a_broken_deflate_stream(tmp_path):
 
 def test_extract_keeps_the_archive_when_writing_fails(tmp_path, monkeypatch):
     import errno
-    from vergeml.datasets import base
+    from vergeml.downloads import base
     archive = tmp_path / "ok.zip"
     archive.write_bytes(make_zip({"a.txt": b"a"}))
 

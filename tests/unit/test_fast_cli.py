@@ -35,7 +35,7 @@ LOAD_ALL_PLUGINS = textwrap.dedent("""
     sys.path.insert(0, {repo!r})
     from vergeml import plugins
     groups = (plugins.COMMANDS, plugins.MODELS, plugins.SOURCES, plugins.OPERATIONS,
-              plugins.DATASETS, plugins.PLOTS, plugins.SERVICES)
+              plugins.DOWNLOADS, plugins.PLOTS, plugins.SERVICES)
     loaded = [(g, n) for g in groups for n in plugins.names(g)]
     for name in plugins.names(plugins.MODELS):
         plugins.instantiate(plugins.MODELS, name).commands()

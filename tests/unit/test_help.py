@@ -8,7 +8,7 @@ from vergeml.commands.help import show_default
 from vergeml.commands.list import ListCommand
 from vergeml.commands.new import NewCommand
 from vergeml.config import GLOBAL_OPTIONS
-from vergeml.models.imagenet.train import TRAIN_OPTIONS
+from vergeml.models.imagenet.options import TRAIN_OPTIONS
 
 BUILTIN = ("download", "help", "list", "new", "plot", "preprocess", "run")
 MODEL_COMMANDS = ("predict", "train")

@@ -240,7 +240,7 @@ def test_empty_or_missing_folder(env, capsys, tmp_path, output, expected):
 
 
 def test_modules_do_not_import_tensorflow():
-    code = ("import sys, vergeml.commands.list, vergeml.trainings; "
+    code = ("import sys, vergeml.commands.list, vergeml.instances; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -3,7 +3,7 @@ import pytest
 import yaml
 
 from vergeml.config import load_project_file
-from vergeml.models.imagenet.train import TRAIN_OPTIONS, TrainCommand
+from vergeml.models.imagenet.options import TRAIN_OPTIONS, TrainCommand
 
 
 @pytest.fixture

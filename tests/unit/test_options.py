@@ -3,7 +3,7 @@ import pytest
 
 from vergeml.config import load_project_file
 from vergeml.errors import ConfigError
-from vergeml.models.imagenet.train import TRAIN_OPTIONS
+from vergeml.models.imagenet.options import TRAIN_OPTIONS
 from vergeml.options import Option, OptionSet, OptionValueError, canonical
 
 EPOCHS = Option("epochs", default=5, type="int", rule=">0", help="How many epochs.")

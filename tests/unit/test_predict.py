@@ -82,7 +82,7 @@ def project(tmp_path_factory):
 
 
 def run_predict(project, capsys, *files, **options):
-    from vergeml.models.imagenet.predict import PredictCommand
+    from vergeml.models.imagenet.predictor import PredictCommand
     command = PredictCommand()
     args = command.option_set().resolve({"files": list(files), **options}, None)
     env = Environment(project, settings={"trainings-dir": "trainings"}, instance_names=["tiny-tron"])
@@ -151,8 +151,8 @@ def test_corrupt_and_missing_files_are_reported_others_predicted(project, capsys
 def test_predictor_matches_training_preprocessing(project):
     import keras
     from vergeml.data.images import fit_to_size, load_image
-    from vergeml.models.imagenet.predict import Predictor
-    from vergeml.trainings import load_instance
+    from vergeml.models.imagenet.predictor import Predictor
+    from vergeml.instances import load_instance
     instance = load_instance(project / "trainings", "tiny-tron")
     predictor = Predictor(instance)
     path = project / "images" / "sub" / "green.jpg"
@@ -169,8 +169,8 @@ def test_predictor_matches_training_preprocessing(project):
 
 
 def test_predictor_batches_many_files_and_rejects_missing_model(project, tmp_path):
-    from vergeml.models.imagenet.predict import BATCH_SIZE, Predictor
-    from vergeml.trainings import load_instance
+    from vergeml.models.imagenet.predictor import BATCH_SIZE, Predictor
+    from vergeml.instances import load_instance
     predictor = Predictor(load_instance(project / "trainings", "tiny-tron"))
     paths = [str(project / "images" / "red.png")] * (BATCH_SIZE + 3)
     results = predictor.predict_files(paths, top_k=1, resize="aspect-fit")

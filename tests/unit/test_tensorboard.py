@@ -8,7 +8,8 @@ import urllib.request
 import pytest
 import yaml
 
-from vergeml.commands import tensorboard as tb
+from vergeml.commands.run import TensorboardService
+from vergeml.services import tensorboard as tb
 from vergeml.env import Environment
 from vergeml.errors import UsageError, VergeMLError
 
@@ -91,7 +92,7 @@ def test_tensorboard_is_stopped_when_waiting_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(tb, "stop_on_sigterm", lambda: None)
     args = {"host": "127.0.0.1", "port": 6006, "no-browser": True}
     with pytest.raises(RuntimeError, match="boom"):
-        tb.TensorboardService().run(args, environment(tmp_path))
+        TensorboardService().run(args, environment(tmp_path))
     assert child.stopped
 
 
@@ -100,9 +101,9 @@ def test_not_installed_message(tmp_path, monkeypatch):
     monkeypatch.setattr(tb.sys, "executable", str(tmp_path / "bin" / "python"))
     monkeypatch.setattr(tb.importlib.util, "find_spec", lambda name, *a: None)
     monkeypatch.setattr(tb.shutil, "which", lambda name, *a, **k: None)
-    args = tb.TensorboardService().option_set().resolve({"no-browser": "true"}, None)
+    args = TensorboardService().option_set().resolve({"no-browser": "true"}, None)
     with pytest.raises(VergeMLError, match="TensorBoard is not installed") as info:
-        tb.TensorboardService().run(args, environment(tmp_path))
+        TensorboardService().run(args, environment(tmp_path))
     assert "pip install tensorboard" in info.value.hint
 
 

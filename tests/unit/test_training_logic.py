@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vergeml.trainings import create_instance
+from vergeml.instances import create_instance
 
 
 @pytest.fixture

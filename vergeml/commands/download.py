@@ -19,7 +19,7 @@ class DownloadCommand(Command):
         "Existing class folders are never overwritten unless --force is given. To "
         "download from a local mirror, set VERGEML_DOWNLOAD_MIRROR to a URL of a folder "
         "holding the files.")
-    subcommands = plugins.DATASETS
+    subcommands = plugins.DOWNLOADS
     options = (
         Option("force", type="bool", flag=True, default=False, yaml=False,
                help="Replace class folders that already exist in the samples directory."),
@@ -45,11 +45,11 @@ def resolve_dataset(name):
     Raises:
         UsageError: no name given, or no such data set (with a suggestion).
     """
-    available = plugins.names(plugins.DATASETS)
+    available = plugins.names(plugins.DOWNLOADS)
     hint = "Available data sets: " + ", ".join(available)
     if not name:
         raise UsageError("missing dataset: use ml download:<dataset>", hint=hint)
-    dataset = plugins.instantiate(plugins.DATASETS, name)
+    dataset = plugins.instantiate(plugins.DOWNLOADS, name)
     if dataset is None:
         raise UsageError(f"unknown dataset: {name}.{suggestion(name, available, 'download:')}",
                          hint=hint)

@@ -1,6 +1,6 @@
 """``ml list``: compare training runs in a table, CSV or JSON.
 
-Reads only each run's small ``data.yaml`` (via :mod:`vergeml.trainings`) and
+Reads only each run's small ``data.yaml`` (via :mod:`vergeml.instances`) and
 never imports TensorFlow, so it stays fast with thousands of runs.
 """
 import csv
@@ -13,7 +13,8 @@ from vergeml.command import NO_INSTANCE, Command
 from vergeml.errors import UsageError
 from vergeml.options import Option
 from vergeml.suggest import suggestion
-from vergeml.trainings import CANCELLED, scan_instances
+from vergeml.instances import CANCELLED, scan_instances
+from vergeml.console import warn
 
 DEFAULT_COLUMNS = ("instance", "model", "status", "training_start", "epoch", "batch",
                    "test_acc", "test_loss")
@@ -72,7 +73,7 @@ def value_of(instance, key):
     overwrite same-named results). A cancelled run's test metrics are blank.
 
     Args:
-        instance: a :class:`vergeml.trainings.Instance` or :class:`Row`.
+        instance: a :class:`vergeml.instances.Instance` or :class:`Row`.
         key: a normalized key (see :func:`normalize_key`).
 
     Returns:
@@ -305,7 +306,7 @@ def _warn_unknown(keys, instances, what):
     for key in keys:
         if _stored_key(key) not in known and normalize_key(key) not in known:
             hint = suggestion(normalize_key(key), sorted(known))
-            print(f"warning: no instance has {what} '{key}'.{hint}", file=sys.stderr)
+            warn(f"no instance has {what} '{key}'.{hint}")
 
 
 class ListCommand(Command):

@@ -6,7 +6,6 @@ that did not change), assigns splits and computes the fingerprint and the
 per-sample cache keys. Pixels are only decoded later, by
 :meth:`Dataset.load_array`, for samples the cache does not already hold.
 """
-import logging
 import os
 import random
 from dataclasses import dataclass
@@ -22,8 +21,8 @@ from vergeml.data.split import SPLITS, SplitSpec, assign_splits, parse_split, re
 from vergeml.data.store import Store
 from vergeml.errors import ConfigError, VergeMLError
 from vergeml.suggest import suggestion
+from vergeml.console import warn
 
-log = logging.getLogger("vergeml.data")
 MAX_LISTED = 10
 
 
@@ -216,7 +215,7 @@ def load_dataset(env, skip_bad=False, progress=True):
     report_duplicates([f.digest for f in files], [f.split for f in files], [f.relpath for f in files])
     untrained = sorted(set(labels) - {f.label for f in files if f.split == "train"})
     if config.source.labeled and untrained:
-        log.warning("Warning: no training samples for class(es) %s", ", ".join(untrained))
+        warn("no training samples for class(es) " + ", ".join(untrained))
     samples, fingerprint = _build_samples(env, config, files, labels, specs)
     return Dataset(env, config, labels, samples, fingerprint, bad)
 
@@ -284,7 +283,7 @@ def _handle_bad(files, skip_bad):
     if not skip_bad:
         raise VergeMLError(f"{len(bad)} unreadable image(s): {listing}{more}",
                            hint="Fix or remove them, or pass --skip-bad-files to skip them.")
-    log.warning("Warning: skipping %d unreadable image(s): %s%s", len(bad), listing, more)
+    warn(f"skipping {len(bad)} unreadable image(s): {listing}{more}")
     return [f for f in files if not f.reason], [(f.relpath, f.reason) for f in bad]
 
 

@@ -6,7 +6,6 @@ with their digests and decodes them itself (:meth:`Source.load`). An output
 turns processed samples into arrays (backbone features). Both are plugins
 (entry-point group ``vergeml.io``).
 """
-import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +13,8 @@ from pathlib import Path
 from vergeml.data.images import IMAGE_EXTENSIONS, is_image_file
 from vergeml.errors import ConfigError, VergeMLError
 from vergeml.options import Configurable, Option
+from vergeml.console import warn
 
-log = logging.getLogger("vergeml.data")
 
 
 @dataclass
@@ -145,8 +144,8 @@ class LabeledImageSource(Source):
             elif is_image_file(entry.name):
                 stray.append(entry.name)
         if stray:
-            log.warning("Warning: ignoring %d image(s) directly in %s (labels come from sub-folders, "
-                        "samples/<class>/<image>): %s", len(stray), root, _some(stray))
+            warn(f"ignoring {len(stray)} image(s) directly in {root} (labels come from sub-folders, "
+                 f"samples/<class>/<image>): {_some(stray)}")
         if not classes:
             raise VergeMLError(f"no labels found in {root}: put the images in one sub-folder per class",
                                hint="For example samples/cat/1.jpg and samples/dog/1.jpg.")

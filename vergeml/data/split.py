@@ -9,15 +9,14 @@ split. Percentages hold approximately (each sample lands in a split with that
 probability); counts take the samples with the lowest hash values.
 """
 import hashlib
-import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from vergeml.errors import ConfigError, VergeMLError
+from vergeml.console import warn
 
-log = logging.getLogger("vergeml.data")
 
 SPLITS = ("train", "val", "test")
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
@@ -156,7 +155,7 @@ def report_duplicates(digests, splits, names=None):
         if names:
             first = crossing[0]
             example = " (e.g. " + " = ".join(f"{names[i]} [{splits[i]}]" for i in first[:3]) + ")"
-        log.warning("Warning: %d exact duplicate image(s) in %d group(s) appear in more than one "
-                    "split, so validation/test scores may be optimistic%s", files, len(crossing), example)
+        warn(f"{files} exact duplicate image(s) in {len(crossing)} group(s) appear in more than one "
+             f"split, so validation/test scores may be optimistic{example}")
         return len(crossing), files
     return 0, 0

@@ -13,7 +13,6 @@ Tables:
     entries(stage, key, shape, dtype, data, created)  cached arrays
 """
 import contextlib
-import logging
 import os
 import sqlite3
 import threading
@@ -21,8 +20,8 @@ import time
 from pathlib import Path
 
 from vergeml.errors import VergeMLError
+from vergeml.console import warn
 
-log = logging.getLogger("vergeml.data")
 
 DB_NAME = "cache.db"
 # Bump when the schema or the meaning of stored data changes: old files are wiped.
@@ -64,8 +63,8 @@ class Store:
         except sqlite3.DatabaseError as err:
             # A damaged or foreign file: set it aside and start fresh.
             aside = self.path.with_name(f"{DB_NAME}.damaged-{int(time.time())}")
-            log.warning("Warning: cache database %s is unreadable (%s); moved it to %s and "
-                        "starting a new cache", self.path, err, aside.name)
+            warn(f"cache database {self.path} is unreadable ({err}); moved it to {aside.name} and "
+                 "starting a new cache")
             for suffix in ("-wal", "-shm"):
                 Path(str(self.path) + suffix).unlink(missing_ok=True)
             os.replace(self.path, aside)

@@ -40,7 +40,7 @@ class RestApp:
     """The WSGI application.
 
     Args:
-        predictor: a loaded :class:`vergeml.models.imagenet.predict.Predictor`
+        predictor: a loaded :class:`vergeml.models.imagenet.predictor.Predictor`
             (may be set after construction, before serving).
         max_body: largest accepted request body, in bytes.
     """
@@ -92,7 +92,7 @@ class RestApp:
         return self._page("predict.html")
 
     def _page(self, name):
-        from vergeml.models.imagenet.predict import RESIZE_MODES
+        from vergeml.models.imagenet.predictor import RESIZE_MODES
         options = "".join(f'<option value="{m}"{" selected" if m == self.predictor.resize else ""}>'
                           f"{m}</option>" for m in RESIZE_MODES)
         text = Template((STATIC / name).read_text(encoding="utf-8")).safe_substitute(
@@ -168,7 +168,7 @@ class RestApp:
 
 def _prediction_options(fields):
     """Validate the optional ``labels`` and ``resize`` form fields."""
-    from vergeml.models.imagenet.predict import LABELS_OPTION, RESIZE_OPTION
+    from vergeml.models.imagenet.predictor import LABELS_OPTION, RESIZE_OPTION
     values = []
     for option in (LABELS_OPTION, RESIZE_OPTION):
         raw = fields.get(option.name, "").strip()
@@ -196,7 +196,7 @@ def _json(value):
 
 def openapi_spec(predictor, max_body):
     """An OpenAPI 3 description of the service."""
-    from vergeml.models.imagenet.predict import LABELS_OPTION, RESIZE_MODES
+    from vergeml.models.imagenet.predictor import LABELS_OPTION, RESIZE_MODES
     error = {"description": "Error", "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Error"}}}}
     html_page = {"200": {"description": "HTML page", "content": {"text/html": {}}}}
@@ -249,7 +249,7 @@ def serve(instance, host="127.0.0.1", port=2204, threads=4, max_body_mb=20, brow
     """Load the instance's model once and serve it until Ctrl-C or SIGTERM.
 
     Args:
-        instance: a :class:`vergeml.trainings.Instance`.
+        instance: a :class:`vergeml.instances.Instance`.
         host: interface to listen on.
         port: TCP port (0 picks a free one).
         threads: waitress worker threads.
@@ -258,7 +258,7 @@ def serve(instance, host="127.0.0.1", port=2204, threads=4, max_body_mb=20, brow
         settings: resolved global options (``--device`` ...) for loading the model.
     """
     from waitress.server import create_server
-    from vergeml.models.imagenet.predict import Predictor
+    from vergeml.models.imagenet.predictor import Predictor
     max_body = int(max_body_mb * MB)
     app = RestApp(None, max_body)
     try:

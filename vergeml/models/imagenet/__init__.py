@@ -31,8 +31,8 @@ class ImagenetModel:
 
     def commands(self):
         """Model commands by name (classes; their modules import no TensorFlow)."""
-        from vergeml.models.imagenet.predict import PredictCommand
-        from vergeml.models.imagenet.train import TrainCommand
+        from vergeml.models.imagenet.predictor import PredictCommand
+        from vergeml.models.imagenet.options import TrainCommand
         return {"train": TrainCommand, "predict": PredictCommand}
 
     def help_topic(self, topic):

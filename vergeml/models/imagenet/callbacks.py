@@ -17,7 +17,7 @@ class BestEpochCheckpoint(keras.callbacks.Callback):
     so ``ml list`` shows progress and a crash loses at most one epoch.
 
     Args:
-        instance: the :class:`vergeml.trainings.Instance` being trained.
+        instance: the :class:`vergeml.instances.Instance` being trained.
     """
 
     def __init__(self, instance):

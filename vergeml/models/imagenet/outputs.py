@@ -7,13 +7,12 @@ feature vector (``.npy``) per sample. Its extractor settings come from
 ``data.output``, then the project's ``train:`` section, then the defaults,
 so it computes the features ``ml train`` would, and both share the cache.
 """
-import logging
 
 from vergeml.data.sources import Output
-from vergeml.models.imagenet.train import TRAIN_OPTIONS
+from vergeml.models.imagenet.options import TRAIN_OPTIONS
 from vergeml.options import OptionSet
+from vergeml.console import warn
 
-log = logging.getLogger("vergeml.data")
 
 FEATURE_OPTION_NAMES = ("architecture", "variant", "size", "alpha", "output-layer", "weights", "resize")
 FEATURE_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.name in FEATURE_OPTION_NAMES)
@@ -71,5 +70,5 @@ def warn_ignored(output, args):
         return
     differ = [k for k in sorted(output.given) if k in args and output[k] != args[k]]
     if differ:
-        log.warning("Warning: ml train uses its own options, not data.output: %s",
-                    ", ".join(f"{k} {args[k]} (data.output: {output[k]})" for k in differ))
+        warn("ml train uses its own options, not data.output: "
+             + ", ".join(f"{k} {args[k]} (data.output: {output[k]})" for k in differ))

@@ -39,7 +39,7 @@ def _train(args, env):
     from vergeml.data import load_dataset
     from vergeml.models.imagenet.features import FeatureExtractor
     from vergeml.models.imagenet.outputs import warn_ignored
-    from vergeml.trainings import check_new_name
+    from vergeml.instances import check_new_name
 
     if args.get("name") is not None:
         check_new_name(env.trainings_dir, args["name"])  # a clash is found before any long work
@@ -149,7 +149,7 @@ def sample_features(dataset, extractor, samples, resize, cache, progress=True):
 def _create_instance(args, env, dataset, extractor):
     import keras
     import tensorflow as tf
-    from vergeml.trainings import create_instance
+    from vergeml.instances import create_instance
     hyperparameters = {k.replace("-", "_"): v for k, v in args.items() if k != "name"}
     hyperparameters.update(size=extractor.size, labels=list(dataset.labels))
     instance = create_instance(env.trainings_dir, "imagenet", extractor.backbone.keras_name,

@@ -1,7 +1,7 @@
 """Data sets for ``ml download:<name>``.
 
-Each data set is a :class:`vergeml.datasets.base.Dataset` plugin registered
+Each data set is a :class:`vergeml.downloads.base.Download` plugin registered
 under the ``vergeml.download`` entry-point group. ``digits`` is bundled with
 scikit-learn and needs no network; the others are downloaded with
-:func:`vergeml.datasets.http.download` (resume, checksum, atomic rename).
+:func:`vergeml.downloads.http.download` (resume, checksum, atomic rename).
 """

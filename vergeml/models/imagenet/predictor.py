@@ -15,7 +15,7 @@ from pathlib import Path
 
 from vergeml.command import Command, ONE_INSTANCE
 from vergeml.errors import VergeMLError
-from vergeml.models.imagenet.train import RESIZE_MODES
+from vergeml.models.imagenet.options import RESIZE_MODES
 from vergeml.options import Option
 
 BATCH_SIZE = 32
@@ -36,7 +36,7 @@ class Predictor:
     model call is serialised by a lock.
 
     Args:
-        instance: a :class:`vergeml.trainings.Instance`.
+        instance: a :class:`vergeml.instances.Instance`.
         settings: resolved global options (``--device`` ...) for
             :func:`vergeml.backend.load`; None for the defaults.
     """

@@ -22,8 +22,9 @@ import yaml
 from vergeml import __version__
 from vergeml.errors import UsageError, VergeMLError
 from vergeml.fileutil import atomic_write_text
-from vergeml.names import random_name
+from vergeml.instances.names import random_name
 from vergeml.suggest import suggestion
+from vergeml import console
 
 METADATA_FILE = "data.yaml"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -437,8 +438,7 @@ def scan_instances(trainings_dir, warn=True, summary=False):
     if warn:
         for inst in instances:
             if inst.problem:
-                print(f"warning: @{inst.name}: {inst.problem} (listed as broken)",
-                      file=sys.stderr)
+                console.warn(f"@{inst.name}: {inst.problem} (listed as broken)")
     return instances
 
 

@@ -1,4 +1,4 @@
-"""``ml [@name ...] run:tensorboard``: TensorBoard on the instances' training logs."""
+"""TensorBoard on instances' training logs: the service behind ``ml run:tensorboard``."""
 import importlib.util
 import os
 import shutil
@@ -8,9 +8,7 @@ import threading
 import webbrowser
 from pathlib import Path
 
-from vergeml.command import Command, ANY_INSTANCES
 from vergeml.errors import VergeMLError
-from vergeml.options import Option
 from vergeml.services import has_display, http_url, stop_on_sigterm
 
 
@@ -32,7 +30,7 @@ def log_dirs(env):
     Raises:
         VergeMLError: when a named instance or every instance has no logs.
     """
-    from vergeml.trainings import load_instance, scan_instances
+    from vergeml.instances import load_instance, scan_instances
     if env.instance_names:
         pairs = []
         for name in env.instance_names:
@@ -106,38 +104,28 @@ def stop(process, timeout=10):
             process.wait()
 
 
-class TensorboardService(Command):
-    """The ``run:tensorboard`` service plugin."""
+def serve(pairs, host="127.0.0.1", port=6006, browser=True):
+    """Run TensorBoard on ``pairs`` until it exits or the user presses Ctrl-C.
 
-    name = "tensorboard"
-    description = "Run TensorBoard on the training logs of @name (or of every instance)."
-    instance = ANY_INSTANCES
-    options = (
-        Option("host", default="127.0.0.1", metavar="HOST", help="Interface TensorBoard listens on."),
-        Option("port", default=6006, type="int", rule="1..65535", help="TCP port of TensorBoard."),
-        Option("no-browser", type="bool", flag=True, default=False, yaml=False,
-               help="Do not open TensorBoard in a web browser."),
-    )
-    examples = ("ml run:tensorboard", "ml @nervous-tron @optimum-neuron run:tensorboard --port=6007")
-
-    def run(self, args, env):
-        """Start TensorBoard and wait until it exits or the user presses Ctrl-C."""
-        pairs = log_dirs(env)
-        url = http_url(args["host"], args["port"]) + "/"
-        names = ", ".join("@" + name for name, _ in pairs)
-        stop_on_sigterm()
-        process = start(pairs, args["host"], args["port"])
-        try:
-            print(f"TensorBoard for {names} on {url}  (Ctrl-C to stop)", flush=True)
-            if not args["no-browser"] and has_display():
-                threading.Timer(3.0, webbrowser.open, [url]).start()
-            code = process.wait()
-        except KeyboardInterrupt:
-            return 0
-        finally:
-            stop(process)  # never leave TensorBoard running behind us
-        if code:
-            raise VergeMLError(f"TensorBoard exited with status {code}",
-                               hint=f"Is port {args['port']} in use? Choose another with --port.")
-        return 0
-
+    Args:
+        pairs: ``(instance name, log folder)`` pairs from :func:`log_dirs`.
+        host: interface TensorBoard listens on.
+        port: its TCP port.
+        browser: open the page in a browser when a desktop session exists.
+    """
+    url = http_url(host, port) + "/"
+    names = ", ".join("@" + name for name, _ in pairs)
+    stop_on_sigterm()
+    process = start(pairs, host, port)
+    try:
+        print(f"TensorBoard for {names} on {url}  (Ctrl-C to stop)", flush=True)
+        if browser and has_display():
+            threading.Timer(3.0, webbrowser.open, [url]).start()
+        code = process.wait()
+    except KeyboardInterrupt:
+        return
+    finally:
+        stop(process)  # never leave TensorBoard running behind us
+    if code:
+        raise VergeMLError(f"TensorBoard exited with status {code}",
+                           hint=f"Is port {port} in use? Choose another with --port.")

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vergeml.command import Command
-from vergeml.datasets import http
+from vergeml.downloads import http
 from vergeml.data.formats import is_image_file
 from vergeml.errors import VergeMLError
+from vergeml import console
 
 MIRROR_VARIABLE = "VERGEML_DOWNLOAD_MIRROR"
 
@@ -56,7 +57,7 @@ class RemoteFile:
         return [self.url, *self.mirrors]
 
 
-class Dataset(Command):
+class Download(Command):
     """Base class of ``ml download:<name>`` plugins.
 
     Subclasses set the attributes and implement :meth:`prepare` (or override
@@ -317,4 +318,4 @@ def display_path(path, base):
 
 def warn(message):
     """A warning line on stderr."""
-    print(f"warning: {message}", file=sys.stderr)
+    console.warn(message)

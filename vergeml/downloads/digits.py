@@ -8,10 +8,10 @@ import importlib.util
 import io
 from pathlib import Path
 
-from vergeml.datasets.base import Dataset
+from vergeml.downloads.base import Download
 
 
-class Digits(Dataset):
+class Digits(Download):
     """Write the digits as ``samples/<digit>/<index>.png`` (8x8, mode L)."""
 
     name = "digits"

@@ -1,4 +1,4 @@
-"""Instance folders, metadata and status (vergeml.trainings, vergeml.names)."""
+"""Instance folders, metadata and status (vergeml.instances, vergeml.instances.names)."""
 import datetime
 import os
 import random
@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import yaml
 
-from vergeml import names, trainings
+from vergeml import instances as trainings
+from vergeml.instances import names
 from vergeml.errors import UsageError, VergeMLError
-from vergeml.trainings import (Instance, create_instance, load_instance, read_instance,
+from vergeml.instances import (Instance, create_instance, load_instance, read_instance,
                                scan_instances)
 
 HP = {"architecture": "mobilenet", "batch-size": 64, "learning_rate": 0.0001}

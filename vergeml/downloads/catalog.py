@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from vergeml.data.formats import is_image_file
-from vergeml.datasets.base import MIRROR_VARIABLE, Dataset, RemoteFile, extract, find_dir, warn
+from vergeml.downloads.base import MIRROR_VARIABLE, Download, RemoteFile, extract, find_dir, warn
 
 MS_URL = ("https://download.microsoft.com/download/3/E/1/"
           "3E1C3F21-ECDB-4869-8368-6DEBA77B919F/kagglecatsanddogs_3367a.zip")
@@ -19,7 +19,7 @@ DATAVERSE = "https://dataverse.harvard.edu"
 HAM_PAGE = DATAVERSE + "/dataset.xhtml?persistentId=doi:10.7910/DVN/DBW86T"
 
 
-class CatsAndDogs(Dataset):
+class CatsAndDogs(Download):
     """Microsoft's Kaggle cats-and-dogs photos -> ``cat/``, ``dog/``."""
 
     name = "cats-and-dogs"
@@ -40,7 +40,7 @@ class CatsAndDogs(Dataset):
         return [(find_dir(pets, "Cat"), "cat"), (find_dir(pets, "Dog"), "dog")]
 
 
-class Dogs(Dataset):
+class Dogs(Download):
     """Stanford Dogs: 120 breeds, ``Images/n02085620-Chihuahua`` -> ``chihuahua/``."""
 
     name = "dogs"
@@ -62,7 +62,7 @@ def breed_name(folder):
     return folder.split("-", 1)[-1].replace("_", "-").lower()
 
 
-class UniqueObjects(Dataset):
+class UniqueObjects(Download):
     """Brady et al.'s 2,400 unique objects, copied flat (unlabeled)."""
 
     name = "unique-objects"
@@ -78,7 +78,7 @@ class UniqueObjects(Dataset):
         return [(p, p.name) for p in sorted(folder.iterdir()) if p.is_file() and is_image_file(p.name)]
 
 
-class HAM10000(Dataset):
+class HAM10000(Download):
     """HAM10000 dermatoscopic images, sorted into ``<dx>/`` by the metadata."""
 
     name = "ham10000"
