@@ -40,9 +40,9 @@ ENTRY_POINTS = {
         "ham10000 = vergeml.downloads.catalog:HAM10000",
     ],
     "vergeml.plot": [
-        "roc = vergeml.commands.plot:RocPlot",
-        "pr = vergeml.commands.plot:PrPlot",
-        "confusion-matrix = vergeml.commands.plot:ConfusionMatrixPlot",
+        "roc = vergeml.plots.plugins:RocPlot",
+        "pr = vergeml.plots.plugins:PrPlot",
+        "confusion-matrix = vergeml.plots.plugins:ConfusionMatrixPlot",
     ],
     "vergeml.run": [
         "rest = vergeml.commands.run:RestService",
@@ -72,6 +72,7 @@ setup(
         "scikit-learn>=1.3",
         "matplotlib>=3.7",
         "waitress>=3.0",
+        "werkzeug>=3.1",
         "tensorboard>=2.16",
     ],
     extras_require={

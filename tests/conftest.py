@@ -35,6 +35,7 @@ Fixtures (use them by naming them as test arguments):
 """
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import warnings
@@ -82,6 +83,15 @@ def subprocess_env(extra=None):
         else:
             env[key] = str(value)
     return env
+
+
+def default_signals():
+    """``preexec_fn`` for a child the test will signal: SIGINT and SIGTERM at
+    their default dispositions, whatever the test runner inherited (``nohup
+    make test &`` starts everything with SIGINT ignored, and a child inherits
+    an ignored signal)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def run_ml_process(*args, cwd=None, env=None, timeout=120, input=None):

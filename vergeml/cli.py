@@ -19,7 +19,8 @@ from vergeml.config import (GLOBAL_OPTIONS, ProjectFile, check_top_level_keys, f
                             load_project_file, resolve_globals)
 from vergeml.env import DEFAULT_MODEL, Environment
 from vergeml.errors import ConfigError, UsageError, VergeMLError
-from vergeml.options import OptionSet, canonical, located
+from vergeml.options import OptionSet, located
+from vergeml.spelling import canonical
 from vergeml.suggest import suggestion
 from vergeml.console import warn
 
@@ -123,12 +124,11 @@ def parse(argv):
     typed_globals, _ = pre.parse_known_args(rest)
     globals_typed = {canonical(k): v for k, v in vars(typed_globals).items()}
     wants_help = word in (None, "help") or globals_typed.get("help")
-    env = make_environment(globals_typed, instances, lenient=wants_help)
+    name, _, sub = (word or "").partition(":")
+    env = make_environment(globals_typed, instances, subcommand=sub or None, lenient=wants_help)
     if word is None:
         return {"env": env, "command": None, "globals": globals_typed, "options": {}, "rest": rest}
-    name, _, sub = word.partition(":")
     command = find_command(name, env)
-    env.subcommand = sub or None
     options = command_options(command, sub)
     if globals_typed.get("help"):
         # -h/--help shows the command's help, whatever else was (or was not) typed.
@@ -166,12 +166,13 @@ def _is_number(text):
         return False
 
 
-def make_environment(globals_typed, instances, lenient=False):
+def make_environment(globals_typed, instances, subcommand=None, lenient=False):
     """Load the project file and resolve the global options.
 
     Args:
         globals_typed: global options typed on the command line.
         instances: ``@name`` arguments.
+        subcommand: the part after ``:`` in ``plot:roc``, or None.
         lenient: for help, a broken project file is a warning, not an error,
             so ``ml help`` can still explain how to fix it.
 
@@ -191,17 +192,29 @@ def make_environment(globals_typed, instances, lenient=False):
         warn(f"{error.message} (ignored for help)")
         project = ProjectFile()
         settings = resolve_globals({}, project)
-    env = Environment(project_dir, project, settings, instances)
-    env.model_name = _model_name(globals_typed, settings, env)
-    return env
+    instance = _first_instance(project_dir, settings, instances)
+    model_name = _model_name(globals_typed, settings, instance)
+    return Environment(project_dir, project, settings, instances, subcommand=subcommand,
+                       model_name=model_name, instance=instance)
 
 
-def _model_name(globals_typed, settings, env):
+def _first_instance(project_dir, settings, instances):
+    """The first ``@name`` instance when its folder exists (else None: the
+    command reports the unknown name itself, with a suggestion)."""
+    if not instances:
+        return None
+    trainings_dir = (project_dir / settings["trainings-dir"]).resolve()
+    if not (trainings_dir / instances[0]).is_dir():
+        return None
+    from vergeml.instances import load_instance
+    return load_instance(trainings_dir, instances[0])
+
+
+def _model_name(globals_typed, settings, instance):
     """Model plugin: --model > the @instance's model > project file > imagenet."""
     name = globals_typed.get("model")
-    if name is None and env.instance_names:
-        if (env.trainings_dir / env.instance_names[0]).is_dir():
-            name = env.instance().metadata.get("model")
+    if name is None and instance is not None:
+        name = instance.metadata.get("model")
     name = name or settings.get("model") or DEFAULT_MODEL
     if plugins.load(plugins.MODELS, name) is None:
         hint = suggestion(name, plugins.names(plugins.MODELS))
@@ -277,7 +290,7 @@ def run(argv):
     wants_help = parsed["globals"].get("help")
     if parsed["globals"].get("version") and not wants_help:
         # --version anywhere prints the versions and exits; it never runs the command.
-        from vergeml.commands.help import print_version
+        from vergeml.help_text import print_version
         print_version()
         return 0
     if command is None:

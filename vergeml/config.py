@@ -10,8 +10,10 @@ from pathlib import Path
 
 import yaml
 
+from vergeml.data.formats import CACHE_MODES
 from vergeml.errors import ConfigError
 from vergeml.options import Option, OptionSet, located
+from vergeml.spelling import canonical
 
 PROJECT_FILE = "vergeml.yaml"
 
@@ -32,7 +34,7 @@ GLOBAL_OPTIONS = OptionSet([
     Option("random-seed", default=42, type="int", help="Seed for every random choice (splits, augmentation, training)."),
     Option("trainings-dir", default="trainings", metavar="DIR",
            help="Directory where trained instances are stored."),
-    Option("cache", choices=("auto", "none", "disk", "mem", "disk-in", "mem-in"),
+    Option("cache", choices=CACHE_MODES,
            help="Cache mode: auto (= disk), none, disk, mem, disk-in or mem-in "
                 "(default: data: cache: of the project file, else auto)."),
     Option("device", default="auto", metavar="DEVICE", pattern=(r"auto|cpu|gpu(:\d+)?", "auto, cpu, gpu or gpu:N"),
@@ -119,9 +121,9 @@ def _collect_lines(node, prefix, filename, lines):
         for key_node, value_node in node.value:
             key = str(key_node.value)
             dotted = f"{prefix}.{key}" if prefix else key
-            canonical = ".".join(p.replace("_", "-") for p in dotted.split("."))
-            lines[dotted] = lines[canonical] = (filename, key_node.start_mark.line + 1)
-            _collect_lines(value_node, canonical, filename, lines)
+            spelled = ".".join(canonical(p) for p in dotted.split("."))
+            lines[dotted] = lines[spelled] = (filename, key_node.start_mark.line + 1)
+            _collect_lines(value_node, spelled, filename, lines)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _collect_lines(item, f"{prefix}.{index}", filename, lines)
@@ -134,7 +136,7 @@ def _canonical_keys(data, top=True):
     """
     if not isinstance(data, dict):
         return data
-    return {str(k).replace("_", "-"): (v if top and k == "data" else _canonical_keys(v, False))
+    return {canonical(k): (v if top and k == "data" else _canonical_keys(v, False))
             for k, v in data.items()}
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from vergeml import plugins
-from vergeml.commands.help import usage_line
+from vergeml.help_text import usage_line
 from vergeml.config import GLOBAL_OPTIONS
 from vergeml.env import Environment
 from vergeml.fileutil import atomic_write_text

@@ -16,17 +16,22 @@ class Environment:
         settings: resolved global options (canonical name -> value).
         instance_names: the ``@name`` arguments, without the ``@``.
         subcommand: the part after ``:`` in ``plot:roc`` (or None).
+        model_name: the model plugin's name (imagenet unless configured otherwise).
+
+    Args:
+        instance: the first ``@name`` instance when already loaded (else it
+            is loaded on first use of :meth:`instance`).
     """
 
     def __init__(self, project_dir, project=None, settings=None, instance_names=(),
-                 subcommand=None, model_name=None):
+                 subcommand=None, model_name=None, instance=None):
         self.project_dir = Path(project_dir)
         self.project = project or ProjectFile()
         self.settings = dict(settings or {})
         self.instance_names = list(instance_names)
         self.subcommand = subcommand
         self.model_name = model_name or DEFAULT_MODEL
-        self._instance = None
+        self._instance = instance
 
     def path(self, option):
         """A path setting (``samples-dir``, ``cache-dir``, ``trainings-dir``),

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from vergeml.errors import ConfigError
+from vergeml.spelling import canonical, stored_key
 from vergeml.suggest import suggestion
 
 _TRUE = {"y", "yes", "on", "true", "1"}
@@ -18,9 +19,14 @@ _RULE = re.compile(r"^\s*(>=|<=|>|<)\s*(-?[0-9.]+)\s*$")
 _RANGE = re.compile(r"^\s*(-?[0-9.]+)\s*\.\.\s*(-?[0-9.]+)\s*$")
 
 
-def canonical(name):
-    """Return the canonical spelling of an option name (hyphens, lower case)."""
-    return name.strip().lstrip("-").replace("_", "-").lower()
+def first_set(*values):
+    """The first value that is not None: precedence written once.
+
+    Args:
+        *values: candidates from the strongest source to the weakest (command
+            line, project file, default).
+    """
+    return next((value for value in values if value is not None), None)
 
 
 class OptionValueError(ValueError):
@@ -75,7 +81,7 @@ class Option:
     @property
     def dest(self):
         """Python identifier form of the name (``learning_rate``)."""
-        return self.name.replace("-", "_")
+        return stored_key(self.name)
 
     def spellings(self):
         """All accepted command-line spellings, e.g. ``--learning-rate`` and ``--learning_rate``."""

@@ -1,4 +1,5 @@
 """'Did you mean ...?' suggestions for misspelled names."""
+from vergeml.spelling import canonical
 
 
 def edit_distance(a, b):
@@ -27,10 +28,10 @@ def did_you_mean(word, candidates, max_distance=2):
     Returns:
         The best candidate (ties broken alphabetically), or None.
     """
-    key = word.replace("_", "-").lower()
+    key = canonical(word)
     scored = []
     for name in candidates:
-        distance = edit_distance(key, name.replace("_", "-").lower())
+        distance = edit_distance(key, canonical(name))
         limit = max(max_distance, len(key) // 4)
         if distance <= limit:
             scored.append((distance, name))

@@ -18,7 +18,7 @@ import time
 import pytest
 import yaml
 
-from tests.conftest import ml_command, run_ml_process, subprocess_env
+from tests.conftest import default_signals, ml_command, run_ml_process, subprocess_env
 from tests.e2e.conftest import instance_names, read_metadata, train
 
 pytestmark = pytest.mark.e2e
@@ -117,7 +117,7 @@ class Background:
     def __init__(self, project, ml_env, *args):
         self.proc = subprocess.Popen(ml_command() + ["train", *args], cwd=project,
                                      env=subprocess_env(ml_env), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, preexec_fn=default_signals)
         self._err = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import ml_command, run_ml_process, subprocess_env
+from tests.conftest import default_signals, ml_command, run_ml_process, subprocess_env
 from tests.e2e.conftest import TRAIN_ARGS, instance_names, read_metadata, train
 
 pytestmark = pytest.mark.e2e
@@ -98,7 +98,8 @@ def test_ctrl_c_cancels_and_keeps_a_loadable_checkpoint(digits_project, ml_env):
     before = set(instance_names(digits_project))
     args = [a for a in TRAIN_ARGS if not a.startswith("--epochs")]
     proc = subprocess.Popen(ml_command() + ["train", *args, "--epochs=5000"], cwd=digits_project,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
     try:
         name = _wait_for_epochs(digits_project, before, proc, epochs=2, timeout=240)
         proc.send_signal(signal.SIGINT)

@@ -11,8 +11,8 @@ import pytest
 from vergeml.errors import ConfigError, VergeMLError
 from vergeml.models.imagenet import backbones as bb
 from vergeml.models.imagenet.backbones import (
-    BACKBONES, SizeWarning, architecture_names, get_backbone, resolve_alpha, resolve_size,
-    weights_file)
+    BACKBONES, SizeWarning, architecture_names, get_backbone, resolve_alpha, resolve_size)
+from vergeml.models.imagenet.weights import weights_file
 
 LISTED = (
     ["resnet-50", "resnet-101", "resnet-152", "resnet-50-v2", "resnet-101-v2", "resnet-152-v2",
@@ -241,9 +241,9 @@ def test_missing_weights_fail_fast_and_name_the_file(keras_home):
 
 
 def test_missing_weights_without_forced_offline_probe_the_network(keras_home, monkeypatch):
-    from vergeml.models.imagenet import features
+    from vergeml.models.imagenet import features, weights
     monkeypatch.delenv("VERGEML_OFFLINE")
-    monkeypatch.setattr(features, "_online", lambda: False)
+    monkeypatch.setattr(weights, "_online", lambda: False)
     with pytest.raises(VergeMLError, match="mobilenet_7_5_224_tf_no_top.h5"):
         features.FeatureExtractor("mobilenet", alpha=0.75).model
     models = keras_home / "models"
@@ -251,10 +251,10 @@ def test_missing_weights_without_forced_offline_probe_the_network(keras_home, mo
 
 
 def test_network_probe_is_bounded():
-    from vergeml.models.imagenet import features
+    from vergeml.models.imagenet import weights
     start = time.monotonic()
-    features._online()
-    assert time.monotonic() - start < features.CONNECT_TIMEOUT + 1.5
+    weights._online()
+    assert time.monotonic() - start < weights.CONNECT_TIMEOUT + 1.5
 
 
 def test_missing_size_specific_file_points_at_the_one_present(keras_home):

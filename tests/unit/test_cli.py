@@ -13,7 +13,8 @@ import pytest
 
 from vergeml import __version__, cli
 from vergeml.errors import UsageError, VergeMLError
-from vergeml.models.imagenet.options import TRAIN_OPTIONS, TrainCommand
+from vergeml.models.imagenet.commands import TrainCommand
+from vergeml.models.imagenet.options import TRAIN_OPTIONS
 from vergeml.options import OptionSet
 
 from tests.conftest import subprocess_env
@@ -397,7 +398,7 @@ def test_subprocess_located_error(run_ml, make_project):
 FAILING_TRAIN = textwrap.dedent("""
     import sys
     from vergeml.errors import VergeMLError
-    from vergeml.models.imagenet.options import TrainCommand
+    from vergeml.models.imagenet.commands import TrainCommand
     def run(self, args, env):
         raise {error}
     TrainCommand.run = run

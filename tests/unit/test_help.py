@@ -4,10 +4,10 @@ import re
 import pytest
 
 from vergeml import glossary
-from vergeml.commands.help import show_default
 from vergeml.commands.list import ListCommand
 from vergeml.commands.new import NewCommand
 from vergeml.config import GLOBAL_OPTIONS
+from vergeml.help_text import show_default
 from vergeml.models.imagenet.options import TRAIN_OPTIONS
 
 BUILTIN = ("download", "help", "list", "new", "plot", "preprocess", "run")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from vergeml import instances as trainings
+from vergeml.instances import folders, metadata
 from vergeml.instances import names
 from vergeml.errors import UsageError, VergeMLError
 from vergeml.instances import (Instance, create_instance, load_instance, read_instance,
@@ -89,7 +89,7 @@ def test_names_are_unique_and_global_rng_untouched(tmp_path):
 
 def test_name_collision_retries(tmp_path, monkeypatch):
     sequence = iter(["same-bot", "same-bot", "other-bot"])
-    monkeypatch.setattr(trainings, "random_name", lambda rng: next(sequence))
+    monkeypatch.setattr(folders, "random_name", lambda rng: next(sequence))
     assert new(tmp_path).name == "same-bot"
     assert new(tmp_path).name == "other-bot"
 
@@ -298,8 +298,8 @@ def test_broken_runs_in_summary_scan(tmp_path, capsys):
     "", "- 1\n- 2\n", "x",
 ])
 def test_fast_yaml_equals_safe_load(doc):
-    for _ in range(2):  # second time through the memoized resolver
-        assert repr(trainings._load_yaml(doc)) == repr(yaml.safe_load(doc))
+    for _ in range(2):  # twice: the loader keeps no state between documents
+        assert repr(metadata._load_yaml(doc)) == repr(yaml.safe_load(doc))
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -309,4 +309,4 @@ def test_fast_yaml_equals_safe_load(doc):
     (b"history_x: 3\n", {"history_x": 3}),
 ])
 def test_drop_top_level(text, expected):
-    assert yaml.safe_load(trainings._drop_top_level(text, ("history",))) == expected
+    assert yaml.safe_load(metadata._drop_top_level(text, ("history",))) == expected

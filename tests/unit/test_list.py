@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vergeml.commands.list import EMPTY_HINT, ListCommand, extract_filters
+from vergeml.commands.list import EMPTY_HINT, ListCommand
+from vergeml.instances.listing import extract_filters
 from vergeml.config import GLOBAL_OPTIONS
 from vergeml.env import Environment
 from vergeml.errors import UsageError

@@ -3,7 +3,8 @@ import pytest
 import yaml
 
 from vergeml.config import load_project_file
-from vergeml.models.imagenet.options import TRAIN_OPTIONS, TrainCommand
+from vergeml.models.imagenet.commands import TrainCommand
+from vergeml.models.imagenet.options import TRAIN_OPTIONS
 
 
 @pytest.fixture

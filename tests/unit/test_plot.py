@@ -8,9 +8,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from vergeml.commands.plot import ConfusionMatrixPlot, PlotCommand
+from vergeml.commands.plot import PlotCommand
 from vergeml.env import Environment
 from vergeml.errors import UsageError, VergeMLError
+from vergeml.plots.plugins import ConfusionMatrixPlot
 
 DIGITS = [str(d) for d in range(10)]
 

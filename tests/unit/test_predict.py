@@ -82,7 +82,7 @@ def project(tmp_path_factory):
 
 
 def run_predict(project, capsys, *files, **options):
-    from vergeml.models.imagenet.predictor import PredictCommand
+    from vergeml.models.imagenet.commands import PredictCommand
     command = PredictCommand()
     args = command.option_set().resolve({"files": list(files), **options}, None)
     env = Environment(project, settings={"trainings-dir": "trainings"}, instance_names=["tiny-tron"])
@@ -199,8 +199,10 @@ def test_predict_passes_the_device_settings_to_the_backend(project, capsys, monk
 
 
 def test_openapi_shows_a_fractional_body_limit():
+    from vergeml.models.imagenet.options import PREDICT_OPTIONS
     from vergeml.services.rest import MB, openapi_spec
-    predictor = SimpleNamespace(name="tiny-tron", labels=["a", "b"], resize="fill")
+    predictor = SimpleNamespace(name="tiny-tron", labels=["a", "b"], options=PREDICT_OPTIONS,
+                                defaults={"resize": "fill"})
     spec = openapi_spec(predictor, MB // 2)
     post = spec["paths"]["/predict"]["post"]
     assert post["responses"]["413"]["description"] == "Body over 0.5 MB"

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
+from tests.conftest import default_signals
 from tests.unit.test_predict import COLOURS, make_instance
 
 STARTUP_TIMEOUT = 60
@@ -84,7 +85,7 @@ def server(tmp_path_factory):
                "--no-browser", "--max-body", "1", "--threads", "4"]
     with open(stderr_path, "w") as stderr:
         process = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=stderr,
-                                   text=True, env=env)
+                                   text=True, env=env, preexec_fn=default_signals)
     lines = queue.Queue()
     threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
     port = _wait_for_port(process, lines, stderr_path)
@@ -239,20 +240,30 @@ def test_concurrent_requests(server):
 
 
 def test_multipart_parser_edge_cases():
-    from vergeml.services import multipart
+    from vergeml.services.rest import HttpError, RestApp
+
+    def read_form(body, content_type='multipart/form-data; boundary="b"'):
+        environ = {"CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)),
+                   "wsgi.input": io.BytesIO(body)}
+        return RestApp(None)._read_form(environ)
+
     data = b"\r\n--bx\x00binary\r\n--b-x\r\n"  # looks like the boundary, but is not
     body = (b"preamble\r\n--b\r\nContent-Disposition: form-data; name=\"labels\"\r\n\r\n3\r\n"
             b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"C:\\x\\a b.png\"\r\n"
             b"Content-Type: image/png\r\n\r\n" + data + b"\r\n--b--\r\nepilogue")
-    assert multipart.boundary_of('multipart/form-data; boundary="b"') == "b"
-    assert multipart.boundary_of("application/json") is None
-    labels, upload = multipart.parse(body, "b")
-    assert (labels.name, labels.filename, labels.text()) == ("labels", None, "3")
-    assert upload.name == "files" and upload.data == data and upload.content_type == "image/png"
+    fields, files = read_form(body)
+    assert fields == {"labels": "3"}
+    assert len(files) == 1 and files[0][1] == data
+    upload = body.replace(b'filename="C:\\x\\a b.png"', b'filename="../up/a b.png"')
+    assert read_form(upload)[1][0][0] == "a b.png"
+    with pytest.raises(HttpError) as info:
+        read_form(b"{}", "application/json")
+    assert info.value.status == 415
     for bad in (b"no boundary here", b"--b\r\nContent-Disposition: form-data; name=x\r\n\r\nopen",
                 b"--b\r\nno header block\r\n--b--"):
-        with pytest.raises(multipart.MultipartError):
-            multipart.parse(bad, "b")
+        with pytest.raises(HttpError) as info:
+            read_form(bad)
+        assert info.value.status == 400 and "multipart" in info.value.message
 
 
 def test_no_traceback_leaked_and_clean_stop(server):

@@ -1,312 +1,19 @@
 """``ml list``: compare training runs in a table, CSV or JSON.
 
 Reads only each run's small ``data.yaml`` (via :mod:`vergeml.instances`) and
-never imports TensorFlow, so it stays fast with thousands of runs.
+never imports TensorFlow, so it stays fast with thousands of runs. The table
+logic is in :mod:`vergeml.instances.listing`.
 """
-import csv
-import datetime
-import json
-import math
 import sys
 
 from vergeml.command import NO_INSTANCE, Command
-from vergeml.errors import UsageError
+from vergeml.instances import scan_instances
+from vergeml.instances.listing import (DEFAULT_COLUMNS, Row, emit, extract_filters, key_list,
+                                       matches, normalize_key, sort_instances, warn_unknown)
 from vergeml.options import Option
-from vergeml.suggest import suggestion
-from vergeml.instances import CANCELLED, scan_instances
-from vergeml.console import warn
 
-DEFAULT_COLUMNS = ("instance", "model", "status", "training_start", "epoch", "batch",
-                   "test_acc", "test_loss")
 EMPTY_HINT = "no trainings yet: run ml train"
 NO_MATCH_HINT = "no instances match the filters"
-
-# Column names that are not stored under the same key.
-_ALIASES = {"epoch": "epochs_done", "batch": "batch_size", "name": "instance",
-            "backbone": "model", "architecture_name": "model"}
-_TIME_KEYS = ("training_start", "training_end", "created_at")
-_OPERATORS = {
-    "-gt": lambda a, b: a > b, "-lt": lambda a, b: a < b,
-    "-gte": lambda a, b: a >= b, "-lte": lambda a, b: a <= b,
-    "-eq": lambda a, b: a == b, "-neq": lambda a, b: a != b,
-}
-_MISSING = object()
-
-
-def normalize_key(key):
-    """Column spelling of a user-typed key: lower case, underscores."""
-    return key.strip().lower().replace("-", "_")
-
-
-def _stored_key(key):
-    """Key under which a column is stored (``epoch`` -> ``epochs_done``)."""
-    key = normalize_key(key)
-    return _ALIASES.get(key, key)
-
-
-# -- values ------------------------------------------------------------------------
-
-class Row:
-    """One instance as a table row: status computed once, cell values memoized."""
-
-    __slots__ = ("name", "metadata", "results", "hyperparameters", "status", "_values")
-
-    def __init__(self, instance):
-        self.name = instance.name
-        self.metadata = instance.metadata
-        self.results = instance.results
-        self.hyperparameters = instance.hyperparameters
-        self.status = instance.status  # may probe a pid: do it once
-        self._values = {}
-
-    def get(self, key):
-        """Raw value of a column (``_MISSING`` when absent)."""
-        if key not in self._values:
-            self._values[key] = value_of(self, key)
-        return self._values[key]
-
-
-def value_of(instance, key):
-    """The raw value of a column for one instance.
-
-    Results win over hyperparameters (the original let hyperparameters
-    overwrite same-named results). A cancelled run's test metrics are blank.
-
-    Args:
-        instance: a :class:`vergeml.instances.Instance` or :class:`Row`.
-        key: a normalized key (see :func:`normalize_key`).
-
-    Returns:
-        The value, or ``_MISSING``.
-    """
-    key = _stored_key(key)
-    if key == "instance":
-        return instance.name
-    if key == "model":
-        meta = instance.metadata
-        return meta.get("backbone") or instance.hyperparameters.get("architecture") \
-            or meta.get("model") or _MISSING
-    if key == "status":
-        return instance.status or _MISSING
-    if key.startswith("test_") and instance.status == CANCELLED:
-        return _MISSING
-    for source in (instance.results, instance.hyperparameters):
-        if key in source and source[key] is not None:
-            return source[key]
-    value = instance.metadata.get(key)
-    if value is None or isinstance(value, (dict, list)):
-        return _MISSING
-    return value
-
-
-def _timestamp(value):
-    """Epoch seconds of a stored time (ISO text, datetime or number); None if unparsable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            value = datetime.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:  # stored times are UTC
-            value = value.replace(tzinfo=datetime.timezone.utc)
-        return value.timestamp()
-    return None
-
-
-def format_cell(key, value):
-    """Text shown in the table for a raw value ('' when missing)."""
-    if value is _MISSING or value is None:
-        return ""
-    if key in _TIME_KEYS:
-        stamp = _timestamp(value)
-        if stamp is not None:
-            return datetime.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        # 3 decimals, but never print a learning rate of 0.0001 as 0.000
-        return f"{value:.3g}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
-def _machine_value(value):
-    """Value for JSON/CSV: raw and full precision; None when missing or not finite."""
-    if value is _MISSING:
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, datetime.datetime):
-        return value.isoformat()
-    return value
-
-
-# -- filters -----------------------------------------------------------------------
-
-def extract_filters(tokens):
-    """Pull ``key -op value`` triples out of the argument list.
-
-    Args:
-        tokens: command-line tokens after ``list``.
-
-    Returns:
-        ``(remaining tokens, [(key, op, value), ...])``.
-
-    Raises:
-        UsageError: an operator without a key before it or a value after it.
-    """
-    rest, filters, i = [], [], 0
-    while i < len(tokens):
-        token = tokens[i]
-        if token.lower() in _OPERATORS:
-            key = rest.pop() if rest else None
-            if key is None or key.startswith("-") or i + 1 >= len(tokens):
-                raise UsageError(f"filter {token} needs a key before it and a value after it, "
-                                 "e.g. test_acc -gt 0.8.", hint="See 'ml help list'.")
-            filters.append((key, token.lower(), tokens[i + 1]))
-            i += 2
-        else:
-            rest.append(token)
-            i += 1
-    return rest, filters
-
-
-def _number(value):
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return value
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def matches(instance, key, op, operand):
-    """Whether a :class:`Row` passes one filter (rows lacking the key never do)."""
-    value = instance.get(normalize_key(key))
-    if value is _MISSING:
-        return False
-    left, right = _number(value), _number(operand)
-    if left is None or right is None or isinstance(value, str):
-        # Text comparison, case-insensitive: 'status -eq Finished' works.
-        left, right = format_cell(normalize_key(key), value).lower(), str(operand).lower()
-    try:
-        return _OPERATORS[op](left, right)
-    except TypeError:
-        return False
-
-
-# -- sorting -----------------------------------------------------------------------
-
-def _sort_value(instance, key):
-    """Comparable key: numbers before text, so mixed types never raise."""
-    value = instance.get(key)
-    if value is _MISSING:
-        return None
-    if key in _TIME_KEYS:
-        stamp = _timestamp(value)
-        if stamp is not None:
-            return (0, stamp, "")
-    number = _number(value) if not isinstance(value, str) else None
-    if number is not None:
-        return (0, number, "")
-    return (1, 0, format_cell(key, value).lower())
-
-
-def sort_instances(instances, keys, descending):
-    """Sort by several keys; rows missing a key go last in either order.
-
-    Args:
-        instances: the :class:`Row` objects.
-        keys: normalized keys, most significant first.
-        descending: newest/largest first.
-
-    Returns:
-        A new sorted list.
-    """
-    rows = list(instances)
-    for key in reversed(keys):  # stable sorts, least significant key first
-        decorated = [(_sort_value(inst, key), inst) for inst in rows]
-        present = [d for d in decorated if d[0] is not None]
-        missing = [d[1] for d in decorated if d[0] is None]
-        present.sort(key=lambda d: d[0], reverse=descending)
-        rows = [d[1] for d in present] + missing
-    return rows
-
-
-# -- rendering ---------------------------------------------------------------------
-
-def render_table(instances, columns):
-    """A tabulate table (GitHub style), numeric columns right-aligned."""
-    from tabulate import tabulate  # only needed for table output
-    cells = [[format_cell(c, inst.get(c)) for c in columns] for inst in instances]
-    align = [_column_align(c, instances) for c in columns]
-    return tabulate(cells, headers=list(columns), tablefmt="github",
-                    disable_numparse=True, colalign=align)
-
-
-def _column_align(column, instances):
-    values = [inst.get(column) for inst in instances]
-    values = [v for v in values if v is not _MISSING and v is not None]
-    numeric = values and all(_number(v) is not None and not isinstance(v, str) for v in values)
-    return "right" if numeric and column not in _TIME_KEYS else "left"
-
-
-def render_csv(instances, columns, stream):
-    """CSV with a header row; every row has every column."""
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(columns)
-    for inst in instances:
-        row = []
-        for column in columns:
-            value = _machine_value(inst.get(column))
-            row.append("" if value is None else _csv_cell(value))
-        writer.writerow(row)
-
-
-def _csv_cell(value):
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value)
-    return value
-
-
-def render_json(instances, columns):
-    """A JSON array of objects, one key per column (null when missing)."""
-    rows = [{c: _machine_value(inst.get(c)) for c in columns} for inst in instances]
-    return json.dumps(rows, indent=2, default=str)
-
-
-# -- the command -------------------------------------------------------------------
-
-def _as_list(value, default=()):
-    if value is None:
-        return list(default)
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v) for v in value]
-
-
-def _warn_unknown(keys, instances, what):
-    """Warn about a key no instance has (likely a typo), with did-you-mean."""
-    if not instances:
-        return
-    known = set(DEFAULT_COLUMNS)
-    for inst in instances:
-        known.update(inst.results, inst.hyperparameters, inst.metadata)
-    for key in keys:
-        if _stored_key(key) not in known and normalize_key(key) not in known:
-            hint = suggestion(normalize_key(key), sorted(known))
-            warn(f"no instance has {what} '{key}'.{hint}")
 
 
 class ListCommand(Command):
@@ -349,29 +56,32 @@ class ListCommand(Command):
 
     def run(self, args, env):
         """Print the runs of ``env.trainings_dir``; always exit 0 unless misused."""
-        instances = [Row(i) for i in scan_instances(env.trainings_dir, summary=True)]
-        output = args.get("output") or "table"
-        columns = [normalize_key(c) for c in _as_list(args.get("columns"), DEFAULT_COLUMNS)]
-        if not instances:
+        rows = [Row(i) for i in scan_instances(env.trainings_dir, summary=True)]
+        columns = [normalize_key(c) for c in key_list(args.get("columns"), DEFAULT_COLUMNS)]
+        if rows:
+            rows = _select(rows, args)
+        else:
             print(EMPTY_HINT, file=sys.stderr)
-            return self._emit([], columns, output)
-        filters = args.get("filters") or []
-        _warn_unknown([f[0] for f in filters], instances, "key")
-        _warn_unknown(_as_list(args.get("columns")), instances, "column")
-        _warn_unknown(_as_list(args.get("sort")), instances, "sort key")
-        rows = [i for i in instances if all(matches(i, *f) for f in filters)]
-        if not rows:
-            print(NO_MATCH_HINT, file=sys.stderr)
-        keys = [normalize_key(k) for k in _as_list(args.get("sort"), ["training_start"])]
-        rows = sort_instances(rows, keys, descending=(args.get("order") or "desc") == "desc")
-        return self._emit(rows, columns, output)
-
-    @staticmethod
-    def _emit(rows, columns, output):
-        if output == "csv":
-            render_csv(rows, columns, sys.stdout)
-        elif output == "json":
-            print(render_json(rows, columns))
-        elif rows:
-            print(render_table(rows, columns))
+        emit(rows, columns, args.get("output") or "table")
         return 0
+
+
+def _select(rows, args):
+    """Warn about unknown keys, then filter and sort the rows as ``args`` say.
+
+    Args:
+        rows: the :class:`Row` objects (not empty).
+        args: the resolved options, with ``filters`` from :meth:`ListCommand.preparse`.
+
+    Returns:
+        The matching rows, sorted.
+    """
+    filters = args.get("filters") or []
+    warn_unknown([f[0] for f in filters], rows, "key")
+    warn_unknown(key_list(args.get("columns")), rows, "column")
+    warn_unknown(key_list(args.get("sort")), rows, "sort key")
+    rows = [r for r in rows if all(matches(r, *f) for f in filters)]
+    if not rows:
+        print(NO_MATCH_HINT, file=sys.stderr)
+    keys = [normalize_key(k) for k in key_list(args.get("sort"), ["training_start"])]
+    return sort_instances(rows, keys, descending=(args.get("order") or "desc") == "desc")

@@ -46,8 +46,10 @@ class RestService(Command):
     def run(self, args, env):
         """Load the model once, then serve until Ctrl-C."""
         from vergeml.services.rest import serve
-        serve(env.instance(), host=args["host"], port=args["port"], threads=args["threads"],
-              max_body_mb=args["max-body"], browser=not args["no-browser"], settings=env.settings)
+        instance = env.instance()
+        serve(instance.name, lambda: env.model().predictor(instance, env.settings),
+              host=args["host"], port=args["port"], threads=args["threads"],
+              max_body_mb=args["max-body"], browser=not args["no-browser"])
         return 0
 
 

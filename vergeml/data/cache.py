@@ -27,9 +27,10 @@ import threading
 
 import numpy as np
 
+from vergeml.data.formats import CACHE_MODES
 from vergeml.data.store import Store
 
-MODES = ("auto", "none", "disk", "mem", "disk-in", "mem-in")
+MODES = CACHE_MODES
 FLUSH_COUNT = 256
 FLUSH_BYTES = 32 * 1024 * 1024
 _SELECT_CHUNK = 500

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from vergeml import plugins
 from vergeml.data import sources
-from vergeml.data.cache import MODES
+from vergeml.data.formats import CACHE_MODES as MODES
 from vergeml.data.operations import parse_operations
 from vergeml.options import located
 from vergeml.errors import ConfigError

@@ -19,9 +19,10 @@ from vergeml.data.fingerprint import FileIndex, Fingerprint, file_digest, sample
 from vergeml.data.operations import OperationError
 from vergeml.data.split import SPLITS, SplitSpec, assign_splits, parse_split, report_duplicates
 from vergeml.data.store import Store
-from vergeml.errors import ConfigError, VergeMLError
-from vergeml.suggest import suggestion
 from vergeml.console import warn
+from vergeml.errors import ConfigError, VergeMLError
+from vergeml.options import first_set
+from vergeml.suggest import suggestion
 
 MAX_LISTED = 10
 
@@ -63,10 +64,20 @@ class Dataset:
     """Samples by split, labels, fingerprint; loads processed images.
 
     Build it with :func:`load_dataset`.
+
+    Args:
+        config: the parsed ``data:`` section (:class:`vergeml.data.config.DataConfig`).
+        labels: class names.
+        samples: dict split -> list of :class:`Sample`.
+        fingerprint: digest of the samples and their preprocessing.
+        bad_files: ``(relpath, reason)`` of files skipped because they do not decode.
+        cache_mode: the resolved cache mode.
+        cache_dir: the project's cache folder.
+        seed: the random seed (augmentation of training samples).
     """
 
-    def __init__(self, env, config, labels, samples, fingerprint, bad_files):
-        self.env = env
+    def __init__(self, config, labels, samples, fingerprint, bad_files, cache_mode="auto",
+                 cache_dir=None, seed=42):
         self.config = config
         self.labels = labels
         self.fingerprint = fingerprint
@@ -75,7 +86,9 @@ class Dataset:
         self._samples = samples
         self._ops = [op for op in config.operations if op.changes_pixels]
         self._random = any(op.random for op in config.operations)
-        self._seed = env.random_seed
+        self._seed = seed
+        self._cache_mode = cache_mode
+        self._cache_dir = cache_dir
 
     def samples(self, split):
         """Samples of a split (``train`` includes augmentation variants).
@@ -96,11 +109,11 @@ class Dataset:
 
     def cache_mode(self):
         """The cache mode: ``--cache`` when given, else ``data.cache``, else auto."""
-        return _cache_mode(self.env, self.config)
+        return self._cache_mode
 
     def open_cache(self):
         """The :class:`Cache` for this project (use as a context manager)."""
-        return Cache(self.cache_mode(), self.env.cache_dir)
+        return Cache(self._cache_mode, self._cache_dir)
 
     def load_array(self, sample, size=None, resize_mode="fill", cache=None):
         """The processed pixels of a sample. Thread-safe.
@@ -201,8 +214,8 @@ def load_dataset(env, skip_bad=False, progress=True):
              for name in ("val", "test")}
     files, labels = _scan(env, config.source, specs)
     specs = _source_splits(files, specs)
-    _check_files(env, [f for f in files if not f.digest], progress,
-                 on_disk=_cache_mode(env, config) != "none")
+    cache_mode = _cache_mode(env, config)
+    _check_files(env, [f for f in files if not f.digest], progress, on_disk=cache_mode != "none")
     files, bad = _handle_bad(files, skip_bad)
     if config.source.labeled:
         _check_labels(files, labels)
@@ -217,7 +230,8 @@ def load_dataset(env, skip_bad=False, progress=True):
     if config.source.labeled and untrained:
         warn("no training samples for class(es) " + ", ".join(untrained))
     samples, fingerprint = _build_samples(env, config, files, labels, specs)
-    return Dataset(env, config, labels, samples, fingerprint, bad)
+    return Dataset(config, labels, samples, fingerprint, bad, cache_mode=cache_mode,
+                   cache_dir=env.cache_dir, seed=env.random_seed)
 
 
 def _scan(env, source, specs):
@@ -258,8 +272,13 @@ def _display_root(env, directory):
 
 
 def _cache_mode(env, config):
-    """--cache (or top-level cache:) > data: cache: > auto."""
-    return env.settings.get("cache") or config.cache or "auto"
+    """--cache (or top-level cache:) > data: cache: > auto.
+
+    ``--cache`` has no default of its own (None), so the global options'
+    resolver leaves it unset unless typed or set at the top of the project
+    file; the data section's value comes next.
+    """
+    return first_set(env.settings.get("cache"), config.cache, "auto")
 
 
 def _check_files(env, files, progress, on_disk):

@@ -9,7 +9,7 @@ import io
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from vergeml.data.formats import IMAGE_EXTENSIONS, is_image_file  # noqa: F401 (re-exported)
+from vergeml.data.formats import IMAGE_EXTENSIONS, RESIZE_MODES, is_image_file  # noqa: F401 (re-exported)
 from vergeml.errors import VergeMLError
 
 # Resampling filters by the names users write in vergeml.yaml.
@@ -22,7 +22,6 @@ METHODS = {
     "lanczos": Image.Resampling.LANCZOS,
     "antialias": Image.Resampling.LANCZOS,
 }
-RESIZE_MODES = ("fill", "aspect-fill", "aspect-fit")
 BACKGROUND = (0, 0, 0)
 
 # A truncated file must be an error, never a silently grey-padded image.

@@ -99,10 +99,11 @@ class Output(IOPlugin):
         """The cache stage the arrays are stored under."""
         raise NotImplementedError
 
-    def transform(self, dataset, samples, cache):
+    def transform(self, env, dataset, samples, cache):
         """Arrays of samples, computing only what ``cache`` lacks.
 
         Args:
+            env: the :class:`vergeml.env.Environment` (project settings).
             dataset: the :class:`vergeml.data.dataset.Dataset`.
             samples: list of its :class:`~vergeml.data.dataset.Sample`.
             cache: an open :class:`vergeml.data.cache.Cache`.

@@ -1,7 +1,7 @@
-"""Data sets for ``ml download:<name>``.
+"""Download plugins for ``ml download:<name>``: one per data set.
 
-Each data set is a :class:`vergeml.downloads.base.Download` plugin registered
-under the ``vergeml.download`` entry-point group. ``digits`` is bundled with
+Each is a :class:`vergeml.downloads.base.Download` plugin registered under
+the ``vergeml.download`` entry-point group. ``digits`` is bundled with
 scikit-learn and needs no network; the others are downloaded with
 :func:`vergeml.downloads.http.download` (resume, checksum, atomic rename).
 """

@@ -1,15 +1,14 @@
-"""The dataset plugin base: fetch files, unpack them, install class folders.
+"""The download plugin base: fetch files, unpack them, install class folders.
 
-A dataset (``ml download:<name>``) declares the files it needs and turns the
+A download plugin (``ml download:<name>``) declares the files it needs and turns the
 downloaded files into entries of the samples directory (normally one folder
 per class). Everything is assembled in a staging folder under
 ``<cache-dir>/downloads/`` and moved into ``samples/`` only when complete, so
-a failure never leaves half a dataset behind.
+a failure never leaves half a data set behind.
 """
 import contextlib
 import os
 import shutil
-import sys
 import tarfile
 import uuid
 import zipfile
@@ -18,17 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vergeml.command import Command
-from vergeml.downloads import http
 from vergeml.data.formats import is_image_file
+from vergeml.downloads import http
 from vergeml.errors import VergeMLError
-from vergeml import console
 
 MIRROR_VARIABLE = "VERGEML_DOWNLOAD_MIRROR"
 
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One file a dataset downloads.
+    """One file a download plugin fetches.
 
     Attributes:
         url: where to get it.
@@ -80,7 +78,7 @@ class Download(Command):
     source = ""
 
     def run(self, args, env):
-        """Command interface: a dataset plugin runs as a sub-command."""
+        """Command interface: a download plugin runs as a sub-command."""
         return self.download(env, args)
 
     def download(self, env, args):
@@ -314,8 +312,3 @@ def display_path(path, base):
     except ValueError:
         return str(path) + os.sep
     return f"{rel}/"
-
-
-def warn(message):
-    """A warning line on stderr."""
-    console.warn(message)

@@ -4,6 +4,13 @@ Only the standard library (:mod:`urllib`) is used, so downloading needs no
 extra dependency. Bytes go to ``<dest>.part`` first; an interrupted download
 is resumed from there with an HTTP ``Range`` request, and the file appears
 under its final name only once it is complete and verified.
+
+Why our own: neither the standard library nor an installed library offers
+these together. ``urllib.request.urlretrieve`` and ``keras.utils.get_file``
+(heavy to import) neither resume nor lock; ``requests`` (installed only
+through TensorFlow) would replace just ``urlopen`` and leave the Range
+resume, the 416/ignored-Range fallbacks, the sha256 check, the free-space
+check, the atomic rename and the lock against a concurrent download to us.
 """
 import contextlib
 import http.client
@@ -14,8 +21,6 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-
-from tqdm import tqdm
 
 from vergeml.errors import VergeMLError
 from vergeml.fileutil import file_sha256
@@ -143,6 +148,8 @@ def _open(url, dest, offset, timeout, headers):
 
 def _copy(response, handle, url, dest, offset, total, progress, timeout):
     """Copy the body in chunks, updating the progress bar; return bytes copied."""
+    # Imported here: 'ml help download' loads the download plugins, and must stay light.
+    from tqdm import tqdm
     received = 0
     with tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
               desc=dest.name, file=sys.stderr,

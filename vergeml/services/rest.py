@@ -6,6 +6,7 @@ Routes: ``GET /`` explorer page, ``GET /predict`` upload form, ``POST
 tracebacks go to the server's stderr, never to the client.
 """
 import html
+import io
 import json
 import sys
 import threading
@@ -13,12 +14,16 @@ import traceback
 import webbrowser
 from pathlib import Path
 from string import Template
-from urllib.parse import parse_qs
+
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
+from werkzeug.http import parse_options_header
 
 from vergeml import __version__
 from vergeml.errors import VergeMLError
+from vergeml.model import LABELS_OPTION
 from vergeml.options import OptionValueError
-from vergeml.services import has_display, http_url, multipart, stop_on_sigterm
+from vergeml.services import has_display, http_url, stop_on_sigterm
 
 MB = 1024 * 1024
 MAX_FILES = 256
@@ -40,8 +45,8 @@ class RestApp:
     """The WSGI application.
 
     Args:
-        predictor: a loaded :class:`vergeml.models.imagenet.predictor.Predictor`
-            (may be set after construction, before serving).
+        predictor: a loaded :class:`vergeml.model.Predictor` of any model
+            plugin (may be set after construction, before serving).
         max_body: largest accepted request body, in bytes.
     """
 
@@ -92,11 +97,8 @@ class RestApp:
         return self._page("predict.html")
 
     def _page(self, name):
-        from vergeml.models.imagenet.predictor import RESIZE_MODES
-        options = "".join(f'<option value="{m}"{" selected" if m == self.predictor.resize else ""}>'
-                          f"{m}</option>" for m in RESIZE_MODES)
         text = Template((STATIC / name).read_text(encoding="utf-8")).safe_substitute(
-            instance=html.escape(self.predictor.name), resize_options=options,
+            instance=html.escape(self.predictor.name), option_fields=_option_fields(self.predictor),
             labels=html.escape(", ".join(self.predictor.labels)), version=__version__,
             max_body=_megabytes(self.max_body), size=self.predictor.size)
         return 200, "text/html; charset=utf-8", text.encode("utf-8"), []
@@ -112,12 +114,12 @@ class RestApp:
     def predict(self, environ):
         """POST /predict: classify every uploaded file in one batch."""
         fields, files = self._read_form(environ)
-        top_k, resize = _prediction_options(fields)
+        top_k, options = _prediction_options(fields, self.predictor)
         if not files:
             raise HttpError(400, "no files: send one or more images in the multipart field 'files'")
         if len(files) > MAX_FILES:
             raise HttpError(400, f"too many files: {len(files)} (at most {MAX_FILES} per request)")
-        results = self.predictor.predict_images(files, top_k=top_k, resize=resize)
+        results = self.predictor.predict_images(files, top_k=top_k, **options)
         for result in results:
             if "error" in result:
                 raise HttpError(400, f"{result['filename']}: not a valid image ({result['error']})",
@@ -128,27 +130,43 @@ class RestApp:
         return 200, "application/json", _json(body), []
 
     def _read_form(self, environ):
-        """Return ``(fields, files)`` of a multipart or urlencoded body."""
-        content_type = environ.get("CONTENT_TYPE", "")
-        boundary = multipart.boundary_of(content_type)
-        urlencoded = content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
-        if boundary is None and not urlencoded:
+        """Parse a multipart or urlencoded body with werkzeug's form parser.
+
+        Args:
+            environ: the WSGI environ of the request.
+
+        Returns:
+            ``(fields, files)``: the text fields by name (the last value wins),
+            and ``(base name, bytes)`` of each upload in the ``files`` field.
+
+        Raises:
+            HttpError: 415 for another content type, 413 for a body over the
+                limit, 400 for a malformed multipart body.
+        """
+        mimetype, params = parse_options_header(environ.get("CONTENT_TYPE", ""))
+        mimetype = mimetype.lower()
+        multipart = mimetype == "multipart/form-data" and params.get("boundary")
+        if not multipart and mimetype != "application/x-www-form-urlencoded":
             raise HttpError(415, "expected a multipart/form-data body with one or more 'files'")
         body = self._read_body(environ)
-        if urlencoded:
-            query = parse_qs(body.decode("latin-1"))
-            return {k: v[-1] for k, v in query.items()}, []
+        # silent=False: werkzeug would answer a malformed body with an empty form.
+        # _read_body caps the size; max_form_parts bounds the parsing work of tiny parts.
+        max_parts = 1000
+        parser = FormDataParser(silent=False, max_form_parts=max_parts)
         try:
-            parts = multipart.parse(body, boundary)
-        except multipart.MultipartError as err:
+            _, form, uploads = parser.parse(io.BytesIO(body), mimetype, len(body), params)
+        except RequestEntityTooLarge:
+            raise HttpError(400, f"bad multipart body: more than {max_parts} parts") from None
+        except ValueError as err:
             raise HttpError(400, f"bad multipart body: {err}") from None
-        fields, files = {}, []
-        for part in parts:
-            if part.name == "files" and (part.filename or part.data):
-                files.append((_safe_name(part.filename, len(files)), part.data))
-            elif part.filename is None:
-                fields[part.name] = part.text()
-        return fields, files
+        files = []
+        for name, upload in uploads.items(multi=True):
+            data = upload.read()
+            upload.close()  # large uploads are spooled to a temporary file
+            # An empty file input of a browser form sends a part without name or data.
+            if name == "files" and (upload.filename or data):
+                files.append((_safe_name(upload.filename, len(files)), data))
+        return {name: form.getlist(name)[-1] for name in form}, files
 
     def _read_body(self, environ):
         """Read the body, refusing anything over the limit (413)."""
@@ -166,17 +184,32 @@ class RestApp:
         return body
 
 
-def _prediction_options(fields):
-    """Validate the optional ``labels`` and ``resize`` form fields."""
-    from vergeml.models.imagenet.predictor import LABELS_OPTION, RESIZE_OPTION
-    values = []
-    for option in (LABELS_OPTION, RESIZE_OPTION):
+def _prediction_options(fields, predictor):
+    """Validate the optional ``labels`` field and the predictor's own option fields.
+
+    Returns:
+        ``(top_k, options)``: the label count and a dict for the predictor.
+    """
+    values = {}
+    for option in (LABELS_OPTION, *predictor.options):
         raw = fields.get(option.name, "").strip()
         try:
-            values.append(option.parse(raw) if raw else option.default)
+            values[option.name] = option.parse(raw) if raw else option.default
         except OptionValueError as err:
             raise HttpError(400, f"{option.name}: {err}") from None
-    return values
+    return values.pop(LABELS_OPTION.name), values
+
+
+def _option_fields(predictor):
+    """HTML form fields for the predictor's choice options (``resize`` ...)."""
+    fields = []
+    for option in predictor.options:
+        chosen = predictor.defaults.get(option.name, option.default)
+        choices = "".join(f'<option value="{html.escape(str(c))}"{" selected" if c == chosen else ""}>'
+                          f"{html.escape(str(c))}</option>" for c in option.choices or ())
+        fields.append(f'<label>{option.name} <select name="{option.name}">{choices}</select> '
+                      f"<small>{html.escape(option.help)}</small></label>")
+    return "\n".join(fields)
 
 
 def _safe_name(filename, index):
@@ -196,7 +229,6 @@ def _json(value):
 
 def openapi_spec(predictor, max_body):
     """An OpenAPI 3 description of the service."""
-    from vergeml.models.imagenet.predictor import LABELS_OPTION, RESIZE_MODES
     error = {"description": "Error", "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Error"}}}}
     html_page = {"200": {"description": "HTML page", "content": {"text/html": {}}}}
@@ -224,8 +256,7 @@ def openapi_spec(predictor, max_body):
                                       "description": "one or more images"},
                             "labels": {"type": "integer", "minimum": 1, "default": LABELS_OPTION.default,
                                        "description": "how many labels per image"},
-                            "resize": {"type": "string", "enum": list(RESIZE_MODES),
-                                       "default": predictor.resize}}}}}},
+                            **_option_schemas(predictor)}}}}},
                     "responses": {
                         "200": {"description": "One entry per file, in upload order",
                                 "content": {"application/json": {"schema": {
@@ -244,21 +275,28 @@ def openapi_spec(predictor, max_body):
     }
 
 
-def serve(instance, host="127.0.0.1", port=2204, threads=4, max_body_mb=20, browser=False,
-          settings=None):
+def _option_schemas(predictor):
+    """OpenAPI properties of the predictor's choice options."""
+    return {o.name: {"type": "string", "enum": list(o.choices or ()), "description": o.help,
+                     "default": predictor.defaults.get(o.name, o.default)}
+            for o in predictor.options}
+
+
+def serve(name, load_predictor, host="127.0.0.1", port=2204, threads=4, max_body_mb=20,
+          browser=False):
     """Load the instance's model once and serve it until Ctrl-C or SIGTERM.
 
     Args:
-        instance: a :class:`vergeml.instances.Instance`.
+        name: the instance name, for messages.
+        load_predictor: zero-argument callable returning a :class:`vergeml.model.Predictor`;
+            called once, after the port is bound.
         host: interface to listen on.
         port: TCP port (0 picks a free one).
         threads: waitress worker threads.
         max_body_mb: request body limit in MB.
         browser: open the explorer page in a web browser.
-        settings: resolved global options (``--device`` ...) for loading the model.
     """
     from waitress.server import create_server
-    from vergeml.models.imagenet.predictor import Predictor
     max_body = int(max_body_mb * MB)
     app = RestApp(None, max_body)
     try:
@@ -272,15 +310,15 @@ def serve(instance, host="127.0.0.1", port=2204, threads=4, max_body_mb=20, brow
     except OSError as err:
         raise VergeMLError(f"cannot listen on {host}:{port}: {err.strerror or err}",
                            hint="Choose another port with --port.") from None
-    print(f"Loading @{instance.name} ...", flush=True)
+    print(f"Loading @{name} ...", flush=True)
     try:
-        app.predictor = Predictor(instance, settings)
+        app.predictor = load_predictor()
         app.predictor.warm_up()
     except BaseException:
         server.close()
         raise
     url = http_url(host, getattr(server, "effective_port", port))
-    print(f"Serving @{instance.name} on {url}  (Ctrl-C to stop)", flush=True)
+    print(f"Serving @{name} on {url}  (Ctrl-C to stop)", flush=True)
     if browser and has_display():
         threading.Timer(0.5, webbrowser.open, [url]).start()
     stop_on_sigterm()

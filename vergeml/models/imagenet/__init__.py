@@ -3,6 +3,7 @@
 Importing this package is cheap: TensorFlow and Keras are imported only when
 ``train`` or ``predict`` actually runs.
 """
+from vergeml.model import Model
 
 PROJECT_TEMPLATE = """\
 model: imagenet
@@ -23,7 +24,7 @@ train:
 """
 
 
-class ImagenetModel:
+class ImagenetModel(Model):
     """Image classifier: features from a pre-trained CNN, a small softmax top on them."""
 
     name = "imagenet"
@@ -31,9 +32,13 @@ class ImagenetModel:
 
     def commands(self):
         """Model commands by name (classes; their modules import no TensorFlow)."""
-        from vergeml.models.imagenet.predictor import PredictCommand
-        from vergeml.models.imagenet.options import TrainCommand
+        from vergeml.models.imagenet.commands import PredictCommand, TrainCommand
         return {"train": TrainCommand, "predict": PredictCommand}
+
+    def predictor(self, instance, settings=None):
+        """The imagenet :class:`~vergeml.models.imagenet.predictor.Predictor` of an instance."""
+        from vergeml.models.imagenet.predictor import Predictor
+        return Predictor(instance, settings)
 
     def help_topic(self, topic):
         """Text of a model-specific help topic (``architecture``), or None."""

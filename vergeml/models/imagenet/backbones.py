@@ -6,11 +6,11 @@ preprocessing functions are dotted strings, resolved by :func:`load_object`
 only when a model is built.
 """
 import importlib
-import os
 import warnings
 from dataclasses import dataclass
 
 from vergeml.errors import ConfigError
+from vergeml.spelling import canonical
 from vergeml.suggest import suggestion
 
 
@@ -162,7 +162,7 @@ def architecture_names(aliases=True):
 
 
 def _norm(text):
-    return str(text).strip().lower().replace("_", "-")
+    return canonical(text)
 
 
 def get_backbone(name, variant="auto"):
@@ -324,51 +324,6 @@ def size_note(backbone, size, weights="imagenet"):
         return (f"{backbone.name} ImageNet weights were trained at {backbone.default_size} px; "
                 f"features at {size} px may be less accurate")
     return None
-
-
-def weights_file(backbone, alpha=1.0, size=None):
-    """File name Keras uses for the no-top ImageNet weights.
-
-    Args:
-        backbone: Backbone.
-        alpha: width multiplier (mobilenets only).
-        size: input size; mobilenet and mobilenet-v2 have one file per size
-            in ``backbone.sizes`` and use the 224 file for any other size.
-
-    Returns:
-        str, e.g. ``mobilenet_2_5_224_tf_no_top.h5``.
-
-    Raises:
-        ConfigError: alpha without ImageNet weights.
-    """
-    alpha = resolve_alpha(backbone, alpha, "imagenet")
-    rows = size if backbone.sizes and size in backbone.sizes else 224
-    return backbone.weights_pattern.format(
-        alpha=f"{alpha}", alpha_text=_MOBILENET_ALPHA_TEXT.get(alpha, ""), rows=rows)
-
-
-def weights_url(backbone, alpha=1.0, size=None):
-    """Download address of :func:`weights_file`."""
-    name = backbone.remote_name or weights_file(backbone, alpha, size)
-    return backbone.weights_url + name
-
-
-def keras_home():
-    """``$KERAS_HOME``, else ``~/.keras`` (``/tmp/.keras`` when home is read-only), as Keras does.
-
-    Read at call time: Keras itself reads the variable once, at import.
-    """
-    if "KERAS_HOME" in os.environ:
-        return os.path.expanduser(os.environ["KERAS_HOME"])
-    base = os.path.expanduser("~")
-    if not os.access(base, os.W_OK):
-        base = "/tmp"
-    return os.path.join(base, ".keras")
-
-
-def weights_dir():
-    """Folder where Keras caches application weights: ``$KERAS_HOME/models``."""
-    return os.path.join(keras_home(), "models")
 
 
 def load_object(dotted):

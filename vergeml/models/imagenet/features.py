@@ -6,26 +6,16 @@ the network is built on first use of :attr:`FeatureExtractor.model`.
 import hashlib
 import json
 import os
-import socket
-import threading
 import uuid
 
 from vergeml.errors import ConfigError, VergeMLError
 from vergeml.fileutil import file_sha256
-from vergeml.models.imagenet.backbones import (
-    get_backbone, load_object, resolve_alpha, resolve_size, weights_dir, weights_file,
-    weights_url)
+from vergeml.models.imagenet.backbones import get_backbone, load_object, resolve_alpha, resolve_size
+from vergeml.models.imagenet.weights import normalize_weights, weights_path
 from vergeml.suggest import suggestion
 
 # Bump when the meaning of extracted features changes (invalidates caches).
 KEY_VERSION = 1
-# Host every keras.applications weights file is served from.
-WEIGHTS_HOST = "storage.googleapis.com"
-# Seconds allowed for DNS + TCP connect before declaring ourselves offline.
-CONNECT_TIMEOUT = 3.0
-# Socket timeout while Keras downloads, so a stalled transfer cannot hang forever.
-DOWNLOAD_TIMEOUT = 60.0
-
 class FeatureExtractor:
     """A frozen ImageNet CNN that turns images into feature vectors.
 
@@ -46,7 +36,7 @@ class FeatureExtractor:
     def __init__(self, architecture, variant="auto", size="auto", alpha=1.0,
                  weights="imagenet", output_layer="last", seed=None):
         self.backbone = get_backbone(architecture, variant)
-        self.weights = _normalize_weights(weights)
+        self.weights = normalize_weights(weights)
         self.alpha = resolve_alpha(self.backbone, alpha, self.weights)
         self.size = resolve_size(self.backbone, size, self.weights)
         self.output_layer = _normalize_layer(output_layer)
@@ -82,36 +72,10 @@ class FeatureExtractor:
             return f"none:{seed}"
         return f"file:{file_sha256(self.weights)}"
 
-    # -- weights --------------------------------------------------------------
-
     def weights_path(self):
-        """Local path of the weights to load, or None for random weights.
-
-        Raises:
-            VergeMLError: ImageNet weights absent and not downloadable.
-        """
-        if self.weights == "none":
-            return None
-        if self.weights != "imagenet":
-            return self.weights
-        name = weights_file(self.backbone, self.alpha, self.size)
-        path = os.path.join(weights_dir(), name)
-        if not os.path.isfile(path):
-            _download(name, weights_url(self.backbone, self.alpha, self.size), self._missing(name))
-        return path
-
-    def _missing(self, name):
-        folder = weights_dir()
-        hint = f"Put {name} into {folder}, or use --weights=none to train on random weights."
-        if self.backbone.sizes:
-            fallback = weights_file(self.backbone, self.alpha, None)
-            if fallback != name and os.path.isfile(os.path.join(folder, fallback)):
-                hint += (f" {fallback} is present: any size but "
-                         f"{', '.join(str(s) for s in self.backbone.sizes if s != 224)} uses it.")
-        return VergeMLError(
-            f"ImageNet weights for {self.backbone.name} are missing: {name} is not in "
-            f"{folder} and could not be downloaded",
-            hint=hint)
+        """Local path of the weights to load, or None for random weights (see
+        :func:`vergeml.models.imagenet.weights.weights_path`)."""
+        return weights_path(self.backbone, self.alpha, self.size, self.weights)
 
     # -- the network ----------------------------------------------------------
 
@@ -295,17 +259,6 @@ def _tf():
     return backend.load()[0]
 
 
-def _normalize_weights(weights):
-    """``imagenet``, ``none`` or an absolute path that exists."""
-    text = "none" if weights is None else str(weights).strip()
-    if text.lower() in ("imagenet", "none"):
-        return text.lower()
-    path = os.path.abspath(os.path.expanduser(text))
-    if not os.path.isfile(path):
-        raise ConfigError(f"weights file not found: {text} (use imagenet, none or a file path)")
-    return path
-
-
 def _normalize_layer(layer):
     """``last``, an int index, or a layer name."""
     if layer is None:
@@ -338,53 +291,3 @@ def _first_line(err):
     return text[0] if text else type(err).__name__
 
 
-def _online():
-    """Whether the weights host answers within CONNECT_TIMEOUT seconds.
-
-    DNS lookups ignore socket timeouts and can block for tens of seconds, so
-    the probe runs in a daemon thread that we simply stop waiting for.
-    """
-    result = []
-
-    def probe():
-        try:
-            socket.create_connection((WEIGHTS_HOST, 443), timeout=CONNECT_TIMEOUT).close()
-            result.append(True)
-        except OSError:
-            pass
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(CONNECT_TIMEOUT + 0.5)
-    return bool(result)
-
-
-def _offline_forced():
-    return os.environ.get("VERGEML_OFFLINE", "").strip().lower() not in ("", "0", "no", "false")
-
-
-def _uses_proxy():
-    return any(os.environ.get(v) for v in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"))
-
-
-def _download(name, url, missing_error):
-    """Fetch a weights file into ``$KERAS_HOME/models`` or raise ``missing_error`` fast.
-
-    VERGEML_OFFLINE=1 skips the network entirely. Otherwise a short probe
-    of the weights host (skipped behind a proxy, which a direct connect
-    cannot see through) decides before Keras's urlretrieve, which has no
-    timeout of its own, gets a chance to hang.
-    """
-    if _offline_forced() or (not _uses_proxy() and not _online()):
-        raise missing_error
-    keras = _keras()
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
-    try:
-        keras.utils.get_file(name, url, cache_dir=os.path.dirname(weights_dir()),
-                             cache_subdir="models")
-    except Exception:
-        raise missing_error from None
-    finally:
-        socket.setdefaulttimeout(previous)
-    if not os.path.isfile(os.path.join(weights_dir(), name)):
-        raise missing_error

@@ -1,10 +1,11 @@
-"""``ml train`` for the imagenet model: cache features, train the top, test, save."""
-from vergeml.command import Command
+"""Every option the imagenet model plugin declares: training, features, prediction.
+
+Declarations only (no TensorFlow, no Pillow): ``ml help`` and argument
+parsing read them.
+"""
+from vergeml.data.formats import RESIZE_MODES
 from vergeml.models.imagenet.backbones import architecture_names
 from vergeml.options import Option
-
-# As vergeml.data.images.RESIZE_MODES; repeated so `ml help` need not import Pillow.
-RESIZE_MODES = ("fill", "aspect-fill", "aspect-fit")
 
 TRAIN_OPTIONS = (
     Option("epochs", default=5, type="int", rule=">0", help="How many epochs to train."),
@@ -37,16 +38,12 @@ TRAIN_OPTIONS = (
     Option("name", help="Name of the trained instance (default: a random robot name)."),
 )
 
+# The train options that decide what the backbone extracts (the feature cache key).
+FEATURE_OPTION_NAMES = ("architecture", "variant", "size", "alpha", "output-layer", "weights", "resize")
+FEATURE_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.name in FEATURE_OPTION_NAMES)
 
-class TrainCommand(Command):
-    """Train an image classifier on the project's samples."""
-
-    name = "train"
-    description = "Train an image classifier."
-    options = TRAIN_OPTIONS
-    examples = ("ml train", "ml train --learning-rate=0.005 --epochs=50",
-                "ml train --architecture=mobilenet --alpha=0.25 --size=96")
-
-    def run(self, args, env):
-        from vergeml.models.imagenet.training import train
-        return train(args, env)
+# Per-request prediction options (ml predict, the REST service).
+RESIZE_OPTION = Option("resize", choices=RESIZE_MODES,
+                       help="How to fit images to the model's input size "
+                            "(default: the mode used in training).")
+PREDICT_OPTIONS = (RESIZE_OPTION,)

@@ -7,15 +7,10 @@ feature vector (``.npy``) per sample. Its extractor settings come from
 ``data.output``, then the project's ``train:`` section, then the defaults,
 so it computes the features ``ml train`` would, and both share the cache.
 """
-
-from vergeml.data.sources import Output
-from vergeml.models.imagenet.options import TRAIN_OPTIONS
-from vergeml.options import OptionSet
 from vergeml.console import warn
-
-
-FEATURE_OPTION_NAMES = ("architecture", "variant", "size", "alpha", "output-layer", "weights", "resize")
-FEATURE_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.name in FEATURE_OPTION_NAMES)
+from vergeml.data.sources import Output
+from vergeml.models.imagenet.options import FEATURE_OPTIONS
+from vergeml.options import OptionSet
 
 
 class ImageFeatures(Output):
@@ -47,13 +42,13 @@ class ImageFeatures(Output):
         return self._extractors[env]
 
     def cache_stage(self, env):
-        from vergeml.models.imagenet.training import feature_stage
+        from vergeml.models.imagenet.feature_cache import feature_stage
         return feature_stage(self.extractor(env), self.settings(env)["resize"])
 
-    def transform(self, dataset, samples, cache):
-        from vergeml.models.imagenet.training import sample_features
-        return sample_features(dataset, self.extractor(dataset.env), samples,
-                               self.settings(dataset.env)["resize"], cache, progress=False)
+    def transform(self, env, dataset, samples, cache):
+        from vergeml.models.imagenet.feature_cache import sample_features
+        return sample_features(dataset, self.extractor(env), samples, self.settings(env)["resize"],
+                               cache, settings=env.settings, progress=False)
 
 
 class LabeledImageFeatures(ImageFeatures):

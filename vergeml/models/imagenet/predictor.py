@@ -5,31 +5,22 @@ with exactly the preprocessing used in training: load (RGB, EXIF applied) ->
 fit to the training size with the resize mode -> float32 -> the backbone's
 ``preprocess_input`` -> model. Keras is imported lazily so ``ml help`` stays fast.
 """
-import glob
 import io
-import json
 import os
-import sys
 import threading
 from pathlib import Path
 
-from vergeml.command import Command, ONE_INSTANCE
 from vergeml.errors import VergeMLError
-from vergeml.models.imagenet.options import RESIZE_MODES
-from vergeml.options import Option
+from vergeml.model import Predictor as BasePredictor
+from vergeml.models.imagenet.options import PREDICT_OPTIONS
 
 BATCH_SIZE = 32
 # Decoding a huge image would take gigabytes of memory; refuse it up front.
 MAX_PIXELS = 50_000_000
 
-LABELS_OPTION = Option("labels", default=5, type="int", rule=">0", metavar="N",
-                       help="How many of the most likely labels to show per image.")
-RESIZE_OPTION = Option("resize", choices=RESIZE_MODES,
-                       help="How to fit images to the model's input size "
-                            "(default: the mode used in training).")
 
 
-class Predictor:
+class Predictor(BasePredictor):
     """Classify images with a trained instance; the model is loaded once.
 
     Safe to share between threads: decoding runs in the caller's thread, the
@@ -41,6 +32,8 @@ class Predictor:
             :func:`vergeml.backend.load`; None for the defaults.
     """
 
+    options = PREDICT_OPTIONS
+
     def __init__(self, instance, settings=None):
         self.instance = instance
         self.name = instance.name
@@ -50,6 +43,7 @@ class Predictor:
         self._ops = _operations(instance)
         self.size = _input_size(self._model, hyper)
         self.resize = hyper.get("resize") or "fill"
+        self.defaults = {"resize": self.resize}
         self._preprocess = _preprocess_function(hyper)
         self._lock = threading.Lock()
         classes = self._model.output_shape[-1]
@@ -154,11 +148,6 @@ class Predictor:
             out = self._model.predict_on_batch(batch)
         return np.asarray(out)
 
-    def top(self, probs, top_k):
-        """The ``top_k`` most likely labels of one probability row."""
-        order = sorted(range(len(probs)), key=lambda i: -float(probs[i]))[:top_k]
-        return [{"label": self.labels[i], "probability": round(float(probs[i]), 6)} for i in order]
-
 
 def _read_labels(instance):
     path = Path(instance.labels_path)
@@ -259,96 +248,3 @@ def _error_text(err):
     text = (getattr(err, "reason", None) or getattr(err, "strerror", None)
             or getattr(err, "message", None) or str(err) or type(err).__name__)
     return text.splitlines()[0]
-
-
-def expand_paths(args):
-    """Expand files, folders (recursively, image files) and globs.
-
-    Args:
-        args: paths as typed.
-
-    Returns:
-        Paths in the order given; folders sorted. A name that matches nothing
-        is kept so it is reported as missing.
-    """
-    paths = []
-    for arg in args:
-        if os.path.isdir(arg):
-            paths.extend(_images_in(arg))
-        elif not os.path.exists(arg) and glob.has_magic(arg):
-            matches = sorted(glob.glob(arg, recursive=True))
-            for match in matches or [arg]:
-                paths.extend(_images_in(match) if os.path.isdir(match) else [match])
-        else:
-            paths.append(arg)
-    return paths
-
-
-def _images_in(folder):
-    from vergeml.data.images import is_image_file
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(os.path.join(root, f) for f in sorted(files)
-                     if is_image_file(f) and not f.startswith("."))
-    return found
-
-
-def format_text(results, compact=False):
-    """Render results as the original ``ml predict`` text output."""
-    lines = []
-    for result in results:
-        if "error" in result:
-            continue
-        if compact:
-            lines.append(f"{result['path']}\t{result['prediction'][0]['label']}")
-            continue
-        if lines:
-            lines.append("")
-        lines.append(result["path"])
-        lines.extend(f"{p['probability'] * 100:>6.2f}%    {p['label']}" for p in result["prediction"])
-    return "\n".join(lines)
-
-
-class PredictCommand(Command):
-    """``ml @name predict``: classify image files with a trained instance."""
-
-    name = "predict"
-    description = "Predict the class of images with a trained instance."
-    instance = ONE_INSTANCE
-    options = (
-        LABELS_OPTION,
-        RESIZE_OPTION,
-        Option("compact", type="bool", flag=True, default=False, yaml=False,
-               help="Print one line per file: the path and the most likely label."),
-        Option("format", default="text", choices=("text", "json"),
-               help="Output format: text or json."),
-        Option("files", type="list", positional=True, nargs="+", yaml=False, required=True,
-               metavar="FILE", help="Image files, folders (searched recursively) or glob patterns."),
-    )
-    examples = (
-        "ml @nervous-tron predict cat.jpg",
-        "ml @nervous-tron predict --labels=3 photos/",
-        "ml @nervous-tron predict --compact 'photos/*.jpg'",
-        "ml @nervous-tron predict --format=json photos/ > predictions.json",
-    )
-
-    def run(self, args, env):
-        """Predict every file and print the results; exit 1 only if all failed."""
-        paths = expand_paths(args["files"])
-        if not paths:
-            raise VergeMLError("no image files found in: " + " ".join(args["files"]))
-        predictor = Predictor(env.instance(), env.settings)
-        results = predictor.predict_files(paths, top_k=args["labels"], resize=args.get("resize"))
-        for result in results:
-            if "error" in result:
-                print(f"{result['path']}: {result['error']}", file=sys.stderr)
-        if args.get("format") == "json":
-            print(json.dumps(results, indent=2))
-        else:
-            text = format_text(results, compact=args.get("compact"))
-            if text:
-                print(text)
-        if all("error" in r for r in results):
-            return 1
-        return 0

@@ -17,8 +17,8 @@ import numpy as np
 
 from vergeml.errors import VergeMLError
 from vergeml.fileutil import atomic_path, atomic_write_text
+from vergeml.spelling import stored_key
 
-SPLITS = ("train", "val", "test")
 
 
 class Cancelled(KeyboardInterrupt):
@@ -39,6 +39,7 @@ def _train(args, env):
     from vergeml.data import load_dataset
     from vergeml.models.imagenet.features import FeatureExtractor
     from vergeml.models.imagenet.outputs import warn_ignored
+    from vergeml.models.imagenet.feature_cache import cached_features
     from vergeml.instances import check_new_name
 
     if args.get("name") is not None:
@@ -52,7 +53,7 @@ def _train(args, env):
                                  alpha=args["alpha"], weights=args["weights"],
                                  output_layer=args["output-layer"], seed=env.random_seed)
     extractor.model  # step 2 up front: missing weights fail before any long work
-    features = cached_features(dataset, extractor, args)
+    features = cached_features(dataset, extractor, args, env.settings)
     instance = None
     try:
         instance = _create_instance(args, env, dataset, extractor)
@@ -84,73 +85,11 @@ def _seed_everything(seed):
     keras.utils.set_random_seed(seed)
 
 
-def cached_features(dataset, extractor, args):
-    """Features and labels of every split, extracting only what the cache lacks.
-
-    Returns:
-        dict split -> ``(x, y)`` with x float32 (n, dim) and y int (n,).
-    """
-    stage = feature_stage(extractor, args["resize"])
-    result = {}
-    with dataset.open_cache() as cache:
-        everything = [s for split in SPLITS for s in dataset.samples(split)]
-        vectors = sample_features(dataset, extractor, everything, args["resize"], cache)
-        print(cache.summary(stage))
-        cache.prune(stage)  # every split's keys were requested: what is left over is stale
-        for split in SPLITS:
-            samples = dataset.samples(split)
-            x = np.stack([vectors[s.key] for s in samples]).astype("float32") if samples \
-                else np.zeros((0, extractor.dim), "float32")
-            result[split] = (x, np.array([s.label_index for s in samples], dtype="int64"))
-    return result
-
-
-def feature_stage(extractor, resize):
-    """The cache stage of an extractor's features of images fitted with ``resize``."""
-    return f"features:{extractor.key}:{resize}"
-
-
-def sample_features(dataset, extractor, samples, resize, cache, progress=True):
-    """Feature vectors of samples, extracting only what the cache lacks.
-
-    Shared by ``ml train`` and ``ml preprocess``, so each reuses the other's features.
-
-    Args:
-        dataset: the :class:`vergeml.data.Dataset` the samples belong to.
-        extractor: a :class:`FeatureExtractor`.
-        samples: list of samples (any splits; repeated keys are extracted once).
-        resize: how images are fitted to the input size.
-        cache: an open :class:`vergeml.data.Cache`.
-        progress: show a progress bar while extracting.
-
-    Returns:
-        dict sample key -> float32 vector.
-    """
-    from tqdm import tqdm
-    stage = feature_stage(extractor, resize)
-    found = cache.get_many(stage, [s.key for s in samples])
-    unique = list({s.key: s for s in samples if s.key not in found}.values())
-    if not unique:
-        return found
-    from vergeml import backend
-    backend.load(dataset.env.settings)  # TensorFlow only when something is extracted
-    with tqdm(total=len(unique), desc="Extracting features", unit="img", file=sys.stderr,
-              dynamic_ncols=True, disable=not progress) as bar:
-        load = lambda s: dataset.load_array(s, extractor.size, resize, cache)  # noqa: E731
-        for indices, batch in extractor.iter_features(unique, load, batch_size=64):
-            for index, vector in zip(indices, batch):
-                found[unique[index].key] = vector
-                cache.put(stage, unique[index].key, vector)
-            bar.update(len(indices))
-    cache.flush()
-    return found
-
-
 def _create_instance(args, env, dataset, extractor):
     import keras
     import tensorflow as tf
     from vergeml.instances import create_instance
-    hyperparameters = {k.replace("-", "_"): v for k, v in args.items() if k != "name"}
+    hyperparameters = {stored_key(k): v for k, v in args.items() if k != "name"}
     hyperparameters.update(size=extractor.size, labels=list(dataset.labels))
     instance = create_instance(env.trainings_dir, "imagenet", extractor.backbone.keras_name,
                                hyperparameters, name=args.get("name"))

@@ -1,0 +1,70 @@
+"""``ml @name predict``: classify image files with a trained instance of any model."""
+import json
+import sys
+
+from vergeml.command import ONE_INSTANCE, Command
+from vergeml.errors import VergeMLError
+from vergeml.inputs import expand_paths
+from vergeml.model import LABELS_OPTION
+from vergeml.options import Option
+
+
+class PredictCommand(Command):
+    """Classify image files with the instance's predictor (:class:`vergeml.model.Predictor`).
+
+    A model plugin subclasses it to add its per-request options (``resize``).
+    """
+
+    name = "predict"
+    description = "Predict the class of images with a trained instance."
+    instance = ONE_INSTANCE
+    options = (
+        LABELS_OPTION,
+        Option("compact", type="bool", flag=True, default=False, yaml=False,
+               help="Print one line per file: the path and the most likely label."),
+        Option("format", default="text", choices=("text", "json"),
+               help="Output format: text or json."),
+        Option("files", type="list", positional=True, nargs="+", yaml=False, required=True,
+               metavar="FILE", help="Image files, folders (searched recursively) or glob patterns."),
+    )
+    examples = (
+        "ml @nervous-tron predict cat.jpg",
+        "ml @nervous-tron predict --labels=3 photos/",
+        "ml @nervous-tron predict --compact 'photos/*.jpg'",
+        "ml @nervous-tron predict --format=json photos/ > predictions.json",
+    )
+
+    def run(self, args, env):
+        """Predict every file and print the results; exit 1 only if all failed."""
+        paths = expand_paths(args["files"])
+        if not paths:
+            raise VergeMLError("no image files found in: " + " ".join(args["files"]))
+        predictor = env.model().predictor(env.instance(), env.settings)
+        options = {o.name: args.get(o.name) for o in predictor.options}
+        results = predictor.predict_files(paths, top_k=args["labels"], **options)
+        for result in results:
+            if "error" in result:
+                print(f"{result['path']}: {result['error']}", file=sys.stderr)
+        if args.get("format") == "json":
+            print(json.dumps(results, indent=2))
+        else:
+            text = format_text(results, compact=args.get("compact"))
+            if text:
+                print(text)
+        return 1 if all("error" in r for r in results) else 0
+
+
+def format_text(results, compact=False):
+    """Render results as the original ``ml predict`` text output."""
+    lines = []
+    for result in results:
+        if "error" in result:
+            continue
+        if compact:
+            lines.append(f"{result['path']}\t{result['prediction'][0]['label']}")
+            continue
+        if lines:
+            lines.append("")
+        lines.append(result["path"])
+        lines.extend(f"{p['probability'] * 100:>6.2f}%    {p['label']}" for p in result["prediction"])
+    return "\n".join(lines)

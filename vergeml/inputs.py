@@ -1,0 +1,37 @@
+"""Image paths as a user types them: files, folders (searched recursively), globs."""
+import glob
+import os
+
+from vergeml.data.formats import is_image_file
+
+
+def expand_paths(args):
+    """Expand files, folders (recursively, image files) and globs.
+
+    Args:
+        args: paths as typed.
+
+    Returns:
+        Paths in the order given; folders sorted. A name that matches nothing
+        is kept so it is reported as missing.
+    """
+    paths = []
+    for arg in args:
+        if os.path.isdir(arg):
+            paths.extend(_images_in(arg))
+        elif not os.path.exists(arg) and glob.has_magic(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            for match in matches or [arg]:
+                paths.extend(_images_in(match) if os.path.isdir(match) else [match])
+        else:
+            paths.append(arg)
+    return paths
+
+
+def _images_in(folder):
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(os.path.join(root, f) for f in sorted(files)
+                     if is_image_file(f) and not f.startswith("."))
+    return found
