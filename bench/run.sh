@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for bench in bench/bench_startup.py bench/bench_list.py bench/bench_cache.py \
-             bench/bench_extract.py bench/bench_rest.py; do
+             bench/bench_extract.py bench/bench_rest.py bench/bench_fine_tune.py; do
     printf '\n=== %s\n' "$bench"
     python "$bench"
 done

@@ -9,6 +9,7 @@ import os
 import re
 import sys
 
+from vergeml.config import device_settings
 from vergeml.errors import VergeMLError
 
 _loaded = None
@@ -20,20 +21,25 @@ def load(settings=None):
     Only the first call imports, so only its settings take effect: commands
     pass ``env.settings``; helpers that merely need the modules pass nothing.
 
+    The device settings are validated here, not when the project file is
+    read: commands that use no device never fail on them.
+
     Args:
-        settings: resolved global options (``device``, validated by its
-            declaration), or None.
+        settings: resolved global options (``device``, ``device-memory``,
+            ``device-grow-memory``, see :func:`vergeml.config.resolve_device`),
+            or None.
 
     Returns:
         ``(tf, keras)``.
 
     Raises:
+        ConfigError: a bad device setting (on the command line or in the project file).
         VergeMLError: TensorFlow or Keras is not installed.
     """
     global _loaded
     if _loaded is None:
-        settings = settings or {}
-        _select_device(settings.get("device", "auto"))
+        device = device_settings(settings or {})
+        _select_device(device["id"])
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
             with _silenced_stderr():
@@ -42,7 +48,8 @@ def load(settings=None):
         except ImportError as err:
             raise VergeMLError(f"cannot import TensorFlow/Keras: {err}",
                                hint="Install them with: pip install tensorflow") from None
-        _allow_memory_growth(tf)
+        if device["grow-memory"]:
+            _allow_memory_growth(tf)
         _loaded = (tf, keras)
     return _loaded
 
@@ -57,7 +64,7 @@ def _select_device(device):
 
 
 def _allow_memory_growth(tf):
-    """Let GPU memory grow on demand instead of grabbing it all.
+    """Let GPU memory grow on demand instead of grabbing it all (``grow-memory``, default true).
 
     ``--device-memory`` takes a percentage for compatibility, but no hard cap is set: that
     needs the card's total memory, which TensorFlow only reports once the

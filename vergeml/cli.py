@@ -7,13 +7,15 @@ options may come before or after the command, in ``--key=value`` or
 line on stderr; exit status 0 on success, 1 on a runtime failure, 2 on a
 usage or configuration error. ``VERGEML_DEBUG=1`` shows tracebacks.
 """
-import argparse
 import os
 import sys
 import warnings
 from pathlib import Path
 
 from vergeml import plugins
+from vergeml.argv import (OPTIONS_HINT, build_parser, expand_flags, extract_instances, option_topics,
+                          reject_unknown, reject_unknown_globals, split_around_command,
+                          split_command_line, typed_globals)  # noqa: F401 - split_command_line: API
 from vergeml.command import check_arity
 from vergeml.config import (GLOBAL_OPTIONS, ProjectFile, check_top_level_keys, find_project_file,
                             load_project_file, resolve_globals)
@@ -23,88 +25,6 @@ from vergeml.options import OptionSet, located
 from vergeml.spelling import canonical
 from vergeml.suggest import suggestion
 from vergeml.console import warn
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse parser that raises UsageError instead of printing and exiting."""
-
-    def error(self, message):
-        message = message.replace("argument ", "").replace("expected one argument", "expected a value")
-        raise UsageError(message)
-
-
-def build_parser(options):
-    """Build an argparse parser from option declarations.
-
-    Options not typed by the user are absent from the result (SUPPRESS), so
-    the project file and defaults can fill them in by precedence.
-
-    Args:
-        options: iterable of :class:`vergeml.options.Option`.
-
-    Returns:
-        An argparse parser.
-    """
-    parser = _Parser(prog="ml", add_help=False, allow_abbrev=False)
-    for option in options:
-        if option.positional:
-            parser.add_argument(option.dest, nargs=option.nargs or None, default=argparse.SUPPRESS)
-            continue
-        flags = option.spellings() + ([f"-{option.short}"] if option.short else [])
-        kwargs = {"dest": option.dest, "default": argparse.SUPPRESS}
-        if option.flag:
-            kwargs["action"] = "store_true"
-        parser.add_argument(*flags, **kwargs)
-    return parser
-
-
-def split_command_line(argv):
-    """Find the ``@instance`` names and the command word in ``argv``.
-
-    Global options that take a value may appear before the command in the
-    ``--key value`` form, so their values are skipped while looking.
-
-    Returns:
-        ``(instances, command, rest)`` where rest holds every other token.
-    """
-    instances, rest, command = [], [], None
-    tokens = list(argv)
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        if token == "--":
-            rest.extend(tokens[i:])
-            break
-        if command is None and token.startswith("@") and len(token) > 1:
-            instances.append(token[1:])
-        elif command is None and not token.startswith("-"):
-            command = token
-        else:
-            rest.append(token)
-            if command is None and _takes_value(token) and i + 1 < len(tokens):
-                rest.append(tokens[i + 1])
-                i += 1
-        i += 1
-    return instances, command, rest
-
-
-def _takes_value(token):
-    """Whether a pre-command token is a global option expecting a separate value."""
-    if "=" in token:
-        return False
-    if token.startswith("--"):
-        option = GLOBAL_OPTIONS.get(token)
-    elif len(token) == 2:
-        option = next((o for o in GLOBAL_OPTIONS if o.short == token[1]), None)
-    else:
-        return False
-    return option is not None and not option.flag
-
-
-def _extract_instances(tokens):
-    """Collect ``@name`` tokens that follow the command (``ml predict @x a.jpg``)."""
-    names = [t[1:] for t in tokens if t.startswith("@") and len(t) > 1]
-    return names, [t for t in tokens if not (t.startswith("@") and len(t) > 1)]
 
 
 def parse(argv):
@@ -117,53 +37,44 @@ def parse(argv):
         the command takes), ``extra`` (what its ``preparse`` took out) and
         ``rest`` (the remaining tokens).
     """
-    instances, word, rest = split_command_line(argv)
-    more, rest = _extract_instances(rest)
+    instances, word, before, after = split_around_command(argv)
+    topics = []
+    if word == "help":  # ml help --cache: the option is the topic
+        topics, after = option_topics(after)
+    before, after = expand_flags(before, GLOBAL_OPTIONS), expand_flags(after, GLOBAL_OPTIONS)
+    more, rest = extract_instances(before + after)
     instances += more
-    pre = build_parser(GLOBAL_OPTIONS)
-    typed_globals, _ = pre.parse_known_args(rest)
-    globals_typed = {canonical(k): v for k, v in vars(typed_globals).items()}
+    pre = build_parser(GLOBAL_OPTIONS, hint=OPTIONS_HINT)
+    namespace, unknown = pre.parse_known_args(rest)
+    globals_typed = typed_globals(namespace)
     wants_help = word in (None, "help") or globals_typed.get("help")
     name, _, sub = (word or "").partition(":")
     env = make_environment(globals_typed, instances, subcommand=sub or None, lenient=wants_help)
     if word is None:
+        reject_unknown_globals(unknown)
         return {"env": env, "command": None, "globals": globals_typed, "options": {}, "rest": rest}
-    command = find_command(name, env)
+    try:
+        command = find_command(name, env)
+    except UsageError:
+        reject_unknown_globals([t for t in unknown if t in before])  # ml --invalid opt: the option is wrong
+        raise
     options = command_options(command, sub)
     if globals_typed.get("help"):
         # -h/--help shows the command's help, whatever else was (or was not) typed.
         return {"env": env, "command": command, "globals": globals_typed,
                 "options": {}, "option_set": options, "rest": rest}
-    rest, extra = command.preparse(rest)
-    parser = build_parser(list(GLOBAL_OPTIONS) + list(options))
+    rest, extra = command.preparse(expand_flags(rest, options))
+    see = OPTIONS_HINT if command.name == "help" else f"See 'ml help {command.name}'."
+    parser = build_parser(list(GLOBAL_OPTIONS) + list(options), hint=see)
     namespace, unknown = parser.parse_known_intermixed_args(rest)
-    _reject_unknown(unknown, options, command)
+    reject_unknown([t for t in unknown if t in before], options, OPTIONS_HINT)  # in the global place
+    reject_unknown(unknown, options, see)
     typed = {canonical(k): v for k, v in vars(namespace).items()}
     command_typed = {k: v for k, v in typed.items() if k in options}
+    if topics:
+        command_typed["topic"] = topics + list(command_typed.get("topic") or [])
     return {"env": env, "command": command, "globals": globals_typed,
             "options": command_typed, "option_set": options, "rest": rest, "extra": extra}
-
-
-def _reject_unknown(unknown, options, command):
-    """Turn tokens argparse did not recognise into a did-you-mean error."""
-    for token in unknown:
-        if token.startswith("-") and not _is_number(token):
-            name = token.split("=", 1)[0]
-            known = [o.name for o in options if not o.positional] + [o.name for o in GLOBAL_OPTIONS]
-            hint = suggestion(canonical(name), known, prefix="--")
-            completions = [k for k in known if k.startswith(canonical(name))]
-            if len(canonical(name)) >= 2 and len(completions) == 1:  # an abbreviation
-                hint = f" Did you mean '--{completions[0]}'?"
-            raise UsageError(f"unknown option {name}.{hint}", hint=f"See 'ml help {command.name}'.")
-        raise UsageError(f"unexpected argument '{token}'", hint=f"See 'ml help {command.name}'.")
-
-
-def _is_number(text):
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def make_environment(globals_typed, instances, subcommand=None, lenient=False):
@@ -335,6 +246,8 @@ def _show_help(env, topic):
 def report(error):
     """Print a user error: ``Error: message`` and an optional hint, on stderr."""
     print(f"Error: {error.message}", file=sys.stderr)
+    for line in getattr(error.message, "excerpt", ()):  # the project-file line, a caret under the value
+        print(line, file=sys.stderr)
     if error.hint:
         print(error.hint, file=sys.stderr)
 

@@ -1,21 +1,27 @@
 """Project configuration: global options and the project file (``vergeml.yaml``).
 
 Precedence, per option: command line > ``vergeml.yaml`` > built-in default.
-Errors name the file, line and option, show the bad value and what is
-allowed, e.g. ``vergeml.yaml:4: train.learning-rate: expected a number > 0,
-got "fast"``.
+Errors name the file, line, column and option, show the bad value and what
+is allowed, e.g. ``vergeml.yaml:4:18: train.learning-rate: expected a number
+> 0, got "fast"``, followed by the line of the file with a caret under the
+value (:mod:`vergeml.locations`).
 """
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
 from vergeml.data.formats import CACHE_MODES
 from vergeml.errors import ConfigError
-from vergeml.options import Option, OptionSet, located
+from vergeml.locations import located, located_at
+from vergeml.options import Option, OptionSet, OptionValueError, parse_located
 from vergeml.spelling import canonical
 
 PROJECT_FILE = "vergeml.yaml"
+
+DEVICE_PATTERN = (r"auto|cpu|gpu(:\d+)?", "auto, cpu, gpu or gpu:N")
+MEMORY_PATTERN = (r"auto|(100|[1-9]?[0-9])%", "auto or a percentage such as 80%")
 
 GLOBAL_OPTIONS = OptionSet([
     Option("model", short="m", help="Name of the model plugin to use (default: from the project file, else imagenet)."),
@@ -37,10 +43,10 @@ GLOBAL_OPTIONS = OptionSet([
     Option("cache", choices=CACHE_MODES,
            help="Cache mode: auto (= disk), none, disk, mem, disk-in or mem-in "
                 "(default: data: cache: of the project file, else auto)."),
-    Option("device", default="auto", metavar="DEVICE", pattern=(r"auto|cpu|gpu(:\d+)?", "auto, cpu, gpu or gpu:N"),
-           help="Device to run on: auto, cpu, gpu or gpu:N."),
-    Option("device-memory", default="auto", metavar="MEM",
-           pattern=(r"auto|(100|[1-9]?[0-9])%", "auto or a percentage such as 80%"),
+    Option("device", default="auto", metavar="DEVICE", pattern=DEVICE_PATTERN,
+           help="Device to run on: auto, cpu, gpu or gpu:N (in the project file also "
+                "device: {id: gpu:1, memory: 50%, grow-memory: true})."),
+    Option("device-memory", default="auto", metavar="MEM", pattern=MEMORY_PATTERN,
            help="Share of GPU memory: auto or a percentage such as 80% (accepted for "
                 "compatibility; memory is allocated as needed, with no hard cap)."),
     Option("skip-bad-files", flag=True, type="bool", default=False,
@@ -53,6 +59,17 @@ GLOBAL_OPTIONS = OptionSet([
 
 # Top-level keys of vergeml.yaml that are not global options.
 SECTION_KEYS = ("data",)
+
+# The mapping form of device: in the project file.
+DEVICE_OPTIONS = OptionSet([
+    Option("id", default="auto", pattern=DEVICE_PATTERN, help="auto, cpu, gpu or gpu:N."),
+    Option("memory", default="auto", pattern=MEMORY_PATTERN,
+           help="Share of GPU memory (accepted for compatibility; no hard cap is set)."),
+    Option("grow-memory", type="bool", default=True,
+           help="Allocate GPU memory as needed instead of all of it at start."),
+])
+# Global options applied only when a device is used (vergeml.backend.load).
+DEVICE_KEYS = ("device", "device-memory")
 
 
 @dataclass
@@ -100,32 +117,61 @@ def load_project_file(path):
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
-        problem = err.problem or err.context or "invalid YAML"
-        raise ConfigError(f"{where}: syntax error: {problem}",
-                          hint="Fix the YAML syntax of the project file and try again.") from None
+        message = f"syntax error: {err.problem or err.context or 'invalid YAML'}"
+        message = located_at(path.name, mark.line, mark.column, message, text.splitlines()) \
+            if mark else f"{path.name}: {message}"
+        raise ConfigError(message, hint="Fix the YAML syntax of the project file and try again.") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path.name}: syntax error: {err}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path.name}: the project file must be a mapping of keys to values")
-    lines = {}
+    lines = KeyLines(text=text.splitlines())
     _collect_lines(node, "", path.name, lines)
     return ProjectFile(path=path, data=_canonical_keys(data), lines=lines)
 
 
+class Mark(NamedTuple):
+    """Where a key and its value start: ``(line, column)`` pairs, counted from 0."""
+
+    key: tuple
+    value: tuple
+
+
+class KeyLines(dict):
+    """Dotted key -> ``(file name, line)``, plus the positions for excerpts.
+
+    Attributes:
+        marks: dotted key -> :class:`Mark`.
+        text: the lines of the file.
+    """
+
+    def __init__(self, text=()):
+        super().__init__()
+        self.marks = {}
+        self.text = list(text)
+
+    def record(self, dotted, filename, key_node, value_node):
+        """Note where ``dotted`` (a mapping key or a list item) and its value start."""
+        key, value = key_node.start_mark, value_node.start_mark
+        self[dotted] = (filename, key.line + 1)
+        self.marks[dotted] = Mark((key.line, key.column), (value.line, value.column))
+
+
 def _collect_lines(node, prefix, filename, lines):
-    """Record the line of every mapping key, in both spellings."""
+    """Record the position of every mapping key and list item, in both spellings."""
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = str(key_node.value)
             dotted = f"{prefix}.{key}" if prefix else key
             spelled = ".".join(canonical(p) for p in dotted.split("."))
-            lines[dotted] = lines[spelled] = (filename, key_node.start_mark.line + 1)
+            lines.record(dotted, filename, key_node, value_node)
+            lines.record(spelled, filename, key_node, value_node)
             _collect_lines(value_node, spelled, filename, lines)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
+            lines.record(f"{prefix}.{index}", filename, item, item)
             _collect_lines(item, f"{prefix}.{index}", filename, lines)
 
 
@@ -170,8 +216,84 @@ def resolve_globals(command_line, project):
     Returns:
         dict of canonical option name to validated value.
     """
-    top = {k: v for k, v in project.data.items() if k in GLOBAL_OPTIONS}
-    return GLOBAL_OPTIONS.resolve(command_line, top, lines=project.lines)
+    top = {k: v for k, v in project.data.items() if k in GLOBAL_OPTIONS and k not in DEVICE_KEYS}
+    typed = {k: v for k, v in command_line.items() if k not in DEVICE_KEYS}
+    settings = GLOBAL_OPTIONS.resolve(typed, top, lines=project.lines, hint="See 'ml help options'.")
+    settings.update(resolve_device(command_line, project))
+    return settings
+
+
+def resolve_device(command_line, project):
+    """The device settings: ``--device`` > ``device:`` (a name or a mapping) > auto.
+
+    Nothing is raised here: commands that use no device must not fail on a
+    device setting. A bad setting is kept as ``device-error`` and raised by
+    :func:`device_settings` when a device is used.
+
+    Returns:
+        dict with ``device``, ``device-memory``, ``device-grow-memory`` and,
+        when a setting is bad, ``device-error`` (a located :class:`ConfigError`).
+    """
+    settings = {"device": "auto", "device-memory": "auto", "device-grow-memory": True}
+    try:
+        values = _device_values(project)
+        for flag, name in (("device", "id"), ("device-memory", "memory")):
+            if command_line.get(flag) is not None:
+                values[name] = _parse_typed(GLOBAL_OPTIONS.get(flag), command_line[flag], flag)
+        settings.update({"device": values["id"], "device-memory": values["memory"],
+                         "device-grow-memory": values["grow-memory"]})
+    except ConfigError as error:
+        settings["device-error"] = error
+    return settings
+
+
+def _device_values(project):
+    """``id``, ``memory``, ``grow-memory`` as the project file sets them (defaults filled in)."""
+    raw, lines = project.data.get("device"), project.lines
+    if isinstance(raw, dict):
+        values = DEVICE_OPTIONS.resolve({}, raw, where="device", lines=lines)
+    elif isinstance(raw, list):
+        raise ConfigError(located(lines, "device", "device: expected auto, cpu, gpu or gpu:N, or a "
+                                                   "mapping with id, memory and grow-memory"))
+    else:
+        values = DEVICE_OPTIONS.defaults()
+        if raw is not None:
+            values["id"] = parse_located(DEVICE_OPTIONS.get("id"), raw, "device", lines)
+    if project.data.get("device-memory") is not None:
+        if isinstance(raw, dict) and "memory" in raw:
+            raise ConfigError(located(lines, "device-memory", "device-memory: already set as "
+                                      "device.memory; set it once", key=True))
+        values["memory"] = parse_located(DEVICE_OPTIONS.get("memory"), project.data["device-memory"],
+                                         "device-memory", lines)
+    return values
+
+
+def _parse_typed(option, raw, flag):
+    """A device value typed as ``--flag`` (or passed in settings under that name)."""
+    try:
+        return option.parse(raw)
+    except OptionValueError as err:
+        raise ConfigError(f"--{flag}: {err}", hint="See 'ml help device'.") from None
+
+
+def device_settings(settings):
+    """The validated device settings of :func:`resolve_device`, for :mod:`vergeml.backend`.
+
+    Args:
+        settings: resolved global options (``env.settings``).
+
+    Returns:
+        dict with ``id``, ``memory`` and ``grow-memory``.
+
+    Raises:
+        ConfigError: the device setting is bad (located in the project file).
+    """
+    if settings.get("device-error") is not None:
+        raise settings["device-error"]
+    keys = {"id": "device", "memory": "device-memory", "grow-memory": "device-grow-memory"}
+    return {option.name: _parse_typed(option, settings.get(keys[option.name], option.default),
+                                      keys[option.name])
+            for option in DEVICE_OPTIONS}
 
 
 def check_top_level_keys(project, section_names):
@@ -189,4 +311,4 @@ def check_top_level_keys(project, section_names):
     for key in project.data:
         if key not in allowed:
             raise ConfigError(located(project.lines, key,
-                                      f"unknown option {key}.{suggestion(key, allowed)}"))
+                                      f"unknown option {key}.{suggestion(key, allowed)}", key=True))

@@ -66,8 +66,9 @@ GLOSSARY = {
     "sgd": "Stochastic gradient descent: each batch moves the weights a small step "
            "(the learning rate) against the gradient of the loss. VergeML uses momentum 0.9.",
     "split": "How samples are divided into a training, a validation and a test set. "
-             "Each sample is assigned by a stable hash of its path, so adding images never "
-             "moves existing ones to another split.",
+             "Percentages apply per class; the assignment is remembered in "
+             "vergeml.splits.json, so adding images never moves a val or test image to "
+             "training.",
     "stats": "The numbers recorded while training: accuracy and loss per epoch on the "
              "training and validation splits, and on the test split at the end. See "
              "'ml list' and 'ml run:tensorboard'.",

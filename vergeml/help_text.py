@@ -8,6 +8,7 @@ classes, which declare their options without importing their libraries.
 import platform
 import shutil
 import textwrap
+from importlib.metadata import entry_points
 
 from vergeml import __version__, glossary, plugins
 from vergeml.command import ANY_INSTANCES, ONE_INSTANCE, OPTIONAL_INSTANCE
@@ -34,8 +35,9 @@ TOPICS = {
              "nothing. The cache is keyed by a fingerprint of each sample and of the "
              "preprocessing, so changed data is never served stale.",
     "split": "--val-split and --test-split take a percentage (10%), a count (100) or a "
-             "directory holding <class>/ folders. Samples are assigned by a stable hash of "
-             "their path and the random seed.",
+             "directory holding <class>/ folders. A percentage applies to each class, a "
+             "count to all; the assignment is remembered in vergeml.splits.json, so added "
+             "images never move a val or test image to training. See docs/data.md.",
     "output": "data: output: type: chooses what ml preprocess writes: labeled-image or image "
               "(the processed images, the default) or labeled-image-features / image-features "
               "(one .npy feature vector per sample, computed by the network set under train:). "
@@ -49,8 +51,29 @@ TOPICS = {
                     "Use it as @name in later commands, or choose one with ml train --name.",
     "device": "--device selects auto, cpu, gpu or gpu:N. GPU memory is allocated as needed "
               "rather than all at once; --device-memory (auto or a percentage such as 80%) is "
-              "accepted for compatibility but sets no hard cap.",
+              "accepted for compatibility but sets no hard cap. In vergeml.yaml write "
+              "device: gpu:1, or the mapping device: {id: gpu:1, memory: 50%, grow-memory: true} "
+              "(grow-memory: false reserves the GPU's memory at start); --device and "
+              "--device-memory on the command line win. The setting is checked only by "
+              "commands that run a model.",
 }
+# Topics of 'ml help' besides commands, plugins and glossary terms, in the order 'ml help -a' lists them.
+GENERAL = {"options": "Global options such as --samples-dir and --cache.",
+           "glossary": "Definitions of hyperparameters and metrics.",
+           "models": "The installed model plugins.",
+           "data": "Samples, splits, preprocessing and the cache."}
+# One line per topic of TOPICS, for 'ml help -a'.
+TOPIC_SUMMARIES = {"input": "The data sources: labeled-image, image, mnist.",
+                   "preprocessing": "The operations of data: preprocess: and their order.",
+                   "cache": "What is cached, where, and when it is rebuilt.",
+                   "split": "How samples are split into train, val and test.",
+                   "output": "What ml preprocess writes: images or feature vectors.",
+                   "tutorial": "A first project, from ml new to ml predict.",
+                   "random robot": "How training runs are named.",
+                   "device": "CPU, GPU and GPU memory settings."}
+# Headings of the sub-command groups in 'ml help -a'.
+SUBCOMMAND_HEADINGS = {plugins.DOWNLOADS: "Downloads", plugins.PLOTS: "Plots",
+                       plugins.SERVICES: "Services"}
 HEADER = "Usage: ml [--version] [--file=<path>] [--model=<name>] [<global options>]\n" \
          "          [@instance] <command>[:<sub>] [<options>] [<args>]"
 
@@ -97,13 +120,23 @@ def option_rows(options):
         else:
             short = f"-{option.short}, " if option.short else "    "
             left = f"{short}--{option.name}" + ("" if option.flag else f"=<{option.metavar or option.type}>")
-        right = option.help
-        if option.default is not None and not option.flag:
-            right += f" [default: {show_default(option.default)}]"
-        if option.choices or option.rule or option.also:
-            right += f" ({option.describe()})"
-        rows.append((left, right))
+        rows.append((left, _explained(option, option.help, show=not option.flag)))
     return rows
+
+
+def yaml_rows(options):
+    """``(left, right)`` pairs describing options as project-file keys (``width: <int>``)."""
+    return [(f"{o.name}: <{o.metavar or o.type}>",
+             _explained(o, o.help + (" Required." if o.required else ""), show=True)) for o in options]
+
+
+def _explained(option, text, show):
+    """``text`` with the default (when ``show``) and the allowed values."""
+    if show and option.default is not None:
+        text += f" [default: {show_default(option.default)}]"
+    if option.choices or option.rule or option.also:
+        text += f" ({option.describe()})"
+    return text
 
 
 def format_rows(rows, indent=2):
@@ -160,6 +193,10 @@ def command_help(command, sub=None):
         parts += ["Types:", format_rows(subs), ""]
     if examples:
         parts += ["Examples:"] + [f"  {e}" for e in examples] + [""]
+    flag = next((o.name for o in options if o.flag), None)
+    if flag:
+        parts += [wrap(f"A flag may take a value: --{flag}=yes or --{flag}=no (also true/false, "
+                       "on/off, 1/0)."), ""]
     parts.append("Global options (ml help options) may be given too.")
     return "\n".join(parts)
 
@@ -175,17 +212,46 @@ def _commands(env):
 def overview(env):
     """The text of plain ``ml help``."""
     builtin, model_cmds = _commands(env)
-    general = [("options", "Global options such as --samples-dir and --cache."),
-               ("glossary", "Definitions of hyperparameters and metrics."),
-               ("models", "The installed model plugins."),
-               ("data", "Samples, splits, preprocessing and the cache.")]
     parts = [HEADER, "", f"Current model: {env.model_name}", "",
-             "General help:", format_rows(general), "",
+             "General help:", format_rows(list(GENERAL.items())), "",
              "Commands:", format_rows([(n, c.description) for n, c in builtin]), "",
              "Model commands:", format_rows([(n, c.description) for n, c in model_cmds]), "",
              wrap("See 'ml help <command>' or 'ml help <topic>' to read about a command or "
-                  "topic, e.g. 'ml help train' or 'ml help learning-rate'.")]
+                  "topic, e.g. 'ml help train' or 'ml help learning-rate'; 'ml help -a' lists "
+                  "every topic.")]
     return "\n".join(parts)
+
+
+def all_topics(env):
+    """The text of ``ml help -a``: every topic ``ml help`` knows, by kind."""
+    builtin, model_cmds = _commands(env)
+    sections = [("Commands", [(n, c.description) for n, c in builtin]),
+                ("Model commands", [(n, c.description) for n, c in model_cmds]),
+                ("Help topics", list({**GENERAL, **TOPIC_SUMMARIES}.items()))]
+    for _, command in builtin:
+        if command.subcommands:
+            heading = SUBCOMMAND_HEADINGS.get(command.subcommands, f"{command.name}:<type>")
+            sections.append((heading, [(f"{command.name}:{n}", d)
+                                       for n, d in _plugin_rows(command.subcommands)]))
+    sections.append(("Global options", [(f"--{o.name}", o.help) for o in GLOBAL_OPTIONS]))
+    parts = []
+    for heading, rows in sections:
+        parts += [f"{heading}:", format_rows(rows) or "  (none)", ""]
+    # Names only: loading the operation and source classes would import Pillow and NumPy.
+    for heading, names in (("Operations", _registered(plugins.OPERATIONS)),
+                           ("Data sources and outputs", _registered(plugins.SOURCES)),
+                           ("Glossary", sorted(glossary.GLOSSARY))):
+        parts += [f"{heading}:", wrap(", ".join(names) or "(none)", indent=2), ""]
+    return "\n".join(parts).rstrip()
+
+
+def _plugin_rows(group):
+    return [(n, plugins.instantiate(group, n).description) for n in plugins.names(group)]
+
+
+def _registered(group):
+    """Names registered in an entry-point group, without importing the plugins."""
+    return sorted({entry.name for entry in entry_points(group=group)})
 
 
 def glossary_text():
@@ -201,7 +267,7 @@ def plugin_help(kind, plugin):
     if getattr(plugin, "role", "") == "output":
         kind = "data output"
     return "\n".join([f"{kind}: {plugin.name}", "", wrap(plugin.description), "",
-                      "Options:", format_rows(option_rows(plugin.options)) or "  (none)"])
+                      "Keys (in vergeml.yaml):", format_rows(yaml_rows(plugin.options)) or "  (none)"])
 
 
 def find_topic(topic, env):
@@ -229,17 +295,17 @@ def find_topic(topic, env):
     if topic == "glossary":
         return glossary_text()
     if topic == "models":
-        rows = [(n, plugins.instantiate(plugins.MODELS, n).description) for n in plugins.names(plugins.MODELS)]
-        return "Models:\n" + format_rows(rows)
+        return "Models:\n" + format_rows(_plugin_rows(plugins.MODELS))
     if topic in TOPICS:
         ops = ", ".join(plugins.names(plugins.OPERATIONS))
         return wrap(TOPICS[topic].replace("{ops}", ops))
+    option = GLOBAL_OPTIONS.get(topic) or next(
+        (o for o in GLOBAL_OPTIONS if o.short and topic == f"-{o.short}"), None)
+    if option is not None:  # before the operations, which import Pillow
+        return format_rows(option_rows([option]))
     for group, kind in ((plugins.OPERATIONS, "operation"), (plugins.SOURCES, "data source")):
         if topic in plugins.names(group):
             return plugin_help(kind, plugins.instantiate(group, topic))
-    option = GLOBAL_OPTIONS.get(topic)
-    if option is not None:
-        return format_rows(option_rows([option]))
     found = glossary.lookup(topic)
     if found:
         return f"{found[0]}\n\n{wrap(found[1], indent=4)}"

@@ -35,3 +35,33 @@ def _images_in(folder):
         found.extend(os.path.join(root, f) for f in sorted(files)
                      if is_image_file(f) and not f.startswith("."))
     return found
+
+
+def input_problem(path):
+    """Why a path cannot be predicted, found without decoding it; None when it can.
+
+    Checks that it is a readable file and that Pillow recognises its header
+    (a file that is cut short or corrupt further in is found when decoded).
+
+    Args:
+        path: a path from :func:`expand_paths`.
+
+    Returns:
+        None, or a short reason (``No such file or directory``, ``is a
+        directory``, ``not an image or unsupported format``).
+    """
+    if os.path.isdir(path):
+        return "is a directory"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        return err.strerror or str(err)
+    from PIL import Image, UnidentifiedImageError  # here: 'ml help' must not load Pillow
+    try:
+        with Image.open(path):
+            return None
+    except UnidentifiedImageError:
+        return "not an image or unsupported format"
+    except Exception:  # noqa: BLE001 - anything else is reported when the file is decoded
+        return None

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from vergeml.errors import ConfigError
+from vergeml.locations import located
 from vergeml.spelling import canonical, stored_key
 from vergeml.suggest import suggestion
 
@@ -266,7 +267,7 @@ class OptionSet:
         """Mapping of canonical name to default value."""
         return {o.name: o.default for o in self}
 
-    def resolve(self, command_line, section, where="", lines=None):
+    def resolve(self, command_line, section, where="", lines=None, hint=None):
         """Merge values by precedence: command line > project file > default.
 
         Args:
@@ -276,6 +277,7 @@ class OptionSet:
             where: dotted prefix for error messages, e.g. ``train``.
             lines: mapping of dotted key to line number in the project file,
                 for located error messages.
+            hint: second line of the error for a bad command-line value.
 
         Returns:
             dict of canonical name to validated value, one entry per option.
@@ -287,31 +289,40 @@ class OptionSet:
         for key, raw in (section or {}).items():
             option = self.get(str(key))
             dotted = f"{where}.{key}" if where else str(key)
-            if option is None or not option.yaml:
-                hint = suggestion(str(key), [o.name for o in self if o.yaml])
-                raise ConfigError(located(lines, dotted, f"unknown option {dotted}.{hint}"))
-            try:
-                values[option.name] = option.parse(raw)
-            except OptionValueError as err:
-                raise ConfigError(located(lines, dotted, f"{dotted}: {err}")) from None
+            if option is None:
+                maybe = suggestion(str(key), [o.name for o in self if o.yaml])
+                raise ConfigError(located(lines, dotted, f"unknown option {dotted}.{maybe}", key=True))
+            if not option.yaml:
+                raise ConfigError(located(lines, dotted, _command_line_only(option, dotted), key=True))
+            values[option.name] = parse_located(option, raw, dotted, lines)
         for key, raw in command_line.items():
             option = self.get(key)
             try:
                 values[option.name] = option.parse(raw)
             except OptionValueError as err:
-                raise ConfigError(f"--{option.name}: {err}") from None
+                raise ConfigError(f"--{option.name}: {err}", hint=hint) from None
         for option in self:
             if option.required and values.get(option.name) is None:
                 raise ConfigError(f"missing argument --{option.name} ({option.help})")
         return values
 
 
-def located(lines, dotted, message):
-    """Prefix a message with ``file:line:`` when the key's line is known."""
-    if lines and dotted in lines:
-        path, line = lines[dotted]
-        return f"{path}:{line}: {message}"
-    return message
+def parse_located(option, raw, dotted, lines=None):
+    """``option.parse(raw)`` for the project file's ``dotted`` key; errors located there.
+
+    Raises:
+        ConfigError: ``file:line:column: dotted: what is allowed``.
+    """
+    try:
+        return option.parse(raw)
+    except OptionValueError as err:
+        raise ConfigError(located(lines, dotted, f"{dotted}: {err}")) from None
+
+
+def _command_line_only(option, dotted):
+    if option.positional:
+        return f"{dotted}: <{option.name}> is a command-line argument; it cannot be set in the project file"
+    return f"unknown option {dotted} (--{option.name} can only be given on the command line)"
 
 
 class Configurable:

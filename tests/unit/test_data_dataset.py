@@ -1,50 +1,18 @@
-"""load_dataset and the cache together: the invalidation matrix, bad files, crashes."""
+"""load_dataset and the cache together: the invalidation matrix, bad files, crashes
+(a build killed in a child process: tests/e2e/test_data_dataset.py)."""
 import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.unit.test_data_helpers import (OLD, age, decodes, digits_project,  # noqa: F401 (fixtures)
-                                          image_project, make_env, reads, write_image)
+from tests.unit.test_data_helpers import (BASE, CROP, FLIP, OLD, RESIZE, STAGE,  # noqa: F401
+                                          age, assert_no_stale_hit, build, decodes, every,
+                                          image_project, make_env, project, reads,
+                                          write_image)  # (decodes, project, reads: fixtures)
 from vergeml.data import fingerprint, images, load_dataset
 from vergeml.data.cache import input_stage
-from vergeml.data.split import SPLITS
 from vergeml.errors import VergeMLError
-
-STAGE = "features:test"
-RESIZE = {"op": "resize", "width": 12, "height": 12}
-CROP = {"op": "crop", "width": 10, "height": 10}
-FLIP = {"op": "flip-horizontal", "chance": 0.5}
-BASE = [RESIZE, CROP, FLIP]
-
-
-def every(ds):
-    return [s for split in SPLITS for s in ds.samples(split)]
-
-
-def build(env):
-    """Mimic ``ml train``: look up every sample, compute only the misses."""
-    ds = load_dataset(env)
-    with ds.open_cache() as cache:
-        found = cache.get_many(STAGE, [s.key for s in every(ds)])
-        for sample in every(ds):
-            if sample.key not in found:
-                found[sample.key] = ds.load_array(sample, 8)
-                cache.put(STAGE, sample.key, found[sample.key])
-        stats = cache.stats(STAGE)
-        cache.prune(STAGE)
-    return ds, stats, found
-
-
-def assert_no_stale_hit(ds, found):
-    for sample in every(ds):
-        assert (found[sample.key] == ds.load_array(sample, 8)).all(), sample.relpath
-
-
-@pytest.fixture
-def project(tmp_path):
-    return digits_project(tmp_path / "p", count=40)
 
 
 def edit(path):
@@ -274,31 +242,6 @@ def test_interrupted_check_resumes(tmp_path, monkeypatch, decodes):
     decodes.calls = 0
     ds = load_dataset(make_env(project))
     assert len(every(ds)) == 120 and 0 < decodes.calls <= 120 - 60
-
-
-def test_killed_build_then_clean_rebuild(project, tmp_path):
-    """A build killed hard (in a subprocess) leaves a cache the next build completes."""
-    import subprocess
-    import sys
-    import textwrap
-    script = textwrap.dedent(f"""
-        import os, signal, sys
-        sys.path.insert(0, {str(os.getcwd())!r})
-        from tests.unit.test_data_helpers import make_env
-        from vergeml.data import load_dataset
-        ds = load_dataset(make_env({str(project)!r}, data={{"preprocess": {BASE!r}}}))
-        with ds.open_cache() as cache:
-            for i, s in enumerate(s for split in ("train", "val", "test") for s in ds.samples(split)):
-                cache.put("{STAGE}", s.key, ds.load_array(s, 8))
-                if i == 30:
-                    cache.flush()
-                    os.kill(os.getpid(), signal.SIGKILL)
-    """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
-    assert proc.returncode == -9, proc.stderr.decode()
-    ds, stats, found = build(make_env(project, data={"preprocess": BASE}))
-    assert stats["hit"] == 31 and stats["new"] == 9 and stats["stale"] == 0
-    assert_no_stale_hit(ds, found)
 
 
 def test_file_edited_during_a_run_is_not_cached_under_its_old_key(project):

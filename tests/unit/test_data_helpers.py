@@ -1,4 +1,6 @@
-"""Shared helpers for the data tests (no tests here): projects, environments, counters."""
+"""Shared helpers for the data tests (no tests here): projects, environments, counters,
+cache builds, and the data.output environments (used by tests/unit, tests/integration
+and tests/e2e alike: nothing here imports TensorFlow)."""
 import functools
 import os
 import time
@@ -9,6 +11,8 @@ import pytest
 from PIL import Image
 
 from vergeml.config import GLOBAL_OPTIONS, ProjectFile
+from vergeml.data import load_dataset
+from vergeml.data.split import SPLITS
 from vergeml.env import Environment
 
 OLD = time.time() - 3600  # an mtime safely outside the "racy" window
@@ -92,3 +96,55 @@ def reads(monkeypatch):
     counter = Counter(fingerprint._examine)
     monkeypatch.setattr(fingerprint, "_examine", counter)
     return counter
+
+
+# -- arrays, and cache builds the way ml train does them ---------------------------
+
+
+def arr(i, dtype=np.float32, shape=(4,)):
+    return np.full(shape, i, dtype=dtype)
+
+
+STAGE = "features:test"
+RESIZE = {"op": "resize", "width": 12, "height": 12}
+CROP = {"op": "crop", "width": 10, "height": 10}
+FLIP = {"op": "flip-horizontal", "chance": 0.5}
+BASE = [RESIZE, CROP, FLIP]
+
+
+def every(ds):
+    return [s for split in SPLITS for s in ds.samples(split)]
+
+
+def build(env):
+    """Mimic ``ml train``: look up every sample, compute only the misses."""
+    ds = load_dataset(env)
+    with ds.open_cache() as cache:
+        found = cache.get_many(STAGE, [s.key for s in every(ds)])
+        for sample in every(ds):
+            if sample.key not in found:
+                found[sample.key] = ds.load_array(sample, 8)
+                cache.put(STAGE, sample.key, found[sample.key])
+        stats = cache.stats(STAGE)
+        cache.prune(STAGE)
+    return ds, stats, found
+
+
+def assert_no_stale_hit(ds, found):
+    for sample in every(ds):
+        assert (found[sample.key] == ds.load_array(sample, 8)).all(), sample.relpath
+
+
+@pytest.fixture
+def project(tmp_path):
+    return digits_project(tmp_path / "p", count=40)
+
+
+# -- data.output feature types -----------------------------------------------------
+
+
+def features_env(root, output, train=None, **settings):
+    """make_env plus a ``train:`` section in the project file."""
+    env = make_env(root, data={"output": output}, val_split="4", test_split="4", **settings)
+    project = ProjectFile(data={**env.project.data, "train": train or {}})
+    return Environment(root, project, settings=env.settings)

@@ -11,7 +11,7 @@ from vergeml.help_text import show_default
 from vergeml.models.imagenet.options import TRAIN_OPTIONS
 
 BUILTIN = ("download", "help", "list", "new", "plot", "preprocess", "run")
-MODEL_COMMANDS = ("predict", "train")
+MODEL_COMMANDS = ("predict", "resume", "train")
 REQUIRED_TERMS = ("learning rate", "epochs", "batch size", "dropout", "optimizer", "early stopping",
                   "accuracy", "loss", "val split", "test split", "validation set", "test set",
                   "overfitting", "hyperparameters")
@@ -69,7 +69,7 @@ def test_help_train_lists_every_option_with_default(ml_help):
     assert "  ml train [options]" in text
     positions = []
     for option in TRAIN_OPTIONS:
-        match = re.search(rf"^ +--{option.name}=<\w+> ", text, re.M)
+        match = re.search(rf"^ +--{option.name}=<[^>]+>[ \n]", text, re.M)
         assert match, option.name
         positions.append(match.start())
         entry = flat(text[match.end():].split("\n      --", 1)[0])

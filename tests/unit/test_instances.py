@@ -1,11 +1,10 @@
-"""Instance folders, metadata and status (vergeml.instances, vergeml.instances.names)."""
+"""Instance folders, metadata and status (vergeml.instances, vergeml.instances.names);
+the status of dead and zombie processes is in tests/e2e/test_instances.py."""
 import datetime
 import os
 import random
 import re
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,18 +15,9 @@ import yaml
 from vergeml.instances import folders, metadata
 from vergeml.instances import names
 from vergeml.errors import UsageError, VergeMLError
-from vergeml.instances import (Instance, create_instance, load_instance, read_instance,
-                               scan_instances)
+from vergeml.instances import Instance, load_instance, read_instance, scan_instances
 
-HP = {"architecture": "mobilenet", "batch-size": 64, "learning_rate": 0.0001}
-
-
-def new(tmp_path, **kw):
-    return create_instance(tmp_path / "trainings", "imagenet", "mobilenet", HP, **kw)
-
-
-def stored(instance):
-    return yaml.safe_load(instance.metadata_path.read_text())
+from tests.unit.instance_helpers import new, stored
 
 
 # -- names ----------------------------------------------------------------------------
@@ -153,45 +143,8 @@ def test_labels(tmp_path):
 
 # -- status ---------------------------------------------------------------------------
 
-def dead_pid():
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()  # reaped: the pid no longer exists
-    return proc.pid
-
-
-def test_dead_pid_is_crashed(tmp_path):
-    inst = new(tmp_path)
-    inst.metadata["pid"] = dead_pid()
-    inst.save()
-    assert read_instance(inst.path).status == "crashed"
-    assert stored(inst)["status"] == "running"  # derived, never written
-
-
-def test_other_host_stays_running(tmp_path):
-    inst = new(tmp_path)
-    inst.metadata.update(pid=dead_pid(), host="some-other-host")
-    assert inst.status == "running"
-
-
 def test_live_pid_is_running(tmp_path):
     assert new(tmp_path).status == "running"
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-def test_zombie_is_crashed(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    deadline = time.time() + 10
-    while time.time() < deadline:  # wait until it exited but is not reaped
-        state = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if state == "Z":
-            break
-        time.sleep(0.02)
-    inst = new(tmp_path)
-    inst.metadata["pid"] = proc.pid
-    try:
-        assert inst.status == "crashed"
-    finally:
-        proc.wait()
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")

@@ -1,73 +1,18 @@
-"""`ml list`: table, sorting, filters, columns, csv/json, empty folders."""
+"""`ml list`: table, sorting, filters, columns, csv/json, empty folders (a crashed
+run's real process and the real ``ml list`` are in tests/e2e/test_list.py)."""
 import csv
 import datetime
 import io
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
 from vergeml.commands.list import EMPTY_HINT, ListCommand
 from vergeml.instances.listing import extract_filters
-from vergeml.config import GLOBAL_OPTIONS
-from vergeml.env import Environment
 from vergeml.errors import UsageError
 
-from tests.conftest import run_ml_process
-
-HEADER = ["instance", "model", "status", "training_start", "epoch", "batch", "test_acc",
-          "test_loss"]
-
-
-def make_run(root, name, status="finished", start="2026-01-01T10:00:00+00:00",
-             backbone="mobilenet", hp=None, results=None, **meta):
-    """Write a data.yaml the way a training run does."""
-    folder = Path(root) / "trainings" / name
-    folder.mkdir(parents=True)
-    data = {"name": name, "model": "imagenet", "backbone": backbone, "status": status,
-            "hyperparameters": {"batch_size": 64, "learning_rate": 0.001, **(hp or {})},
-            "results": {"training_start": start, **(results or {})}, **meta}
-    (folder / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    return folder
-
-
-@pytest.fixture
-def env(tmp_path):
-    return Environment(tmp_path, settings=GLOBAL_OPTIONS.resolve({}, {}))
-
-
-@pytest.fixture
-def runs(tmp_path):
-    make_run(tmp_path, "nervous-tron", start="2018-09-06T19:43:00+00:00", backbone="inceptionv3",
-             hp={"dropout": 0.5}, results={"epochs_done": 20, "test_acc": 0.8766,
-                                          "test_loss": 0.2444, "val_acc": 0.9})
-    make_run(tmp_path, "enhanced-autobot", status="cancelled", start="2018-09-06T18:27:00+00:00",
-             backbone="inceptionv3", results={"epochs_done": 3, "test_acc": 0.5})
-    make_run(tmp_path, "optimum-neuron", start="2018-09-06T18:14:00+00:00", backbone="resnet50",
-             hp={"learning_rate": 0.01, "dropout": 0.2},
-             results={"epochs_done": 20, "test_acc": 0.914, "test_loss": 0.178})
-    return tmp_path
-
-
-def run_list(env, capsys, *filters, **options):
-    """Run the command as the CLI would: preparse, resolve, run."""
-    cmd = ListCommand()
-    rest, extra = cmd.preparse(list(filters))
-    assert rest == []
-    args = cmd.option_set().resolve(options, {})
-    args.update(extra)
-    assert cmd.run(args, env) == 0
-    return capsys.readouterr()
-
-
-def table(out):
-    """Parse a GitHub-style table into rows of stripped cells (header first)."""
-    lines = [l for l in out.strip().splitlines() if not set(l) <= set("|-: ")]
-    return [[c.strip() for c in l.strip().strip("|").split("|")] for l in lines]
+from tests.unit.list_helpers import HEADER, env, make_run, run_list, runs, table  # noqa: F401
+# (env, runs: fixtures)
 
 
 def local(iso):
@@ -189,7 +134,7 @@ def test_columns_any_key(env, runs, capsys):
 def test_small_floats_keep_significant_digits(env, tmp_path, capsys):
     make_run(tmp_path, "tiny-bot", hp={"learning_rate": 0.0001, "decay": 2.5e-06})
     rows = table(run_list(env, capsys, columns="learning_rate,decay").out)
-    assert rows[1] == ["0.0001", "2.5e-06"]
+    assert rows[1] == ["tiny-bot", "0.0001", "2.5e-06"]  # the instance column always comes first
 
 
 def test_csv_has_consistent_columns(env, runs, capsys):
@@ -214,21 +159,6 @@ def test_json_output(env, runs, capsys):
     assert data[1]["test_acc"] is None
 
 
-def test_crashed_and_broken_are_listed(env, runs, capsys, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    make_run(tmp_path, "dead-bot", status="running", start="2030-01-01T00:00:00+00:00",
-             pid=proc.pid, host=os.uname().nodename)
-    (tmp_path / "trainings" / "half-bot").mkdir()
-    (tmp_path / "trainings" / "half-bot" / "data.yaml").write_text("name: half-bot\nmod")
-    result = run_list(env, capsys)
-    rows = table(result.out)
-    assert rows[1][:3] == ["dead-bot", "mobilenet", "crashed"]
-    assert rows[-1][:3] == ["half-bot", "", "broken"]
-    assert len(rows) == 6
-    assert "half-bot" in result.err and "Traceback" not in result.err
-
-
 @pytest.mark.parametrize("output,expected", [("table", ""), ("csv", ",".join(HEADER) + "\n"),
                                              ("json", "[]\n")])
 def test_empty_or_missing_folder(env, capsys, tmp_path, output, expected):
@@ -238,55 +168,3 @@ def test_empty_or_missing_folder(env, capsys, tmp_path, output, expected):
     (tmp_path / "trainings" / "notes.txt").write_text("not a run")
     result = run_list(env, capsys, output=output)
     assert result.out == expected and EMPTY_HINT in result.err
-
-
-def test_modules_do_not_import_tensorflow():
-    code = ("import sys, vergeml.commands.list, vergeml.instances; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]; "
-            "assert not bad, bad")
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
-
-
-# -- the real command line -----------------------------------------------------------------
-
-def ml(*args, cwd):
-    """The real ``ml`` in a subprocess (the venv's script, else ``python -m vergeml``)."""
-    return run_ml_process(*args, cwd=cwd, timeout=60)
-
-
-def test_cli_list(runs):
-    result = ml("list", cwd=runs)
-    assert result.returncode == 0, result.stderr
-    assert table(result.stdout)[0] == HEADER and len(table(result.stdout)) == 4
-
-
-def test_cli_ls_with_options_and_filter(runs):
-    result = ml("ls", "test_acc", "-gt", "0.8", "-c", "instance,test_acc", "--format", "csv",
-                "-o", "asc", cwd=runs)
-    assert result.returncode == 0, result.stderr
-    # ascending by training_start: optimum-neuron (18:14) before nervous-tron (19:43)
-    assert result.stdout.splitlines() == ["instance,test_acc", "optimum-neuron,0.914",
-                                          "nervous-tron,0.8766"]
-
-
-def test_cli_empty(tmp_path):
-    result = ml("list", cwd=tmp_path)
-    assert result.returncode == 0 and EMPTY_HINT in result.stderr + result.stdout
-
-
-def test_cli_usage_errors_exit_2(runs):
-    result = ml("list", "-gt", "1", cwd=runs)
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.startswith("Error: filter -gt needs a key before it and a value after it")
-    result = ml("list", "--order", "up", cwd=runs)
-    assert result.returncode == 2 and result.stdout == ""
-    assert 'Error: --order: expected one of asc, desc, got "up"' in result.stderr
-
-
-def test_cli_does_not_import_tensorflow(runs):
-    code = ("import sys; from vergeml.cli import main; rc = main(['list']); "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]; "
-            "assert not bad, bad; sys.exit(rc)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=runs, capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr

@@ -119,18 +119,3 @@ def test_new_below_a_file_is_a_one_line_error(call_ml, in_tmp):
     assert result.returncode == 1
     assert result.stderr.startswith("Error: cannot create the project in ")
     assert "Not a directory" in result.stderr and "bug" not in result.stderr
-
-
-def test_new_then_help_train_in_a_subprocess(run_ml, tmp_path):
-    """The quick start: `ml new demo && cd demo && ml help train`."""
-    code, out, err = run_ml("new", "demo", cwd=tmp_path)
-    assert code == 0, err
-    assert "Created new project: demo" in out
-    code, out, err = run_ml("help", "train", cwd=tmp_path / "demo")
-    assert code == 0, err
-    assert "Traceback" not in err
-    assert out.startswith("Train an image classifier.")
-    for option in TRAIN_OPTIONS:
-        assert f"--{option.name}=" in out, option.name
-    code, out2, err = run_ml("train", "--help", cwd=tmp_path / "demo")
-    assert code == 0 and out2 == out

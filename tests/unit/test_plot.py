@@ -1,61 +1,17 @@
-"""``ml @name plot:roc|pr|confusion-matrix`` on fabricated test predictions."""
+"""``ml @name plot:roc|pr|confusion-matrix`` on fabricated test predictions (the real
+``ml plot`` in a subprocess is in tests/e2e/test_plot.py)."""
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import yaml
 from PIL import Image
 
-from vergeml.commands.plot import PlotCommand
-from vergeml.env import Environment
-from vergeml.errors import UsageError, VergeMLError
+from vergeml.errors import VergeMLError
 from vergeml.plots.plugins import ConfusionMatrixPlot
 
-DIGITS = [str(d) for d in range(10)]
-
-
-def make_predictions(trainings_dir, name, labels, samples=200, seed=0, drop_class=None):
-    """An instance folder with labels.txt and stats/test_predictions.npz (no model needed).
-
-    Probabilities are noisy but informative, so AUC is well inside (0.5, 1).
-    """
-    rng = np.random.default_rng(seed)
-    y_true = rng.integers(0, len(labels), samples)
-    if drop_class is not None:
-        y_true[y_true == drop_class] = (drop_class + 1) % len(labels)
-    logits = rng.normal(size=(samples, len(labels)))
-    logits[np.arange(samples), y_true] += 1.5
-    y_prob = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    folder = trainings_dir / name
-    (folder / "checkpoints").mkdir(parents=True)
-    (folder / "stats").mkdir()
-    (folder / "checkpoints" / "labels.txt").write_text("\n".join(labels) + "\n")
-    (folder / "data.yaml").write_text(yaml.safe_dump({
-        "name": name, "model": "imagenet", "status": "finished",
-        "hyperparameters": {"architecture": "mobilenet", "size": 32, "labels": labels}}))
-    np.savez(folder / "stats" / "test_predictions.npz", y_true=y_true,
-             y_prob=y_prob.astype(np.float32), files=np.array([f"s{i}.png" for i in range(samples)]))
-    return y_true, y_prob.astype(np.float32)
-
-
-@pytest.fixture
-def trainings(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "trainings"
-
-
-def plot(tmp_path, capsys, kind, name, **options):
-    """Run ``ml @name plot:<kind>`` in-process; return (stdout lines, stderr)."""
-    from vergeml import plugins
-    plugin = plugins.instantiate(plugins.PLOTS, kind) if kind else None
-    args = plugin.option_set().resolve(options, None) if plugin else {}
-    env = Environment(tmp_path, settings={"trainings-dir": "trainings"}, instance_names=[name],
-                      subcommand=kind)
-    assert PlotCommand().run(args, env) == 0
-    out, err = capsys.readouterr()
-    return out.splitlines(), err
+from tests.unit.plot_helpers import DIGITS, make_predictions, plot, trainings  # noqa: F401
+# (trainings: a fixture)
 
 
 def headline(lines, metric):
@@ -125,19 +81,6 @@ def test_class_missing_from_test_split_is_left_out(tmp_path, trainings, capsys):
     assert lines[1].startswith("AUC ") and "class 4" in err
 
 
-def test_errors(tmp_path, trainings, capsys):
-    make_predictions(trainings, "ten-tron", DIGITS)
-    with pytest.raises(UsageError, match=r"unknown class: 33\. Did you mean '3'"):
-        plot(tmp_path, capsys, "pr", "ten-tron", **{"class": "33"})
-    (trainings / "ten-tron" / "stats" / "test_predictions.npz").unlink()
-    with pytest.raises(VergeMLError, match=r"@ten-tron has no test predictions \(was it cancelled"):
-        plot(tmp_path, capsys, "confusion-matrix", "ten-tron")
-    done = subprocess.run([sys.executable, "-m", "vergeml", "@ten-tron", "plot"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2
-    assert "use one of plot:confusion-matrix, plot:pr, plot:roc" in done.stderr
-
-
 def test_run_without_a_test_split_says_so(tmp_path, trainings, capsys):
     make_predictions(trainings, "nosplit-tron", DIGITS)
     folder = trainings / "nosplit-tron"
@@ -148,12 +91,3 @@ def test_run_without_a_test_split_says_so(tmp_path, trainings, capsys):
     with pytest.raises(VergeMLError, match="trained without a test split") as info:
         plot(tmp_path, capsys, "roc", "nosplit-tron")
     assert "--test-split" in info.value.hint
-
-
-def test_cli_end_to_end(tmp_path, trainings):
-    make_predictions(trainings, "ten-tron", DIGITS)
-    done = subprocess.run([sys.executable, "-m", "vergeml", "@ten-tron", "plot:roc"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == "trainings/ten-tron/plots/roc.png"
-    assert re.match(r"AUC \d\.\d{3}", done.stdout.splitlines()[1])

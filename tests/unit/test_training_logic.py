@@ -1,69 +1,12 @@
-"""Unit tests of the training pieces: best-epoch rule, the top, metrics."""
+"""Unit tests of the training pieces: the test metrics (the best-epoch rule, the top and
+the optimizer are Keras objects: tests/integration/test_training_logic.py)."""
 import numpy as np
 import pytest
-
-from vergeml.instances import create_instance
-
-
-@pytest.fixture
-def instance(tmp_path):
-    return create_instance(tmp_path / "trainings", "imagenet", "mobilenet",
-                           {"layers": 1, "dropout": 0.0}, name="unit-bot")
-
-
-def _run_epochs(instance, logs):
-    from vergeml.models.imagenet.callbacks import BestEpochCheckpoint
-    from vergeml.models.imagenet.training import build_top
-    top = build_top(4, 3, 1, 0.0, seed=1)
-    callback = BestEpochCheckpoint(instance)
-    callback.set_model(top)
-    for epoch, log in enumerate(logs):
-        # Make each epoch's weights recognisable: fill the kernel with the epoch number.
-        top.get_layer("predictions").kernel.assign(np.full((4, 3), float(epoch + 1), "float32"))
-        callback.on_epoch_end(epoch, log)
-    return top, callback
-
-
-def test_checkpoint_keeps_best_val_acc_and_breaks_ties_by_val_loss(instance):
-    logs = [{"acc": 0.5, "loss": 1.0, "val_acc": 0.5, "val_loss": 1.0},
-            {"acc": 0.6, "loss": 0.8, "val_acc": 0.7, "val_loss": 0.9},
-            {"acc": 0.7, "loss": 0.7, "val_acc": 0.7, "val_loss": 0.6},   # tie, lower loss: best
-            {"acc": 0.8, "loss": 0.6, "val_acc": 0.7, "val_loss": 0.65},  # tie, higher loss
-            {"acc": 0.9, "loss": 0.5, "val_acc": 0.6, "val_loss": 0.5}]
-    top, callback = _run_epochs(instance, logs)
-    assert instance.results["best_epoch"] == 3
-    assert instance.results["epochs_done"] == 5
-    assert instance.results["val_acc"] == pytest.approx(0.7)
-    callback.restore_best(top)
-    kernel = np.asarray(top.get_layer("predictions").kernel)
-    assert np.all(kernel == 3.0), "the restored weights are not the best epoch's"
-    assert [row["epoch"] for row in instance.metadata["history"]] == [1, 2, 3, 4, 5]
-    lines = instance.history_path.read_text().splitlines()
-    assert lines[0] == "epoch,acc,loss,val_acc,val_loss" and len(lines) == 6
-
-
-def test_without_validation_every_epoch_replaces_the_checkpoint(instance):
-    logs = [{"acc": 0.5, "loss": 1.0}, {"acc": 0.4, "loss": 1.2}]
-    top, callback = _run_epochs(instance, logs)
-    assert instance.results["best_epoch"] == 2
-    callback.restore_best(top)
-    assert np.all(np.asarray(top.get_layer("predictions").kernel) == 2.0)
-
-
-def test_top_layers_and_dropout():
-    from vergeml.models.imagenet.training import build_top
-    top = build_top(16, 5, layers=3, dropout=0.5, seed=0)
-    names = [layer.name for layer in top.layers]
-    assert names.count("dense_layer_1") == 1 and names.count("dense_layer_2") == 1
-    assert sum("dropout" in n for n in names) == 3
-    assert top.output_shape == (None, 5)
-    plain = build_top(16, 2, layers=1, dropout=0.0, seed=0)
-    assert [type(layer).__name__ for layer in plain.layers] == ["InputLayer", "Dense"]
 
 
 def test_test_metrics_match_sklearn():
     from sklearn.metrics import log_loss, roc_auc_score
-    from vergeml.models.imagenet.training import test_metrics
+    from vergeml.models.imagenet.evaluation import test_metrics
     rng = np.random.default_rng(0)
     y = np.array([0, 1, 2, 2, 1, 0, 1, 2])
     p = rng.dirichlet(np.ones(3), size=len(y))
@@ -74,19 +17,8 @@ def test_test_metrics_match_sklearn():
 
 
 def test_auc_is_left_out_when_a_class_is_missing_from_test():
-    from vergeml.models.imagenet.training import test_metrics
+    from vergeml.models.imagenet.evaluation import test_metrics
     y = np.array([0, 0, 1, 1])
     p = np.array([[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.3, 0.6, 0.1]])
     metrics = test_metrics(y, p, 3)
     assert metrics["test_acc"] == 1.0 and "auc" not in metrics
-
-
-def test_optimizer_choice_and_decay():
-    import keras
-    from vergeml.models.imagenet.training import make_optimizer
-    sgd = make_optimizer("sgd", 0.01, 0.0)
-    assert isinstance(sgd, keras.optimizers.SGD) and sgd.momentum == pytest.approx(0.9)
-    adam = make_optimizer("adam", 0.01, 0.5)
-    assert isinstance(adam, keras.optimizers.Adam)
-    schedule = adam._learning_rate
-    assert float(schedule(2)) == pytest.approx(0.01 / (1 + 0.5 * 2))

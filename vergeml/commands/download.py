@@ -21,7 +21,7 @@ class DownloadCommand(Command):
         "holding the files.")
     subcommands = plugins.DOWNLOADS
     options = (
-        Option("force", type="bool", flag=True, default=False, yaml=False,
+        Option("force", type="bool", flag=True, default=False,
                help="Replace class folders that already exist in the samples directory."),
     )
     examples = ("ml download:digits", "ml download:cats-and-dogs --samples-dir=pets")

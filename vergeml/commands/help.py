@@ -3,7 +3,7 @@
 The text itself is built by :mod:`vergeml.help_text`.
 """
 from vergeml.command import OPTIONAL_INSTANCE, Command
-from vergeml.help_text import find_topic, overview
+from vergeml.help_text import all_topics, find_topic, overview
 from vergeml.options import Option
 
 
@@ -13,11 +13,19 @@ class HelpCommand(Command):
     name = "help"
     description = "Show help on a command, option or term."
     instance = OPTIONAL_INSTANCE
-    options = (Option("topic", positional=True, nargs="*", type="list",
-                      help="A command, topic (options, glossary, models, data) or term."),)
-    examples = ("ml help train", "ml help glossary", "ml help learning-rate")
+    # Command line only: a help: key in vergeml.yaml would be the global option --help.
+    options = (Option("all", short="a", type="bool", flag=True, default=False, yaml=False,
+                      help="List every topic: commands, topics, operations, data sources, "
+                           "downloads, plots and services."),
+               Option("topic", positional=True, nargs="*", type="list", yaml=False,
+                      help="A command, topic (options, glossary, models, data), option or term."),)
+    examples = ("ml help train", "ml help glossary", "ml help learning-rate", "ml help --cache",
+                "ml help -a")
 
     def run(self, args, env):
         topic = " ".join(args.get("topic") or [])
-        print(overview(env) if not topic else find_topic(topic, env))
+        if args.get("all"):
+            print(all_topics(env))
+        else:
+            print(overview(env) if not topic else find_topic(topic, env))
         return 0

@@ -8,8 +8,9 @@ import sys
 
 from vergeml.command import NO_INSTANCE, Command
 from vergeml.instances import scan_instances
-from vergeml.instances.listing import (DEFAULT_COLUMNS, Row, emit, extract_filters, key_list,
-                                       matches, normalize_key, sort_instances, warn_unknown)
+from vergeml.instances.listing import (Row, default_columns, emit, extract_filters,
+                                       instance_first, key_list, matches, normalize_key,
+                                       sort_instances, warn_unknown)
 from vergeml.options import Option
 
 EMPTY_HINT = "no trainings yet: run ml train"
@@ -57,7 +58,8 @@ class ListCommand(Command):
     def run(self, args, env):
         """Print the runs of ``env.trainings_dir``; always exit 0 unless misused."""
         rows = [Row(i) for i in scan_instances(env.trainings_dir, summary=True)]
-        columns = [normalize_key(c) for c in key_list(args.get("columns"), DEFAULT_COLUMNS)]
+        columns = instance_first([normalize_key(c)
+                                  for c in key_list(args.get("columns"), default_columns(rows))])
         if rows:
             rows = _select(rows, args)
         else:

@@ -18,7 +18,7 @@ class NewCommand(Command):
     options = (
         Option("directory", positional=True, nargs="?", metavar="DIR",
                help="Folder of the new project (created if missing)."),
-        Option("force", flag=True, type="bool", default=False, yaml=False,
+        Option("force", flag=True, type="bool", default=False,
                help="Overwrite an existing vergeml.yaml."),
     )
     examples = ("ml new cats-vs-dogs", "ml --model=imagenet new my-project")

@@ -1,10 +1,11 @@
 """``ml @name predict``: classify image files with a trained instance of any model."""
 import json
+import os
 import sys
 
 from vergeml.command import ONE_INSTANCE, Command
 from vergeml.errors import VergeMLError
-from vergeml.inputs import expand_paths
+from vergeml.inputs import expand_paths, input_problem
 from vergeml.model import LABELS_OPTION
 from vergeml.options import Option
 
@@ -20,7 +21,7 @@ class PredictCommand(Command):
     instance = ONE_INSTANCE
     options = (
         LABELS_OPTION,
-        Option("compact", type="bool", flag=True, default=False, yaml=False,
+        Option("compact", type="bool", flag=True, default=False,
                help="Print one line per file: the path and the most likely label."),
         Option("format", default="text", choices=("text", "json"),
                help="Output format: text or json."),
@@ -36,12 +37,17 @@ class PredictCommand(Command):
 
     def run(self, args, env):
         """Predict every file and print the results; exit 1 only if all failed."""
+        instance = env.instance()  # an unknown @name is reported first (cheap: data.yaml only)
         paths = expand_paths(args["files"])
         if not paths:
             raise VergeMLError("no image files found in: " + " ".join(args["files"]))
-        predictor = env.model().predictor(env.instance(), env.settings)
-        options = {o.name: args.get(o.name) for o in predictor.options}
-        results = predictor.predict_files(paths, top_k=args["labels"], **options)
+        # Checked before the model (and TensorFlow) is loaded: a missing file is said at once.
+        problems = {i: input_problem(p) for i, p in enumerate(paths)}
+        good = [p for i, p in enumerate(paths) if problems[i] is None]
+        predicted = iter(self._predict(good, args, env, instance) if good else ())
+        results = [next(predicted) if problems[i] is None else
+                   {"filename": os.path.basename(str(p)), "path": str(p), "error": problems[i]}
+                   for i, p in enumerate(paths)]
         for result in results:
             if "error" in result:
                 print(f"{result['path']}: {result['error']}", file=sys.stderr)
@@ -52,6 +58,13 @@ class PredictCommand(Command):
             if text:
                 print(text)
         return 1 if all("error" in r for r in results) else 0
+
+    @staticmethod
+    def _predict(paths, args, env, instance):
+        """Results of the instance's predictor for files that passed the checks."""
+        predictor = env.model().predictor(instance, env.settings)
+        options = {o.name: args.get(o.name) for o in predictor.options}
+        return predictor.predict_files(paths, top_k=args["labels"], **options)
 
 
 def format_text(results, compact=False):

@@ -20,7 +20,7 @@ class RunCommand(Command):
 
 
 def _no_browser(what):
-    return Option("no-browser", type="bool", flag=True, default=False, yaml=False,
+    return Option("no-browser", type="bool", flag=True, default=False,
                   help=f"Do not open {what} in a web browser.")
 
 

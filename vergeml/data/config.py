@@ -81,7 +81,8 @@ def parse_data_config(data, lines=None):
     for key in data:
         if str(key) not in DATA_KEYS:
             raise ConfigError(located(lines, f"data.{key}",
-                                      f"unknown option data.{key}.{suggestion(str(key), DATA_KEYS)}"))
+                                      f"unknown option data.{key}.{suggestion(str(key), DATA_KEYS)}",
+                                      key=True))
     cache = data.get("cache")
     if cache is not None and cache not in MODES:
         hint = suggestion(str(cache), MODES)

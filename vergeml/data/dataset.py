@@ -17,7 +17,8 @@ from vergeml.data.cache import Cache, input_stage
 from vergeml.data.config import parse_data_config
 from vergeml.data.fingerprint import FileIndex, Fingerprint, file_digest, sample_key
 from vergeml.data.operations import OperationError
-from vergeml.data.split import SPLITS, SplitSpec, assign_splits, parse_split, report_duplicates
+from vergeml.data.split import SPLITS, SplitItem, SplitSpec, parse_split, report_duplicates
+from vergeml.data.split_memory import remembered_splits
 from vergeml.data.store import Store
 from vergeml.console import warn
 from vergeml.errors import ConfigError, VergeMLError
@@ -74,10 +75,13 @@ class Dataset:
         cache_mode: the resolved cache mode.
         cache_dir: the project's cache folder.
         seed: the random seed (augmentation of training samples).
+        split_specs: ``{'val': SplitSpec, 'test': SplitSpec}``: the settings
+            the splits were made with (``split_spec('val').is_zero``: the
+            user asked for no validation split).
     """
 
     def __init__(self, config, labels, samples, fingerprint, bad_files, cache_mode="auto",
-                 cache_dir=None, seed=42):
+                 cache_dir=None, seed=42, split_specs=None):
         self.config = config
         self.labels = labels
         self.fingerprint = fingerprint
@@ -89,6 +93,7 @@ class Dataset:
         self._seed = seed
         self._cache_mode = cache_mode
         self._cache_dir = cache_dir
+        self._split_specs = dict(split_specs or {})
 
     def samples(self, split):
         """Samples of a split (``train`` includes augmentation variants).
@@ -102,6 +107,10 @@ class Dataset:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
         return list(self._samples[split])
+
+    def split_spec(self, split):
+        """The :class:`SplitSpec` ``val`` or ``test`` was made with (None if unknown)."""
+        return self._split_specs.get(split)
 
     def split_sizes(self):
         """``{'train': n, 'val': n, 'test': n}`` (train counts variants)."""
@@ -221,17 +230,26 @@ def load_dataset(env, skip_bad=False, progress=True):
         _check_labels(files, labels)
     elif not files:
         raise VergeMLError("no readable images left after skipping the unreadable ones")
-    free = [f for f in files if f.split is None]
-    for file, split in zip(free, assign_splits([f.relpath for f in free], specs["val"],
-                                               specs["test"], env.random_seed)):
-        file.split = split
+    _assign(env, [f for f in files if f.split is None], specs, config.source.labeled)
     report_duplicates([f.digest for f in files], [f.split for f in files], [f.relpath for f in files])
     untrained = sorted(set(labels) - {f.label for f in files if f.split == "train"})
     if config.source.labeled and untrained:
         warn("no training samples for class(es) " + ", ".join(untrained))
     samples, fingerprint = _build_samples(env, config, files, labels, specs)
     return Dataset(config, labels, samples, fingerprint, bad, cache_mode=cache_mode,
-                   cache_dir=env.cache_dir, seed=env.random_seed)
+                   cache_dir=env.cache_dir, seed=env.random_seed, split_specs=specs)
+
+
+def _assign(env, free, specs, labeled):
+    """Split the samples-directory files, continuing the project's remembered
+    assignment (see :mod:`vergeml.data.split_memory`)."""
+    if not free:
+        return
+    items = [SplitItem(f.relpath, f.digest, f.label if labeled else None) for f in free]
+    splits = remembered_splits(env.project_dir, items, specs["val"], specs["test"],
+                               env.random_seed, stratified=labeled)
+    for file, split in zip(free, splits):
+        file.split = split
 
 
 def _scan(env, source, specs):

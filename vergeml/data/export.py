@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vergeml.data.dataset import load_dataset
+from vergeml.errors import VergeMLError
 from vergeml.fileutil import atomic_path
 
 # Samples per feature chunk: bounds memory; progress moves a chunk at a time.
@@ -40,6 +41,8 @@ def export_samples(env, out, splits, limit=None):
     """
     dataset = load_dataset(env, skip_bad=env.settings.get("skip-bad-files", False))
     chosen = {s: dataset.samples(s)[:limit or None] for s in splits}
+    if not any(chosen.values()):
+        raise VergeMLError(f"nothing to write: {_empty(splits)}")
     output = dataset.config.output
     if output is None:
         _write(chosen, out, "images", partial(_write_images, dataset))
@@ -48,6 +51,13 @@ def export_samples(env, out, splits, limit=None):
         _write(chosen, out, "feature vectors", partial(_write_arrays, env, dataset, output, cache))
         # Only some samples may have been asked for: unasked entries are not stale.
         print(cache.summary(output.cache_stage(env), stale=False))
+
+
+def _empty(splits):
+    """``the val split is empty``, ``the train, val and test splits are empty``."""
+    if len(splits) == 1:
+        return f"the {splits[0]} split is empty"
+    return f"the {', '.join(splits[:-1])} and {splits[-1]} splits are empty"
 
 
 def _write(chosen, out, what, write_split):

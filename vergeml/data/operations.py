@@ -268,8 +268,9 @@ def _parse_entry(entry, lines, where):
         raise ConfigError(located(lines, where, f"{where}: expected a mapping such as "
                                                  "{op: resize, width: 64, height: 64}"))
     if "op" not in entry:
-        first = f"{where}.{next(iter(entry), '')}"
-        raise ConfigError(located(lines, first, f"{where}: missing 'op' (one of {', '.join(operation_names())})"))
+        first = f"{where}.{next(iter(entry))}" if entry else where
+        raise ConfigError(located(lines, first, f"{where}: missing 'op' (one of {', '.join(operation_names())})",
+                                  key=True))
     name = str(entry["op"])
     cls = operation_class(name)
     if cls is None:

@@ -9,7 +9,8 @@ Modules: :mod:`~vergeml.instances.instance` (the model and statuses),
 :mod:`~vergeml.instances.metadata` (reading ``data.yaml``),
 :mod:`~vergeml.instances.liveness` (is a run's process alive),
 :mod:`~vergeml.instances.folders` (scan, load, create),
-:mod:`~vergeml.instances.names` (robot names) and
+:mod:`~vergeml.instances.names` (robot names),
+:mod:`~vergeml.instances.run_files` (the project file copy and ``stats/predictions.csv``) and
 :mod:`~vergeml.instances.listing` (the ``ml list`` table).
 """
 from vergeml.instances.folders import (NAME_PATTERN, SUBFOLDERS, check_new_name,

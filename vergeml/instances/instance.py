@@ -91,8 +91,17 @@ class Instance:
         return self.stats_dir / "test_predictions.npz"
 
     @property
+    def predictions_csv_path(self):
+        return self.stats_dir / "predictions.csv"
+
+    @property
     def history_path(self):
         return self.stats_dir / "history.csv"
+
+    @property
+    def project_file_path(self):
+        """The project file as it was when the run started (``vergeml.yaml``)."""
+        return self.path / "vergeml.yaml"
 
     # -- metadata -------------------------------------------------------------
 

@@ -19,6 +19,12 @@ from vergeml.suggest import suggestion
 DEFAULT_COLUMNS = ("instance", "model", "status", "training_start", "epoch", "batch",
                    "test_acc", "test_loss")
 
+# Shown after the defaults when a listed run has it: how its checkpoint was chosen
+# when not by validation (``last-epoch (no validation split)``, from --val-split=0).
+# frozen (top on cached features only) or fine-tuned (phase 2 ran): results.tuned
+TUNED_COLUMN = "tuned"
+SELECTION_COLUMN = "selection"
+
 # Column names that are not stored under the same key.
 _ALIASES = {"epoch": "epochs_done", "batch": "batch_size", "name": "instance",
             "backbone": "model", "architecture_name": "model"}
@@ -40,6 +46,16 @@ def _stored_key(key):
     """Key under which a column is stored (``epoch`` -> ``epochs_done``)."""
     key = normalize_key(key)
     return _ALIASES.get(key, key)
+
+
+def default_columns(rows):
+    """The columns without ``--columns``: :data:`DEFAULT_COLUMNS` (the original's), plus
+    :data:`TUNED_COLUMN` when any of ``rows`` was fine-tuned and :data:`SELECTION_COLUMN`
+    when any has that result, so a project of plain runs shows the original table."""
+    tuned = any(row.get(TUNED_COLUMN) == "fine-tuned" for row in rows)
+    selection = any(row.get(SELECTION_COLUMN) is not _MISSING for row in rows)
+    return DEFAULT_COLUMNS + ((TUNED_COLUMN,) if tuned else ()) \
+        + ((SELECTION_COLUMN,) if selection else ())
 
 
 # -- values ------------------------------------------------------------------------
@@ -318,6 +334,19 @@ def key_list(value, default=()):
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
     return [str(v) for v in value]
+
+
+def instance_first(columns):
+    """The columns with ``instance`` first, so every row can be told apart.
+
+    Args:
+        columns: normalized column keys (``-c`` or the defaults).
+
+    Returns:
+        ``instance`` followed by the other columns in their order; ``instance``
+        (or its alias ``name``) given elsewhere is moved, not repeated.
+    """
+    return ["instance"] + [c for c in columns if _stored_key(c) != "instance"]
 
 
 def warn_unknown(keys, instances, what):

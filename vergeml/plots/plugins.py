@@ -11,9 +11,9 @@ from vergeml.options import Option
 from vergeml.plots import drawing
 from vergeml.plots.metrics import confusion, load_predictions, pr_curves, roc_curves
 
-OUTPUT = Option("output", metavar="PATH", yaml=False,
+OUTPUT = Option("output", metavar="PATH",
                 help="Where to write the image (default: trainings/<name>/plots/<kind>.png).")
-SHOW = Option("show", type="bool", flag=True, default=False, yaml=False,
+SHOW = Option("show", type="bool", flag=True, default=False,
               help="Also open the chart in a window (needs a display).")
 CLASS = Option("class", metavar="CLASS",
                help="Plot only this class (one-vs-rest); default: every class and the micro average.")

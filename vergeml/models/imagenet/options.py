@@ -4,6 +4,7 @@ Declarations only (no TensorFlow, no Pillow): ``ml help`` and argument
 parsing read them.
 """
 from vergeml.data.formats import RESIZE_MODES
+from vergeml.models.imagenet.augment import AUGMENTATIONS, DEFAULT_AUGMENT
 from vergeml.models.imagenet.backbones import architecture_names
 from vergeml.options import Option
 
@@ -35,7 +36,21 @@ TRAIN_OPTIONS = (
            help="Backbone weights: imagenet, none (random), or the path of a weights file."),
     Option("resize", default="fill", choices=RESIZE_MODES,
            help="How images are fitted to the input size: stretch, crop or letterbox."),
+    Option("fine-tune-epochs", default=0, type="int", rule=">=0",
+           help="Epochs of phase 2: after the top is trained, fine-tune backbone and top end to "
+                "end on augmented images (0: train the top only, as the original)."),
+    Option("fine-tune-layers", default=20, type="int", rule=">=1", also=("all",),
+           help="How many of the backbone's last layers with weights to unfreeze in phase 2 "
+                "(BatchNormalization stays frozen), or all."),
+    Option("fine-tune-learning-rate", default="auto", type="float", rule=">0", also=("auto",),
+           help="Learning rate of phase 2 (auto: a tenth of learning-rate)."),
+    Option("augment", default=list(DEFAULT_AUGMENT), type="list",
+           help="Augmentation of phase 2's training images, each name[:strength]: "
+                + ", ".join(AUGMENTATIONS) + "; none for no augmentation."),
     Option("name", help="Name of the trained instance (default: a random robot name)."),
+    Option("resume", metavar="@NAME",
+           help="Continue the cancelled or crashed run @NAME from its last completed epoch "
+                "(same as ml @NAME resume)."),
 )
 
 # The train options that decide what the backbone extracts (the feature cache key).

@@ -21,6 +21,8 @@ from PIL import Image
 
 from tests.conftest import default_signals, ml_command, run_ml_process
 
+pytestmark = pytest.mark.e2e
+
 PLUGIN = textwrap.dedent('''
     """A model plugin outside vergeml: red or blue, by mean colour."""
     import io

@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import REPO, ml_command, subprocess_env
 
+pytestmark = pytest.mark.e2e
+
 HEAVY = ("tensorflow", "keras", "tf_keras", "torch", "jax")
 
 GUARD = textwrap.dedent("""

@@ -1,0 +1,84 @@
+"""Frozen top vs fine-tuned, on a real photo set, same split, 224 px, shared MobileNet weights.
+
+The photos are scikit-image's ``lfw_subset``: 100 faces and 100 non-faces
+from Labeled Faces in the Wild, 25x25 grayscale, fitted to 224 px by ``ml``.
+Both runs train in one project, so they share the feature cache and the
+remembered split; the fine-tuned run trains the same top first (phase 1),
+then ``--fine-tune-epochs`` more on augmented images.
+
+Run: ``.venv/bin/python bench/bench_fine_tune.py`` (a few minutes). Needs
+``../shared/weights/mobilenet_2_5_224_tf_no_top.h5`` (or VERGEML_TEST_WEIGHTS).
+Prints test_acc of both, and the fine-tuned run's time against the frozen one's.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WEIGHTS = Path(os.environ.get("VERGEML_TEST_WEIGHTS", REPO.parent / "shared" / "weights"))
+WEIGHTS_FILE = "mobilenet_2_5_224_tf_no_top.h5"
+COMMON = ["--architecture=mobilenet", "--alpha=0.25", "--size=224", "--optimizer=adam",
+          "--learning-rate=0.001", "--batch-size=32", "--epochs=10"]
+SPLITS = ["--val-split=20%", "--test-split=30%"]
+
+
+def make_project(root):
+    """``root/samples/{face,other}/*.png`` from scikit-image's LFW subset."""
+    from PIL import Image
+    from skimage.data import lfw_subset
+    images = lfw_subset()
+    for index, image in enumerate(images):
+        label = "face" if index < 100 else "other"
+        folder = root / "samples" / label
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * 255).astype("uint8")).convert("RGB").save(folder / f"{index:03d}.png")
+    (root / "vergeml.yaml").write_text("model: imagenet\n")
+
+
+def ml(root, env, *args):
+    start = time.perf_counter()
+    done = subprocess.run([str(Path(sys.executable).with_name("ml")), *args], cwd=root, env=env,
+                          capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"ml {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def results(root, name):
+    import yaml
+    return yaml.safe_load((root / "trainings" / name / "data.yaml").read_text())["results"]
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "lfw"
+        home = Path(tmp) / "keras"
+        (home / "models").mkdir(parents=True)
+        shutil.copyfile(WEIGHTS / WEIGHTS_FILE, home / "models" / WEIGHTS_FILE)
+        env = dict(os.environ, KERAS_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="2")
+        make_project(root)
+        ml(root, env, "train", *COMMON, *SPLITS, "--epochs=1", "--name=warm-up")  # fills the cache
+        frozen_s = ml(root, env, "train", *COMMON, *SPLITS, "--name=frozen")
+        tuned_s = ml(root, env, "train", *COMMON, *SPLITS, "--fine-tune-epochs=5",
+                     "--fine-tune-layers=all", "--fine-tune-learning-rate=0.0001", "--name=tuned")
+        frozen, tuned = results(root, "frozen"), results(root, "tuned")
+    load = os.getloadavg()[0]
+    print(f"lfw_subset (200 real photos), MobileNet a0.25 ImageNet weights, 224 px, "
+          f"{frozen.get('num_samples')} train; load average {load:.2f}")
+    print(f"{'figure':<34}{'this project':>14}{'baseline':>12}{'ratio':>8}")
+    print(f"{'test_acc fine-tuned vs frozen':<34}{tuned['test_acc']:>14.3f}{frozen['test_acc']:>12.3f}"
+          f"{tuned['test_acc'] / frozen['test_acc']:>8.3f}")
+    print(f"{'test_loss fine-tuned vs frozen':<34}{tuned['test_loss']:>14.3f}{frozen['test_loss']:>12.3f}"
+          f"{tuned['test_loss'] / frozen['test_loss']:>8.3f}")
+    print(f"{'time fine-tuned vs frozen (s)':<34}{tuned_s:>14.1f}{frozen_s:>12.1f}{tuned_s / frozen_s:>8.2f}")
+    print(json.dumps({"frozen": {k: frozen.get(k) for k in ("test_acc", "test_loss", "best_epoch")},
+                      "fine_tuned": {k: tuned.get(k) for k in ("test_acc", "test_loss", "best_epoch")}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+"""End-to-end: two-phase training (``--fine-tune-epochs``) and resuming stopped runs.
+
+The real ``ml`` in a subprocess on a small real project (200 scikit-learn
+digits, 20 per class, as PNG files) with MobileNet alpha 0.25 and its real
+ImageNet weights at 32 px. All runs share the project, so the features are
+extracted once. A run is stopped by watching its ``checkpoints/state.json``
+(replaced atomically once per epoch) and signalling it once it reports the
+wanted epoch: never by sleeping.
+"""
+import csv
+import json
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import default_signals, ml_command, run_ml_process, subprocess_env
+from tests.e2e.conftest import read_metadata
+
+pytestmark = pytest.mark.e2e
+
+PER_CLASS = 20
+ARGS = ("--architecture=mobilenet", "--alpha=0.25", "--size=32", "--optimizer=adam",
+        "--learning-rate=0.002", "--batch-size=16")
+
+
+# -- the project and helpers -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """200 real digits; tests add instances (each with its own --name)."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+    project = tmp_path_factory.mktemp("fine_tune") / "digits"
+    digits = load_digits()
+    counts = {}
+    for image, target in zip(digits.images, digits.target):
+        if counts.get(target, 0) == PER_CLASS:
+            continue
+        counts[target] = counts.get(target, 0) + 1
+        folder = project / "samples" / str(target)
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * (255 / 16)).astype(np.uint8), "L").save(
+            folder / f"{counts[target]:03d}.png")
+    (project / "vergeml.yaml").write_text("model: imagenet\n")
+    return project
+
+
+def ml(project, ml_env, *args, timeout=300):
+    return run_ml_process(*args, cwd=project, env=ml_env, timeout=timeout)
+
+
+def folder_of(project, name):
+    return project / "trainings" / name
+
+
+def read_state(project, name):
+    """``checkpoints/state.json`` of a run, or None before its first epoch."""
+    path = folder_of(project, name) / "checkpoints" / "state.json"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    return json.loads(text)  # replaced atomically: every read must parse
+
+
+def read_history(project, name):
+    with open(folder_of(project, name) / "stats" / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def list_rows(project, ml_env, *columns):
+    result = ml(project, ml_env, "list", "--output=json", "-c", ",".join(("instance",) + columns))
+    assert result.returncode == 0 and "Traceback" not in result.output, result.output
+    return {row["instance"]: row for row in json.loads(result.stdout)}
+
+
+def assert_usage_error(result, *expected):
+    """Exit 2, one ``Error:`` line naming everything expected, no traceback, no training."""
+    assert result.returncode == 2, result.output[-3000:]
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    for text in expected:
+        assert text in errors[0], (text, errors[0])
+    assert "Epoch " not in result.output and "Resuming" not in result.output
+
+
+def assert_loadable_model(project, name):
+    """model.keras loads without custom objects and gives class probabilities."""
+    import keras
+    model = keras.saving.load_model(folder_of(project, name) / "checkpoints" / "model.keras")
+    assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 10)
+    rng = np.random.default_rng(0)
+    probabilities = model.predict(rng.uniform(-1, 1, (3, 32, 32, 3)).astype("float32"), verbose=0)
+    assert np.all(probabilities >= 0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def assert_complete(project, name, top_epochs, fine_tune_epochs):
+    """A finished run: every planned epoch exactly once, both phases in order, clean files."""
+    total = top_epochs + fine_tune_epochs
+    history = read_history(project, name)
+    assert [int(row["epoch"]) for row in history] == list(range(1, total + 1)), history
+    assert [row["phase"] for row in history] == \
+        ["top"] * top_epochs + ["fine-tune"] * fine_tune_epochs
+    assert all(row["val_acc"] != "" and row["val_loss"] != "" for row in history)
+    meta = read_metadata(project, name)
+    assert meta["status"] == "finished" and meta["error"] is None
+    assert meta["results"]["epochs_done"] == total
+    assert [row["epoch"] for row in meta["history"]] == list(range(1, total + 1))
+    state = read_state(project, name)
+    assert state["epochs_done"] == total
+    checkpoints = folder_of(project, name) / "checkpoints"
+    kept = {p.name for p in checkpoints.glob("*.weights.h5") if p.name.startswith(("last-", "best-"))}
+    assert kept == {state["last_file"], state["best_file"]}
+    assert meta["results"]["best_epoch"] == state["best_epoch"]
+    assert meta["results"]["val_acc"] == pytest.approx(state["best"][0])
+    assert not list(folder_of(project, name).rglob("*.tmp*"))
+    return meta, state
+
+
+class Background:
+    """``ml train`` as a child the test signals; output goes to files (no pipe to fill)."""
+
+    def __init__(self, project, ml_env, tmp_path, name, *args):
+        self.project, self.name = project, name
+        self.out, self.err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+        with open(self.out, "w") as out, open(self.err, "w") as err:
+            self.proc = subprocess.Popen(ml_command() + ["train", f"--name={name}", *args],
+                                         cwd=project, env=subprocess_env(ml_env), stdout=out,
+                                         stderr=err, preexec_fn=default_signals)
+
+    def output(self):
+        return self.out.read_text() + self.err.read_text()
+
+    def wait_for(self, phase, epochs, timeout=240):
+        """Poll state.json until the run has committed ``epochs`` and is in ``phase``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"ml train ended early ({self.proc.returncode}):\n"
+                                     + self.output()[-3000:])
+            state = read_state(self.project, self.name)
+            if state and state["epochs_done"] >= epochs:
+                assert state["phase"] == phase, \
+                    f"the run left phase {phase} before the test saw it: {state['epochs_done']}"
+                return state
+            time.sleep(0.005)
+        raise AssertionError(f"no epoch {epochs} in {timeout}s:\n{self.output()[-3000:]}")
+
+    def signal(self, signum, timeout=120):
+        self.proc.send_signal(signum)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def background(project, ml_env, tmp_path):
+    runs = []
+
+    def start(name, *args):
+        run = Background(project, ml_env, tmp_path, name, *args)
+        runs.append(run)
+        return run
+    yield start
+    for run in runs:
+        run.kill()
+
+
+# -- a finished two-phase run ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def finished(project, ml_env):
+    """One finished run of 2 + 2 epochs, and one frozen run of 2 epochs: the project."""
+    result = ml(project, ml_env, "train", *ARGS, "--epochs=2", "--fine-tune-epochs=2",
+                "--name=tuned")
+    assert result.returncode == 0, result.output[-3000:]
+    assert "Phase 2/2" in result.stdout and "Fine-tuning 20 layers" in result.stdout
+    result = ml(project, ml_env, "train", *ARGS, "--epochs=2", "--name=plain")
+    assert result.returncode == 0, result.output[-3000:]
+    assert "Phase" not in result.stdout
+    return project
+
+
+def test_a_fine_tune_run_trains_both_phases_and_saves_a_loadable_model(finished):
+    meta, state = assert_complete(finished, "tuned", 2, 2)
+    assert meta["results"]["tuned"] == "fine-tuned"
+    assert meta["hyperparameters"]["fine_tune_epochs"] == 2
+    assert "test_acc" in meta["results"]
+    assert state["phase"] == "fine-tune" and state["best_phase"] in ("top", "fine-tune")
+    assert_loadable_model(finished, "tuned")
+    assert (folder_of(finished, "tuned") / "checkpoints" / "top.weights.h5").is_file()
+
+
+def test_list_tells_frozen_from_fine_tuned_runs(finished, ml_env):
+    rows = list_rows(finished, ml_env, "tuned")
+    assert rows["tuned"]["tuned"] == "fine-tuned"
+    assert rows["plain"]["tuned"] == "frozen"
+    result = ml(finished, ml_env, "list")               # the default table shows it too
+    assert result.returncode == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    assert "tuned" in header, result.stdout
+    cells = {row[header.index("instance")]: row[header.index("tuned")]
+             for row in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])}
+    assert cells["tuned"] == "fine-tuned" and cells["plain"] == "frozen"
+
+
+def test_a_finished_run_has_nothing_to_resume(finished, ml_env):
+    before = (folder_of(finished, "tuned") / "data.yaml").read_bytes()
+    assert_usage_error(ml(finished, ml_env, "@tuned", "resume"), "nothing to resume", "@tuned")
+    assert_usage_error(ml(finished, ml_env, "train", "--resume=@tuned"), "nothing to resume")
+    assert (folder_of(finished, "tuned") / "data.yaml").read_bytes() == before
+
+
+# -- kill -9 and resume ---------------------------------------------------------------
+
+def test_kill_in_phase_1_then_resume_completes_the_run(project, ml_env, background):
+    epochs, fine_tune = 30, 2
+    run = background("kill-top", *ARGS, f"--epochs={epochs}", f"--fine-tune-epochs={fine_tune}")
+    run.wait_for("top", 3)
+    assert run.signal(signal.SIGKILL) == -signal.SIGKILL
+    killed = read_state(project, "kill-top")            # the state the dead run left
+    assert killed["phase"] == "top" and 3 <= killed["epochs_done"] < epochs, killed
+    assert list_rows(project, ml_env, "status")["kill-top"]["status"] == "crashed"
+
+    # Hyperparameters cannot change on resume: one line, nothing touched.
+    before = (folder_of(project, "kill-top") / "data.yaml").read_bytes()
+    result = ml(project, ml_env, "train", "--resume=@kill-top", "--learning-rate=0.01")
+    assert_usage_error(result, "learning-rate 0.01", "0.002")
+    assert (folder_of(project, "kill-top") / "data.yaml").read_bytes() == before
+    assert read_state(project, "kill-top") == killed
+
+    result = ml(project, ml_env, "@kill-top", "resume")
+    assert result.returncode == 0, result.output[-3000:]
+    assert f"Resuming @kill-top after epoch {killed['epochs_done']} (phase 1)" in result.stdout
+    assert f"Epoch {killed['epochs_done'] + 1}/{epochs}" in result.stdout
+    assert f"Epoch {killed['epochs_done']}/{epochs}" not in result.stdout   # nothing redone
+    meta, state = assert_complete(project, "kill-top", epochs, fine_tune)
+    assert meta["results"]["val_acc"] >= killed["best"][0]
+    assert tuple(state["best"]) >= tuple(killed["best"])
+    # The epochs before the kill are kept as they were, not retrained.
+    assert meta["history"][:killed["epochs_done"]] == killed["history"]
+    assert_loadable_model(project, "kill-top")
+
+
+def test_kill_in_phase_2_then_resume_completes_the_run(project, ml_env, background):
+    epochs, fine_tune = 2, 3
+    run = background("kill-tune", *ARGS, f"--epochs={epochs}", f"--fine-tune-epochs={fine_tune}")
+    run.wait_for("fine-tune", epochs + 1)
+    assert run.signal(signal.SIGKILL) == -signal.SIGKILL
+    killed = read_state(project, "kill-tune")
+    assert killed["phase"] == "fine-tune"
+    assert epochs + 1 <= killed["epochs_done"] < epochs + fine_tune, killed
+    assert not (folder_of(project, "kill-tune") / "checkpoints" / "model.keras").exists()
+
+    result = ml(project, ml_env, "@kill-tune", "resume")
+    assert result.returncode == 0, result.output[-3000:]
+    assert f"Resuming @kill-tune after epoch {killed['epochs_done']} (phase 2)" in result.stdout
+    assert "Phase 1/2" not in result.stdout                # phase 1 is not run again
+    meta, state = assert_complete(project, "kill-tune", epochs, fine_tune)
+    assert meta["results"]["val_acc"] >= killed["best"][0]
+    assert tuple(state["best"]) >= tuple(killed["best"])
+    assert meta["history"][:killed["epochs_done"]] == killed["history"]
+    assert_loadable_model(project, "kill-tune")
+
+
+# -- Ctrl-C in phase 2 ----------------------------------------------------------------
+
+def test_ctrl_c_in_phase_2_cancels_with_a_loadable_model(project, ml_env, background):
+    run = background("interrupted", *ARGS, "--epochs=2", "--fine-tune-epochs=3")
+    run.wait_for("fine-tune", 3)
+    code = run.signal(signal.SIGINT)
+    output = run.output()
+    assert code == 130, (code, output[-3000:])
+    assert "Traceback" not in output and "Cancelled" in output, output[-3000:]
+    meta = read_metadata(project, "interrupted")
+    assert meta["status"] == "cancelled" and meta["error"] is None and "pid" not in meta
+    state = read_state(project, "interrupted")
+    assert 3 <= state["epochs_done"] <= 5 and len(meta["history"]) >= 3
+    assert meta["results"]["best_epoch"] == state["best_epoch"]
+    assert_loadable_model(project, "interrupted")
+    assert list_rows(project, ml_env, "status")["interrupted"]["status"] == "cancelled"

@@ -1,0 +1,130 @@
+"""A run's phases, from wherever its state stands to the saved model.
+
+Phase 1 trains the top on cached features (:mod:`.top`); phase 2, when
+``fine-tune-epochs`` is set, fine-tunes backbone and top on images
+(:mod:`.fine_tune`). One best-epoch rule spans both. A new run and a resumed
+run (:mod:`.resume`) go through the same :class:`Run`; only the starting
+:class:`~vergeml.models.imagenet.run_state.RunState` differs.
+"""
+import sys
+
+from vergeml.fileutil import atomic_path, atomic_write_text
+
+FROZEN, FINE_TUNED = "frozen", "fine-tuned"
+
+
+class Run:
+    """One training run of the imagenet model.
+
+    Args:
+        instance: the :class:`vergeml.instances.Instance`.
+        state: its :class:`~vergeml.models.imagenet.run_state.RunState`.
+        args: the train options (canonical names).
+        seed: the random seed.
+        dataset: the :class:`vergeml.data.Dataset`.
+        extractor: the :class:`~vergeml.models.imagenet.features.FeatureExtractor`.
+        features: split -> ``(x, y)`` cached features.
+    """
+
+    def __init__(self, instance, state, args, seed, dataset, extractor, features):
+        self.instance, self.state, self.args, self.seed = instance, state, args, seed
+        self.dataset, self.extractor, self.features = dataset, extractor, features
+        from vergeml.models.imagenet.top import compiled_top
+        self.top = compiled_top(features["train"][0].shape[1], dataset.labels, args, seed)
+        self.full = None
+        self._frozen = None  # the backbone's own weights, kept while phase 2 changes them
+
+    def train(self):
+        """Run what is left of both phases, then test and save. Returns the test results."""
+        from vergeml.models.imagenet.fine_tune import fine_tune
+        from vergeml.models.imagenet.top import fit_top
+        state, args = self.state, self.args
+        if not len(self.features["val"][0]):  # only with --val-split=0: the last epoch is kept
+            self.instance.update_results(save=False, selection="last-epoch (no validation split)")
+        self.instance.update_results(tuned=FINE_TUNED if args.get("fine-tune-epochs") else FROZEN)
+        if state.phase == "top" and state.epochs_done < args["epochs"] and not state.stopped_early:
+            _header(1, self._phases(), f"training the top on cached features, {args['epochs']} epochs")
+            fit_top(self.top, self.features, args, self.instance, state, self.seed)
+        elif state.phase == "top" and state.best_file:
+            self.top.load_weights(self.instance.checkpoints_dir / state.best_file)
+        if args.get("fine-tune-epochs"):
+            self._frozen = self.extractor.model.get_weights()
+            _header(2, 2, f"fine-tuning on images, {args['fine-tune-epochs']} epochs")
+            self.full = fine_tune(self.top, self.extractor, self.dataset, args, self.instance,
+                                  state, self.seed)
+        return self.finish()
+
+    def _phases(self):
+        return 2 if self.args.get("fine-tune-epochs") else 1
+
+    def best_model(self):
+        """The fused model at the best epoch of either phase."""
+        state, folder = self.state, self.instance.checkpoints_dir
+        if state.best_phase == "fine-tune":
+            model = self.full or self.extractor.full_model(self.top)
+            model.load_weights(folder / state.best_file)
+            return model
+        if self._frozen is not None:  # phase 2 changed the backbone: put the original back
+            self.extractor.model.set_weights(self._frozen)
+        if state.best_file:
+            self.top.load_weights(folder / state.best_file)
+        return self.extractor.full_model(self.top)
+
+    def finish(self):
+        """Test the best epoch, save model, labels, predictions; mark finished."""
+        from vergeml.models.imagenet.evaluation import save_predictions, test_metrics
+        model = self.best_model()
+        y_test = self.features["test"][1]
+        results = {}
+        if len(y_test):
+            probabilities = self._test_probabilities(model)
+            labels = self.dataset.labels
+            results = test_metrics(y_test, probabilities, len(labels), labels=labels)
+            save_predictions(self.instance, y_test, probabilities, self.dataset.samples("test"), labels)
+        self.save(model)
+        self.instance.update_results(**results)
+        self.instance.set_status("finished")
+        _print_summary(self.instance, results)
+        return results
+
+    def _test_probabilities(self, model):
+        if self.state.best_phase != "fine-tune":
+            return self.top.predict(self.features["test"][0], verbose=0)  # same as the fused model
+        from vergeml.models.imagenet.fine_tune import _split_arrays, predict_images
+        images, _ = _split_arrays(self.dataset, "test", self.extractor.size, self.args["resize"])
+        return predict_images(model, self.extractor, images)
+
+    def save(self, model):
+        """Write labels.txt, the best top's weights and the full model as model.keras."""
+        instance = self.instance
+        atomic_write_text(instance.labels_path, "\n".join(self.dataset.labels) + "\n")
+        top = model.get_layer("top")
+        with atomic_path(instance.top_weights_path) as tmp:
+            top.save_weights(tmp)
+        with atomic_path(instance.model_path) as tmp:
+            model.save(tmp)
+
+    def cancel(self):
+        """Ctrl-C or SIGTERM: make the best checkpoint so far usable, mark cancelled."""
+        print("\nCancelled: keeping the best checkpoint so far.", file=sys.stderr)
+        try:
+            if self.state.best_file:
+                self.save(self.best_model())
+        finally:
+            self.instance.set_status("cancelled")
+
+
+def _header(number, total, text):
+    if total > 1:
+        print(f"Phase {number}/{total}: {text}", flush=True)
+
+
+def _print_summary(instance, results):
+    done = instance.results.get("epochs_done")
+    best = instance.results.get("best_epoch")
+    print(f"\nFinished @{instance.name}: best epoch {best} of {done}")
+    if results:
+        print(f"  test_acc {results['test_acc']:.3f}  test_loss {results['test_loss']:.3f}"
+              + (f"  auc {results['auc']:.3f}" if "auc" in results else ""))
+    print(f"  saved in {instance.path}")
+

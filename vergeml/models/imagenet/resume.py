@@ -1,0 +1,136 @@
+"""``ml @name resume`` and ``ml train --resume=@name``: continue a stopped run.
+
+A cancelled, crashed or failed run continues from its last completed epoch
+with everything :mod:`.run_state` saved: weights, optimizer state, epoch
+counter, early-stopping counter, random generators and the best score, so
+the best checkpoint is replaced only by a better epoch. The run keeps its
+hyperparameters; only ``epochs`` and ``fine-tune-epochs`` may grow, to extend
+it. The data must be what the run started on (same fingerprint).
+"""
+import os
+
+from vergeml.errors import UsageError, VergeMLError
+from vergeml.spelling import canonical
+
+RESUMABLE = ("cancelled", "crashed", "failed")
+EXTENDABLE = ("epochs", "fine-tune-epochs")
+NOT_HYPERPARAMETERS = ("name", "resume", "labels")
+
+
+def resume(env, name, typed):
+    """Continue the run ``@name``. Returns the exit status.
+
+    Args:
+        env: the :class:`vergeml.env.Environment`.
+        name: the instance name (with or without ``@``).
+        typed: train options given for the resumed run; values other than
+            their defaults must equal the run's own, except :data:`EXTENDABLE`.
+    """
+    from vergeml.instances import load_instance
+    from vergeml.models.imagenet.options import TRAIN_OPTIONS
+    from vergeml.models.imagenet.run_state import load_state
+    instance = load_instance(env.trainings_dir, name.lstrip("@"))
+    _check_status(instance)
+    state = load_state(instance.checkpoints_dir)
+    if state is None:
+        raise VergeMLError(f"@{instance.name} stopped before its first epoch ended: there is "
+                           "nothing to resume from", hint="Start a new run with 'ml train'.")
+    defaults = {o.name: o.default for o in TRAIN_OPTIONS}
+    args = resumed_args(instance, typed, defaults)
+    _check_extension(args, state, instance)
+    return _continue(env, instance, state, args)
+
+
+def _check_status(instance):
+    status = instance.status
+    if status == "finished":
+        raise UsageError(f"@{instance.name} is finished: nothing to resume",
+                         hint="Start a new run with 'ml train' to train longer.")
+    if status not in RESUMABLE:
+        raise UsageError(f"@{instance.name} is {status}: only a cancelled, crashed or failed "
+                         "run can be resumed")
+
+
+def resumed_args(instance, typed, defaults):
+    """The run's own train options, with ``epochs``/``fine-tune-epochs`` raised if asked.
+
+    Raises:
+        UsageError: a typed value differs from the run's (a new run is needed).
+    """
+    stored = {canonical(k): v for k, v in instance.hyperparameters.items()
+              if canonical(k) not in NOT_HYPERPARAMETERS}
+    args = {**defaults, **stored, "name": instance.name}
+    changed = []
+    for key, value in (typed or {}).items():
+        if key in NOT_HYPERPARAMETERS or value is None or _same(value, defaults.get(key)):
+            continue
+        if key in EXTENDABLE:
+            args[key] = value
+        elif key in stored and not _same(value, stored[key]):
+            changed.append(f"{key} {value} (the run has {stored[key]})")
+    if changed:
+        raise UsageError(f"a resumed run keeps its hyperparameters, but these differ: "
+                         f"{', '.join(changed)}",
+                         hint="Start a new run with 'ml train' to change them.")
+    return args
+
+
+def _same(a, b):
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return [str(x) for x in a] == [str(x) for x in b]
+    return a == b
+
+
+def _check_extension(args, state, instance):
+    """Epoch counts may grow, never shrink below what is done, and phase 1 cannot
+    grow once phase 2 has begun."""
+    from vergeml.models.imagenet.fine_tune import phase_end
+    top_done = phase_end(state, "top")
+    stored = instance.hyperparameters
+    if state.phase == "fine-tune" and args["epochs"] != stored.get("epochs"):
+        raise UsageError(f"@{instance.name} is fine-tuning: phase 1 is over, so --epochs cannot "
+                         "change", hint="Raise --fine-tune-epochs to train longer.")
+    if args["epochs"] < top_done:
+        raise UsageError(f"@{instance.name} has done {top_done} epochs already; "
+                         f"--epochs={args['epochs']} would undo them")
+    if state.phase == "fine-tune" and top_done + args["fine-tune-epochs"] < state.epochs_done:
+        raise UsageError(f"@{instance.name} has done {state.epochs_done - top_done} fine-tune "
+                         f"epochs already; --fine-tune-epochs={args['fine-tune-epochs']} would "
+                         "undo them")
+
+
+def _continue(env, instance, state, args):
+    from vergeml import backend
+    from vergeml.data import load_dataset
+    from vergeml.instances.liveness import hostname
+    from vergeml.models.imagenet.feature_cache import cached_features
+    from vergeml.models.imagenet.features import FeatureExtractor
+    from vergeml.models.imagenet.phases import Run
+    data = instance.metadata.get("data") or {}
+    seed = data.get("random_seed", env.random_seed)
+    dataset = load_dataset(env, skip_bad=env.settings.get("skip-bad-files", False))
+    if dataset.fingerprint != data.get("fingerprint"):
+        raise VergeMLError(f"the samples or their preprocessing changed since @{instance.name} "
+                           "started: resuming would train on other data",
+                           hint="Start a new run with 'ml train'.")
+    backend.load(env.settings)
+    extractor = FeatureExtractor(args["architecture"], variant=args["variant"], size=args["size"],
+                                 alpha=args["alpha"], weights=args["weights"],
+                                 output_layer=args["output-layer"], seed=seed)
+    features = cached_features(dataset, extractor, args, env.settings)
+    instance.metadata.update(status="running", pid=os.getpid(), host=hostname(), error=None)
+    instance.metadata["hyperparameters"].update(epochs=args["epochs"],
+                                                fine_tune_epochs=args["fine-tune-epochs"])
+    instance.save()
+    print(f"Resuming @{instance.name} after epoch {state.epochs_done} "
+          f"({'phase 2' if state.phase == 'fine-tune' else 'phase 1'})")
+    run = Run(instance, state, args, seed, dataset, extractor, features)
+    try:
+        run.train()
+    except KeyboardInterrupt:
+        run.cancel()
+        return 130
+    except BaseException as error:
+        instance.set_status("failed", error=f"{type(error).__name__}: {error}")
+        raise
+    return 0

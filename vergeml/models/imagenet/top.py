@@ -1,0 +1,86 @@
+"""The trainable top: its layers, its optimizer, and phase 1 of ``ml train``.
+
+Phase 1 trains the top on the cached backbone features, validating every
+epoch; :mod:`.fine_tune` is phase 2.
+"""
+
+
+def build_top(input_dim, num_classes, layers, dropout, seed):
+    """The trainable top: (layers-1) x [dropout, dense 1024 relu], dropout, softmax."""
+    import keras
+    inputs = keras.Input((input_dim,), name="features")
+    x = inputs
+    for index in range(layers - 1):
+        if dropout:
+            x = keras.layers.Dropout(dropout, seed=seed + index)(x)
+        x = keras.layers.Dense(1024, activation="relu", name=f"dense_layer_{index + 1}")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, seed=seed + layers)(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="top")
+
+
+def make_optimizer(name, learning_rate, decay):
+    """SGD with momentum 0.9 or Adam; ``decay`` gives inverse-time decay per step."""
+    import keras
+    if decay:
+        learning_rate = keras.optimizers.schedules.InverseTimeDecay(learning_rate, 1, decay)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    return keras.optimizers.SGD(learning_rate, momentum=0.9)
+
+
+def compiled_top(input_dim, labels, args, seed):
+    """A new top, compiled with the run's optimizer (its state is restorable)."""
+    top = build_top(input_dim, len(labels), args["layers"], args["dropout"], seed)
+    top.compile(optimizer=make_optimizer(args["optimizer"], args["learning-rate"], args["decay"]),
+                loss="sparse_categorical_crossentropy", metrics=["acc"])
+    return top
+
+
+def fit_top(top, features, args, instance, state, seed):
+    """Phase 1: train the top on cached features from ``state.epochs_done`` on.
+
+    A resumed run first loads the last epoch's weights and optimizer state.
+    Each epoch commits a checkpoint (see :mod:`.run_state`); afterwards the
+    top holds the best phase-1 epoch's weights.
+
+    Args:
+        top: from :func:`compiled_top`.
+        features: split -> ``(x, y)`` cached features.
+        args: the train options.
+        instance: the :class:`vergeml.instances.Instance`.
+        state: its :class:`~vergeml.models.imagenet.run_state.RunState`.
+        seed: the random seed (per-epoch shuffles derive from it).
+    """
+    from vergeml.models.imagenet.callbacks import EpochCheckpoint, tensorboard
+    from vergeml.models.imagenet.pipeline import epoch_dataset, steps_per_epoch
+    from vergeml.models.imagenet.run_state import restore_seeds
+    x_train, y_train = features["train"]
+    x_val, y_val = features["val"]
+    if state.epochs_done:
+        load_last(top, instance, state)
+        restore_seeds(state.seeds, top)
+    batch = args["batch-size"]
+    data = epoch_dataset((x_train, y_train), batch, seed, state.epochs_done, args["epochs"])
+    has_val = len(x_val) > 0
+    checkpoint = EpochCheckpoint(instance, state, "top",
+                                 patience=args["early-stopping-patience"] if has_val else 0,
+                                 min_delta=args["early-stopping-delta"])
+    top.fit(data, steps_per_epoch=steps_per_epoch(len(x_train), batch), epochs=args["epochs"],
+            initial_epoch=state.epochs_done, callbacks=[checkpoint, tensorboard(instance)], shuffle=False,
+            validation_data=(x_val, y_val) if has_val else None, verbose=verbosity())
+    if state.best_phase == "top":
+        top.load_weights(instance.checkpoints_dir / state.best_file)
+
+
+def load_last(model, instance, state):
+    """Load the last committed epoch's weights and optimizer state into a compiled model."""
+    model.optimizer.build(model.trainable_variables)  # the file holds the optimizer's variables
+    model.load_weights(instance.checkpoints_dir / state.last_file)
+
+
+def verbosity():
+    """Keras' progress bar (with ETA) on a terminal, one line per epoch otherwise."""
+    import sys
+    return 1 if sys.stdout.isatty() else 2
