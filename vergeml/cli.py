@@ -218,7 +218,8 @@ def run(argv):
                              lambda: command_names(env) + plugins.names(plugins.MODELS))
     section, where = _section(env, command)
     args = parsed["option_set"].resolve(parsed["options"], section, where=where,
-                                        lines=env.project.lines)
+                                        lines=env.project.lines,
+                                        lists=getattr(command, "takes_grids", False))
     args.update(parsed["extra"])
     status = command.run(args, env)
     return status or 0

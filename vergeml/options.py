@@ -113,6 +113,31 @@ class Option:
         self._check(converted, value)
         return converted
 
+    @property
+    def in_grid(self):
+        """Whether several values make a grid of runs: numeric and choice options (see :mod:`vergeml.grid`)."""
+        return self.type in ("int", "float") or bool(self.choices)
+
+    def parse_values(self, value):
+        """:meth:`parse`, but a comma list (command line) or a YAML list gives a list of values.
+
+        Returns:
+            The value, or a list of two or more values for an option :attr:`in_grid`.
+
+        Raises:
+            OptionValueError: a bad value, or a list for an option that cannot take one.
+        """
+        items = value.split(",") if isinstance(value, str) and "," in value else value
+        if not isinstance(items, (list, tuple)) or self.type in ("list", "dict"):
+            return self.parse(value)
+        if not self.in_grid:
+            raise OptionValueError("cannot take a list of values (a grid varies numeric and "
+                                   "choice options only)")
+        values = [self.parse(v.strip() if isinstance(v, str) else v) for v in items]
+        if not values:
+            raise OptionValueError(f"expected {self.describe()}, got an empty list")
+        return values if len(values) > 1 else values[0]
+
     def _convert(self, value):
         try:
             if self.type == "bool":
@@ -267,7 +292,7 @@ class OptionSet:
         """Mapping of canonical name to default value."""
         return {o.name: o.default for o in self}
 
-    def resolve(self, command_line, section, where="", lines=None, hint=None):
+    def resolve(self, command_line, section, where="", lines=None, hint=None, lists=False):
         """Merge values by precedence: command line > project file > default.
 
         Args:
@@ -278,6 +303,8 @@ class OptionSet:
             lines: mapping of dotted key to line number in the project file,
                 for located error messages.
             hint: second line of the error for a bad command-line value.
+            lists: accept several values for numeric and choice options (a grid,
+                see :meth:`Option.parse_values`); they come back as lists.
 
         Returns:
             dict of canonical name to validated value, one entry per option.
@@ -294,11 +321,11 @@ class OptionSet:
                 raise ConfigError(located(lines, dotted, f"unknown option {dotted}.{maybe}", key=True))
             if not option.yaml:
                 raise ConfigError(located(lines, dotted, _command_line_only(option, dotted), key=True))
-            values[option.name] = parse_located(option, raw, dotted, lines)
+            values[option.name] = parse_located(option, raw, dotted, lines, lists)
         for key, raw in command_line.items():
             option = self.get(key)
             try:
-                values[option.name] = option.parse(raw)
+                values[option.name] = option.parse_values(raw) if lists else option.parse(raw)
             except OptionValueError as err:
                 raise ConfigError(f"--{option.name}: {err}", hint=hint) from None
         for option in self:
@@ -307,14 +334,16 @@ class OptionSet:
         return values
 
 
-def parse_located(option, raw, dotted, lines=None):
+def parse_located(option, raw, dotted, lines=None, lists=False):
     """``option.parse(raw)`` for the project file's ``dotted`` key; errors located there.
+
+    ``lists``: a YAML list of a numeric or choice option is a grid (:meth:`Option.parse_values`).
 
     Raises:
         ConfigError: ``file:line:column: dotted: what is allowed``.
     """
     try:
-        return option.parse(raw)
+        return option.parse_values(raw) if lists else option.parse(raw)
     except OptionValueError as err:
         raise ConfigError(located(lines, dotted, f"{dotted}: {err}")) from None
 

@@ -11,7 +11,6 @@ import pytest
 from vergeml import __version__, cli
 from vergeml.errors import UsageError, VergeMLError
 from vergeml.models.imagenet.commands import TrainCommand
-from vergeml.models.imagenet.options import TRAIN_OPTIONS
 from vergeml.options import OptionSet
 
 COMMANDS = ("help", "new", "list", "download", "preprocess", "run", "plot", "train", "predict")
@@ -141,14 +140,14 @@ def test_negative_number_is_a_value_not_an_option(call_ml, trained, in_project):
 def test_defaults_without_a_project_file(call_ml, trained, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args, env = train_args(call_ml, trained, "train")
-    assert args == OptionSet(TRAIN_OPTIONS).defaults()
+    assert args == OptionSet(TrainCommand.options).defaults()  # train's and the grid's
     assert env.settings["random-seed"] == 42
     assert env.model_name == "imagenet"
 
 
 def test_precedence_cli_over_yaml_over_default(call_ml, trained, in_project):
     args, env = train_args(call_ml, trained, "train")
-    assert set(args) == {o.name for o in TRAIN_OPTIONS}
+    assert set(args) == {o.name for o in TrainCommand.options}
     assert args["epochs"] == 7 and args["learning-rate"] == 0.01  # vergeml.yaml
     assert args["batch-size"] == 64 and args["optimizer"] == "sgd"  # defaults
     assert env.settings["random-seed"] == 11
@@ -267,7 +266,8 @@ def test_bad_choice_suggests(call_ml, trained, in_project):
     (["train:fast"], "Error: 'train' has no sub-commands"),
     (["--random-seed=x", "train"], 'Error: --random-seed: expected an integer, got "x"'),
     (["--cache=dsk", "train"], "Did you mean 'disk'?"),
-    (["--skip-bad-files=yes", "train"], "Error: --skip-bad-files"),
+    # --skip-bad-files=yes is valid now (tests/unit/test_cli_options_and_topics.py); "maybe" is not.
+    (["--skip-bad-files=maybe", "train"], 'Error: --skip-bad-files: expected true or false, got "maybe"'),
     (["--project-dir=/nonexistent/dir", "train"], "Error: project directory not found"),
     (["--file=missing.yaml", "train"], "Error: project file not found: missing.yaml"),
     (["new"], "Error: missing the project folder"),
@@ -281,26 +281,46 @@ def test_usage_errors_exit_2(call_ml, trained, in_project, argv, message):
     assert not trained
 
 
-@pytest.mark.parametrize("text, message", [
+def excerpt_after(stderr, message):
+    """The two stderr lines after the ``Error:`` line holding ``message``: source line, caret line."""
+    lines = stderr.splitlines()
+    index = next(i for i, line in enumerate(lines) if message in line)
+    return lines[index + 1:index + 3]
+
+
+# excerpt: the project-file line and a caret under the bad value (or the unknown key); None: no location.
+@pytest.mark.parametrize("text, message, excerpt", [
     ("model: imagenet\n\ntrain:\n  learning-rate: fast\n",
-     'Error: vergeml.yaml:4: train.learning-rate: expected a number > 0, got "fast"'),
+     'Error: vergeml.yaml:4:18: train.learning-rate: expected a number > 0, got "fast"',
+     ["  learning-rate: fast", " " * 17 + "^"]),
     ("model: imagenet\n\ntrain:\n  learning_rate: fast\n",
-     'Error: vergeml.yaml:4: train.learning-rate: expected a number > 0, got "fast"'),
-    ("train:\n  epoch: 3\n", "Error: vergeml.yaml:2: unknown option train.epoch. Did you mean 'epochs'?"),
-    ("trian:\n  epochs: 3\n", "Error: vergeml.yaml:1: unknown option trian. Did you mean 'train'?"),
-    ("model: imagenet\nsamples_dri: x\n", "Error: vergeml.yaml:2: unknown option samples-dri. "
-                                          "Did you mean 'samples-dir'?"),
-    ("model: imagenet\ntrain:\n  epochs: [1\n", "Error: vergeml.yaml:4:1: syntax error"),
-    ("- just\n- a list\n", "Error: vergeml.yaml: the project file must be a mapping"),
-    ("model: imagenet\ntrain: 5\n", "Error: vergeml.yaml:2: train: expected a mapping"),
-    ("model: imagnet\n", "Error: unknown model 'imagnet'. Did you mean 'imagenet'?"),
-    ("random-seed: lucky\n", 'Error: vergeml.yaml:1: random-seed: expected an integer, got "lucky"'),
+     'Error: vergeml.yaml:4:18: train.learning-rate: expected a number > 0, got "fast"',
+     ["  learning_rate: fast", " " * 17 + "^"]),
+    ("train:\n  epoch: 3\n", "Error: vergeml.yaml:2:3: unknown option train.epoch. Did you mean 'epochs'?",
+     ["  epoch: 3", "  ^"]),
+    ("trian:\n  epochs: 3\n", "Error: vergeml.yaml:1:1: unknown option trian. Did you mean 'train'?",
+     ["trian:", "^"]),
+    ("model: imagenet\nsamples_dri: x\n", "Error: vergeml.yaml:2:1: unknown option samples-dri. "
+                                          "Did you mean 'samples-dir'?",
+     ["samples_dri: x", "^"]),
+    # The parser stops at the end of the file (line 4); the excerpt shows the end of the last line.
+    ("model: imagenet\ntrain:\n  epochs: [1\n", "Error: vergeml.yaml:4:1: syntax error",
+     ["  epochs: [1", " " * 12 + "^"]),
+    ("- just\n- a list\n", "Error: vergeml.yaml: the project file must be a mapping", None),
+    ("model: imagenet\ntrain: 5\n", "Error: vergeml.yaml:2:8: train: expected a mapping",
+     ["train: 5", " " * 7 + "^"]),
+    ("model: imagnet\n", "Error: unknown model 'imagnet'. Did you mean 'imagenet'?", None),
+    ("random-seed: lucky\n", 'Error: vergeml.yaml:1:14: random-seed: expected an integer, got "lucky"',
+     ["random-seed: lucky", " " * 13 + "^"]),
 ])
-def test_project_file_errors_exit_2(call_ml, trained, make_project, monkeypatch, text, message):
+def test_project_file_errors_exit_2(call_ml, trained, make_project, monkeypatch, text, message,
+                                    excerpt):
     monkeypatch.chdir(make_project(text))
     result = call_ml("train")
     assert result.returncode == 2, result.output
     assert message in result.stderr
+    if excerpt is not None:
+        assert excerpt_after(result.stderr, message) == excerpt
     assert "Traceback" not in result.stderr
     assert not trained
 
@@ -311,7 +331,10 @@ def test_command_line_fixes_nothing_in_a_broken_yaml_value(call_ml, trained, mak
     monkeypatch.chdir(make_project("train:\n  epochs: zero\n"))
     result = call_ml("train", "--epochs=3")
     assert result.returncode == 2
-    assert 'vergeml.yaml:2: train.epochs: expected an integer > 0, got "zero"' in result.stderr
+    message = 'vergeml.yaml:2:11: train.epochs: expected an integer > 0, got "zero"'
+    assert message in result.stderr
+    assert excerpt_after(result.stderr, message) == ["  epochs: zero", " " * 10 + "^"]
+    assert not trained
 
 
 # -- runtime failures: exit 1 -------------------------------------------------------

@@ -106,23 +106,36 @@ def test_parse_operations_from_yaml(tmp_path):
     assert ops[0]["width"] == 64 and ops[0]["mode"] == "fill" and ops[1]["chance"] == 0.5
 
 
-@pytest.mark.parametrize("yaml_text,message", [
-    ("    - op: resiz\n      width: 4\n", r"vergeml.yaml:3: data.preprocess.0.op: unknown operation 'resiz'. Did you mean 'resize'\?"),
-    ("    - op: resize\n      width: 0\n      height: 4\n", r"vergeml.yaml:4: data.preprocess.0.width: expected an integer > 0, got 0"),
-    ("    - op: resize\n      width: 4\n", r"vergeml.yaml:3: data.preprocess.0: resize needs height"),
-    ("    - op: resize\n      width: 4\n      height: 4\n      mode: cover\n", r"vergeml.yaml:6: data.preprocess.0.mode: expected one of fill"),
-    ("    - op: crop\n      width: 4\n      height: 4\n      widht: 3\n", r"vergeml.yaml:6: unknown option data.preprocess.0.widht. Did you mean 'width'\?"),
+# excerpt: the line of vergeml.yaml and a caret under the bad value, or under the unknown key.
+@pytest.mark.parametrize("yaml_text,message,excerpt", [
+    ("    - op: resiz\n      width: 4\n", r"vergeml.yaml:3:11: data.preprocess.0.op: unknown operation 'resiz'. Did you mean 'resize'\?",
+     ("    - op: resiz", " " * 10 + "^")),
+    ("    - op: resize\n      width: 0\n      height: 4\n", r"vergeml.yaml:4:14: data.preprocess.0.width: expected an integer > 0, got 0",
+     ("      width: 0", " " * 13 + "^")),
+    # A missing option: the caret is under the operation's name.
+    ("    - op: resize\n      width: 4\n", r"vergeml.yaml:3:11: data.preprocess.0: resize needs height",
+     ("    - op: resize", " " * 10 + "^")),
+    ("    - op: resize\n      width: 4\n      height: 4\n      mode: cover\n", r"vergeml.yaml:6:13: data.preprocess.0.mode: expected one of fill",
+     ("      mode: cover", " " * 12 + "^")),
+    ("    - op: crop\n      width: 4\n      height: 4\n      widht: 3\n", r"vergeml.yaml:6:7: unknown option data.preprocess.0.widht. Did you mean 'width'\?",
+     ("      widht: 3", " " * 6 + "^")),
     # A typo of a required option: the suggestion, not "needs width".
-    ("    - op: resize\n      widht: 4\n      height: 4\n", r"vergeml.yaml:4: unknown option data.preprocess.0.widht. Did you mean 'width'\?"),
-    ("    - op: flip-vertical\n      chance: 2\n", r"vergeml.yaml:4: data.preprocess.0.chance: expected a number between 0 and 1"),
-    ("    - width: 4\n", r"vergeml.yaml:3: data.preprocess.0: missing 'op'"),
-    ("    - resize\n", r"data.preprocess.0: expected a mapping"),
+    ("    - op: resize\n      widht: 4\n      height: 4\n", r"vergeml.yaml:4:7: unknown option data.preprocess.0.widht. Did you mean 'width'\?",
+     ("      widht: 4", " " * 6 + "^")),
+    ("    - op: flip-vertical\n      chance: 2\n", r"vergeml.yaml:4:15: data.preprocess.0.chance: expected a number between 0 and 1",
+     ("      chance: 2", " " * 14 + "^")),
+    # No 'op': the caret is under the entry's first key.
+    ("    - width: 4\n", r"vergeml.yaml:3:7: data.preprocess.0: missing 'op'",
+     ("    - width: 4", " " * 6 + "^")),
+    ("    - resize\n", r"data.preprocess.0: expected a mapping", None),
 ])
-def test_operation_errors_are_located(tmp_path, yaml_text, message):
+def test_operation_errors_are_located(tmp_path, yaml_text, message, excerpt):
     (tmp_path / "vergeml.yaml").write_text("data:\n  preprocess:\n" + yaml_text)
     project = load_project_file(tmp_path / "vergeml.yaml")
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as info:
         parse_operations(project.data["data"]["preprocess"], project.lines)
+    if excerpt is not None:
+        assert info.value.message.excerpt == excerpt
 
 
 def test_preprocess_must_be_a_list():

@@ -11,7 +11,7 @@ from vergeml.help_text import show_default
 from vergeml.models.imagenet.options import TRAIN_OPTIONS
 
 BUILTIN = ("download", "help", "list", "new", "plot", "preprocess", "run")
-MODEL_COMMANDS = ("predict", "resume", "train")
+MODEL_COMMANDS = ("export", "predict", "resume", "train")
 REQUIRED_TERMS = ("learning rate", "epochs", "batch size", "dropout", "optimizer", "early stopping",
                   "accuracy", "loss", "val split", "test split", "validation set", "test set",
                   "overfitting", "hyperparameters")
@@ -188,8 +188,12 @@ def test_preprocess_is_the_command_and_preprocessing_the_topic(ml_help):
 
 
 def test_help_on_an_operation_and_a_source(ml_help):
-    assert ml_help("resize").startswith("operation: resize")
-    assert "--width" in ml_help("resize")
+    text = ml_help("resize")
+    assert text.startswith("operation: resize")
+    assert "\nKeys (in vergeml.yaml):\n" in text
+    assert re.search(r"^  width: <int> +Width of the result", text, re.M)
+    assert re.search(r"^  height: <int> ", text, re.M)
+    assert "--width" not in text  # an operation's keys are YAML, not command-line flags
     assert ml_help("labeled-image").startswith("data source: labeled-image")
 
 

@@ -70,6 +70,23 @@ def test_new_force_overwrites_only_the_project_file(call_ml, in_tmp):
     assert (folder / "samples" / "cat" / "a.jpg").read_bytes() == b"jpeg"
 
 
+@pytest.mark.parametrize("force, overwrites", [("--force=yes", True), ("--force=on", True),
+                                               ("--force=1", True), ("--force=no", False)])
+def test_new_force_takes_a_boolean_value(call_ml, in_tmp, force, overwrites):
+    assert call_ml("new", "demo").returncode == 0
+    project_file = in_tmp / "demo" / "vergeml.yaml"
+    project_file.write_text("model: imagenet\n# mine\n")
+    result = call_ml("new", "demo", force)
+    if overwrites:
+        assert result.returncode == 0, result.output
+        assert "# mine" not in project_file.read_text()
+        assert yaml.safe_load(project_file.read_text())["model"] == "imagenet"
+    else:
+        assert result.returncode == 2
+        assert "already exists" in result.stderr
+        assert project_file.read_text() == "model: imagenet\n# mine\n"
+
+
 def test_new_in_existing_folder_without_project_file(call_ml, in_tmp):
     (in_tmp / "pics" / "samples" / "dog").mkdir(parents=True)
     result = call_ml("new", "pics")
@@ -94,7 +111,7 @@ def test_new_nested_absolute_and_project_dir(call_ml, in_tmp, tmp_path_factory):
     (["new"], "missing the project folder"),
     (["new", "a", "b"], "unexpected argument 'b'"),
     (["--model=nope", "new", "a"], "unknown model 'nope'"),
-    (["new", "a", "--force=yes"], "--force"),
+    (["new", "a", "--force=maybe"], 'Error: --force: expected true or false, got "maybe"'),
     (["@bob", "new", "a"], "does not take an @instance"),
 ])
 def test_new_usage_errors(call_ml, in_tmp, argv, message):

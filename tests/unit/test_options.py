@@ -267,7 +267,8 @@ def test_located_error_message_exact(tmp_path):
         OptionSet(TRAIN_OPTIONS).resolve({}, project.section("train"), where="train",
                                          lines=project.lines)
     assert info.value.message == \
-        'vergeml.yaml:4: train.learning-rate: expected a number > 0, got "fast"'
+        'vergeml.yaml:4:18: train.learning-rate: expected a number > 0, got "fast"'
+    assert info.value.message.excerpt == ("  learning-rate: fast", " " * 17 + "^")
 
 
 def test_located_error_for_underscore_key_and_unknown_key(tmp_path):
@@ -277,14 +278,16 @@ def test_located_error_for_underscore_key_and_unknown_key(tmp_path):
     with pytest.raises(ConfigError) as info:
         OptionSet(TRAIN_OPTIONS).resolve({}, project.section("train"), where="train",
                                          lines=project.lines)
-    assert info.value.message == "vergeml.yaml:3: train.learning-rate: expected a number > 0, got -1"
+    assert info.value.message == "vergeml.yaml:3:18: train.learning-rate: expected a number > 0, got -1"
+    assert info.value.message.excerpt == ("  learning_rate: -1", " " * 17 + "^")
     path.write_text("train:\n  epochs: 3\n\n  optimiser: adam\n")
     project = load_project_file(path)
     with pytest.raises(ConfigError) as info:
         OptionSet(TRAIN_OPTIONS).resolve({}, project.section("train"), where="train",
                                          lines=project.lines)
     assert info.value.message == \
-        "vergeml.yaml:4: unknown option train.optimiser. Did you mean 'optimizer'?"
+        "vergeml.yaml:4:3: unknown option train.optimiser. Did you mean 'optimizer'?"
+    assert info.value.message.excerpt == ("  optimiser: adam", "  ^")
 
 
 def test_train_option_declarations_are_consistent():

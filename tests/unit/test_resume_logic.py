@@ -96,13 +96,13 @@ def test_epochs_can_be_extended(tmp_path):
     assert args["learning-rate"] == 0.002
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: resume.resumed_args skips a typed value equal to "
-                   "the train option's default, so 'ml @x resume --epochs=5' (5 is the default) "
-                   "does not extend a 2-epoch run")
 def test_epochs_can_be_extended_to_the_default_value(tmp_path):
+    """ml @x resume --epochs=5 (5 is the default) names epochs explicitly."""
     instance = make_run(tmp_path)                  # epochs 2; the option's default is 5
-    args = resumed_args(instance, {"epochs": 5, "fine-tune-epochs": None}, DEFAULTS)
+    args = resumed_args(instance, {"epochs": 5}, DEFAULTS, explicit=("epochs",))
     assert args["epochs"] == 5
+    # ml train --resume fills in every default: a default there means "as the run was".
+    assert resumed_args(instance, {"epochs": 5}, DEFAULTS)["epochs"] == 2
 
 
 # -- _check_status -------------------------------------------------------------------

@@ -8,6 +8,7 @@ import sys
 
 from vergeml.command import NO_INSTANCE, Command
 from vergeml.instances import scan_instances
+from vergeml.instances.grid_listing import best_first, best_line, grid_columns, grid_rows
 from vergeml.instances.listing import (Row, default_columns, emit, extract_filters,
                                        instance_first, key_list, matches, normalize_key,
                                        sort_instances, warn_unknown)
@@ -37,6 +38,7 @@ class ListCommand(Command):
         "ml list test_acc -gt 0.8",
         "ml list -s test_acc -o desc -c instance,learning_rate,dropout,val_acc",
         "ml list status -eq finished --output csv",
+        "ml list --grid=g-3fa9c1",
     )
     options = (
         Option("sort", short="s", type="list", default=["training_start"], metavar="KEYS",
@@ -48,6 +50,9 @@ class ListCommand(Command):
         Option("output", choices=("table", "csv", "json"), default="table",
                aliases=("format",),
                help="Output format: table, csv or json (--format works too)."),
+        Option("grid", metavar="ID",
+               help="Only the runs of this grid (ml train with lists of values), best "
+                    "test_acc first, with the values that vary."),
     )
 
     def preparse(self, tokens):
@@ -58,13 +63,19 @@ class ListCommand(Command):
     def run(self, args, env):
         """Print the runs of ``env.trainings_dir``; always exit 0 unless misused."""
         rows = [Row(i) for i in scan_instances(env.trainings_dir, summary=True)]
-        columns = instance_first([normalize_key(c)
-                                  for c in key_list(args.get("columns"), default_columns(rows))])
+        grid = args.get("grid")
+        if grid:
+            rows = grid_rows(rows, grid)
+        defaults = grid_columns(rows) if grid else default_columns(rows)
+        columns = instance_first([normalize_key(c) for c in key_list(args.get("columns"), defaults)])
         if rows:
             rows = _select(rows, args)
         else:
             print(EMPTY_HINT, file=sys.stderr)
-        emit(rows, columns, args.get("output") or "table")
+        output = args.get("output") or "table"
+        emit(rows, columns, output)
+        if grid and output == "table" and best_line(rows):
+            print(best_line(rows), file=sys.stderr)
         return 0
 
 
@@ -86,4 +97,6 @@ def _select(rows, args):
     if not rows:
         print(NO_MATCH_HINT, file=sys.stderr)
     keys = [normalize_key(k) for k in key_list(args.get("sort"), ["training_start"])]
+    if args.get("grid") and keys == ["training_start"]:  # a grid without -s: best first
+        return best_first(rows)
     return sort_instances(rows, keys, descending=(args.get("order") or "desc") == "desc")

@@ -32,8 +32,8 @@ class ImagenetModel(Model):
 
     def commands(self):
         """Model commands by name (classes; their modules import no TensorFlow)."""
-        from vergeml.models.imagenet.commands import PredictCommand, ResumeCommand, TrainCommand
-        return {"train": TrainCommand, "resume": ResumeCommand, "predict": PredictCommand}
+        from vergeml.models.imagenet.commands import ExportCommand, PredictCommand, ResumeCommand, TrainCommand
+        return {"train": TrainCommand, "resume": ResumeCommand, "predict": PredictCommand, "export": ExportCommand}
 
     def predictor(self, instance, settings=None):
         """The imagenet :class:`~vergeml.models.imagenet.predictor.Predictor` of an instance."""

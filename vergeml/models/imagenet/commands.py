@@ -1,12 +1,15 @@
-"""The imagenet model's commands: ``ml train``, ``ml @name resume`` and ``ml @name predict``.
+"""The imagenet model's commands: ``ml train``, ``ml @name resume``, ``ml @name predict``
+and ``ml @name export``.
 
-Thin: the work is in :mod:`.training` and :mod:`.predictor`, imported only
+Thin: the work is in :mod:`.training`, :mod:`.predictor` and :mod:`.export`, imported only
 when a command runs (``ml help`` reads these classes).
 """
 from vergeml.command import ONE_INSTANCE, Command
 from vergeml.commands.predict import PredictCommand as GenericPredictCommand
+from vergeml.grid import GRID_OPTIONS
 from vergeml.models.imagenet.options import PREDICT_OPTIONS, TRAIN_OPTIONS
 from vergeml.options import Option
+from vergeml.runtimes import DEFAULT_FORMAT, FORMATS
 
 
 class TrainCommand(Command):
@@ -14,19 +17,60 @@ class TrainCommand(Command):
 
     name = "train"
     description = "Train an image classifier."
-    options = TRAIN_OPTIONS
+    long_help = (
+        "Several values for a numeric or choice option (--learning-rate=0.001,0.01, or a\n"
+        "list in vergeml.yaml) train a grid: one normal run per combination, one after\n"
+        "another, sharing the feature cache; ml list --grid=ID compares them.")
+    options = TRAIN_OPTIONS + GRID_OPTIONS
+    takes_grids = True  # the command line and vergeml.yaml may give lists (vergeml.grid)
     examples = ("ml train", "ml train --learning-rate=0.005 --epochs=50",
-                "ml train --architecture=mobilenet --alpha=0.25 --size=96")
+                "ml train --architecture=mobilenet --alpha=0.25 --size=96",
+                "ml train --learning-rate=0.001,0.01 --dropout=0.2,0.5")
 
     def run(self, args, env):
+        from vergeml.grid_run import run_grid
         from vergeml.models.imagenet.training import train
-        return train(args, env)
+        return run_grid(args, env, train, self.options)
 
 
 class PredictCommand(GenericPredictCommand):
     """``ml @name predict`` with the imagenet per-request options (``--resize``)."""
 
-    options = GenericPredictCommand.options[:1] + PREDICT_OPTIONS + GenericPredictCommand.options[1:]
+    options = (GenericPredictCommand.options[:1] + PREDICT_OPTIONS + (
+        Option("export", metavar="FORMAT",
+               help="Predict through an export instead of the Keras model: a format "
+                    "(" + ", ".join(FORMATS) + ", as written by 'ml @name export'), "
+                    "export/<format>, or an export folder."),) + GenericPredictCommand.options[1:])
+    examples = GenericPredictCommand.examples + ("ml @nervous-tron predict --export=onnx cat.jpg",)
+
+    @staticmethod
+    def _predict(paths, args, env, instance):
+        if not args.get("export"):
+            return GenericPredictCommand._predict(paths, args, env, instance)
+        from vergeml.models.imagenet.export_predictor import ExportPredictor
+        from vergeml.runtimes import resolve_export
+        folder, fmt = resolve_export(str(instance.path), args["export"])
+        predictor = ExportPredictor(instance, folder, fmt)
+        options = {o.name: args.get(o.name) for o in predictor.options}
+        return predictor.predict_files(paths, top_k=args["labels"], **options)
+
+
+class ExportCommand(Command):
+    """``ml @name export``: a self-contained, self-checked model for deployment."""
+
+    name = "export"
+    description = "Export a trained instance for deployment (SavedModel, TFLite, ONNX, Keras)."
+    instance = ONE_INSTANCE
+    options = (
+        Option("format", type="list", default=[DEFAULT_FORMAT], metavar="FORMATS",
+               help="Export formats, a comma list of " + ", ".join(FORMATS) +
+                    "; each is written to trainings/<name>/export/<format>/."),
+    )
+    examples = ("ml @nervous-tron export", "ml @nervous-tron export --format=tflite,onnx")
+
+    def run(self, args, env):
+        from vergeml.models.imagenet.export import export
+        return export(args, env)
 
 
 class ResumeCommand(Command):
@@ -44,5 +88,6 @@ class ResumeCommand(Command):
     examples = ("ml @nervous-tron resume", "ml @nervous-tron resume --epochs=20")
 
     def run(self, args, env):
-        from vergeml.models.imagenet.training import train
-        return train({**args, "resume": env.instance_names[0]}, env)
+        from vergeml.models.imagenet.training import resume_run
+        typed = {k: v for k, v in args.items() if v is not None}
+        return resume_run(env, env.instance_names[0], typed, explicit=tuple(typed))

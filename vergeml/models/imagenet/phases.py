@@ -29,8 +29,9 @@ class Run:
     def __init__(self, instance, state, args, seed, dataset, extractor, features):
         self.instance, self.state, self.args, self.seed = instance, state, args, seed
         self.dataset, self.extractor, self.features = dataset, extractor, features
-        from vergeml.models.imagenet.top import compiled_top
-        self.top = compiled_top(features["train"][0].shape[1], dataset.labels, args, seed)
+        from vergeml.models.imagenet.top import build_top
+        self.top = build_top(features["train"][0].shape[1], len(dataset.labels), args["layers"],
+                             args["dropout"], seed)
         self.full = None
         self._frozen = None  # the backbone's own weights, kept while phase 2 changes them
 
@@ -48,6 +49,8 @@ class Run:
         elif state.phase == "top" and state.best_file:
             self.top.load_weights(self.instance.checkpoints_dir / state.best_file)
         if args.get("fine-tune-epochs"):
+            if state.phase == "top":  # phase 2 starts: its early stopping starts afresh
+                state.wait, state.wait_best = 0, None
             self._frozen = self.extractor.model.get_weights()
             _header(2, 2, f"fine-tuning on images, {args['fine-tune-epochs']} epochs")
             self.full = fine_tune(self.top, self.extractor, self.dataset, args, self.instance,
@@ -111,7 +114,20 @@ class Run:
             if self.state.best_file:
                 self.save(self.best_model())
         finally:
+            self._sync_metadata()
             self.instance.set_status("cancelled")
+
+    def _sync_metadata(self):
+        """Make ``data.yaml`` agree with the committed state (a signal may land
+        between the commit of an epoch and its metadata update)."""
+        state, instance = self.state, self.instance
+        instance.metadata["history"] = list(state.history)
+        best = next((row for row in state.history if row["epoch"] == state.best_epoch), None)
+        if best is not None:
+            instance.update_results(save=False, best_epoch=best["epoch"],
+                                    **{k: v for k, v in best.items()
+                                       if k not in ("epoch", "phase") and v is not None})
+        instance.update_results(save=False, epochs_done=state.epochs_done)
 
 
 def _header(number, total, text):

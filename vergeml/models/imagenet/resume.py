@@ -17,7 +17,7 @@ EXTENDABLE = ("epochs", "fine-tune-epochs")
 NOT_HYPERPARAMETERS = ("name", "resume", "labels")
 
 
-def resume(env, name, typed):
+def resume(env, name, typed, explicit=()):
     """Continue the run ``@name``. Returns the exit status.
 
     Args:
@@ -25,6 +25,8 @@ def resume(env, name, typed):
         name: the instance name (with or without ``@``).
         typed: train options given for the resumed run; values other than
             their defaults must equal the run's own, except :data:`EXTENDABLE`.
+        explicit: names the user typed for certain (``ml @x resume --epochs=5``),
+            which count even when they equal the default.
     """
     from vergeml.instances import load_instance
     from vergeml.models.imagenet.options import TRAIN_OPTIONS
@@ -36,7 +38,7 @@ def resume(env, name, typed):
         raise VergeMLError(f"@{instance.name} stopped before its first epoch ended: there is "
                            "nothing to resume from", hint="Start a new run with 'ml train'.")
     defaults = {o.name: o.default for o in TRAIN_OPTIONS}
-    args = resumed_args(instance, typed, defaults)
+    args = resumed_args(instance, typed, defaults, explicit)
     _check_extension(args, state, instance)
     return _continue(env, instance, state, args)
 
@@ -51,8 +53,11 @@ def _check_status(instance):
                          "run can be resumed")
 
 
-def resumed_args(instance, typed, defaults):
+def resumed_args(instance, typed, defaults, explicit=()):
     """The run's own train options, with ``epochs``/``fine-tune-epochs`` raised if asked.
+
+    A typed value equal to its default counts only when named in ``explicit``:
+    ``ml train --resume`` fills in every default, ``ml @x resume`` does not.
 
     Raises:
         UsageError: a typed value differs from the run's (a new run is needed).
@@ -62,7 +67,9 @@ def resumed_args(instance, typed, defaults):
     args = {**defaults, **stored, "name": instance.name}
     changed = []
     for key, value in (typed or {}).items():
-        if key in NOT_HYPERPARAMETERS or value is None or _same(value, defaults.get(key)):
+        if key in NOT_HYPERPARAMETERS or value is None:
+            continue
+        if key not in explicit and _same(value, defaults.get(key)):
             continue
         if key in EXTENDABLE:
             args[key] = value
@@ -118,6 +125,8 @@ def _continue(env, instance, state, args):
                                  alpha=args["alpha"], weights=args["weights"],
                                  output_layer=args["output-layer"], seed=seed)
     features = cached_features(dataset, extractor, args, env.settings)
+    for leftover in instance.checkpoints_dir.glob(".*.tmp*"):  # a kill -9 mid-write leaves these
+        leftover.unlink(missing_ok=True)
     instance.metadata.update(status="running", pid=os.getpid(), host=hostname(), error=None)
     instance.metadata["hyperparameters"].update(epochs=args["epochs"],
                                                 fine_tune_epochs=args["fine-tune-epochs"])

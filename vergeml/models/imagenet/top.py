@@ -12,10 +12,10 @@ def build_top(input_dim, num_classes, layers, dropout, seed):
     x = inputs
     for index in range(layers - 1):
         if dropout:
-            x = keras.layers.Dropout(dropout, seed=seed + index)(x)
+            x = keras.layers.Dropout(dropout, seed=seed + index, name=f"dropout_{index + 1}")(x)
         x = keras.layers.Dense(1024, activation="relu", name=f"dense_layer_{index + 1}")(x)
     if dropout:
-        x = keras.layers.Dropout(dropout, seed=seed + layers)(x)
+        x = keras.layers.Dropout(dropout, seed=seed + layers, name="dropout_top")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="top")
 
@@ -30,12 +30,14 @@ def make_optimizer(name, learning_rate, decay):
     return keras.optimizers.SGD(learning_rate, momentum=0.9)
 
 
-def compiled_top(input_dim, labels, args, seed):
-    """A new top, compiled with the run's optimizer (its state is restorable)."""
-    top = build_top(input_dim, len(labels), args["layers"], args["dropout"], seed)
+def compile_top(top, args):
+    """Compile the top with the run's optimizer for phase 1.
+
+    Only phase 1 compiles it: a top that phase 1 never trained (a run resumed
+    in phase 2) carries no unbuilt optimizer into the saved model.
+    """
     top.compile(optimizer=make_optimizer(args["optimizer"], args["learning-rate"], args["decay"]),
                 loss="sparse_categorical_crossentropy", metrics=["acc"])
-    return top
 
 
 def fit_top(top, features, args, instance, state, seed):
@@ -46,7 +48,7 @@ def fit_top(top, features, args, instance, state, seed):
     top holds the best phase-1 epoch's weights.
 
     Args:
-        top: from :func:`compiled_top`.
+        top: from :func:`build_top` (compiled here).
         features: split -> ``(x, y)`` cached features.
         args: the train options.
         instance: the :class:`vergeml.instances.Instance`.
@@ -58,6 +60,7 @@ def fit_top(top, features, args, instance, state, seed):
     from vergeml.models.imagenet.run_state import restore_seeds
     x_train, y_train = features["train"]
     x_val, y_val = features["val"]
+    compile_top(top, args)
     if state.epochs_done:
         load_last(top, instance, state)
         restore_seeds(state.seeds, top)

@@ -24,16 +24,30 @@ class Cancelled(KeyboardInterrupt):
     """Raised by the SIGTERM handler so a terminated run ends like Ctrl-C."""
 
 
-def train(args, env):
-    """Run ``ml train``. Returns the exit status."""
+def train(args, env, metadata=None):
+    """Run ``ml train``. Returns the exit status.
+
+    Args:
+        args: the train options.
+        env: the :class:`vergeml.env.Environment`.
+        metadata: top-level ``data.yaml`` entries to record from the start
+            (a grid's id and run number).
+    """
     # SIGTERM ends every step like Ctrl-C: while extracting, the features
     # done so far are committed to the cache; while training, the run is
     # cancelled with its best checkpoint.
     with _sigterm_as_interrupt():
-        return _train(args, env)
+        return _train(args, env, metadata)
 
 
-def _train(args, env):
+def resume_run(env, name, typed, explicit=()):
+    """``ml @name resume``: :func:`vergeml.models.imagenet.resume.resume`, SIGTERM as Ctrl-C."""
+    from vergeml.models.imagenet.resume import resume
+    with _sigterm_as_interrupt():
+        return resume(env, name, typed, explicit)
+
+
+def _train(args, env, metadata=None):
     from vergeml import backend
     from vergeml.data import load_dataset
     from vergeml.models.imagenet.features import FeatureExtractor
@@ -63,7 +77,7 @@ def _train(args, env):
     features = cached_features(dataset, extractor, args, env.settings)
     run = None
     try:
-        instance = _create_instance(args, env, dataset, extractor)
+        instance = _create_instance(args, env, dataset, extractor, metadata)
         write_project_file(instance, project_text)
         run = Run(instance, RunState(), args, env.random_seed, dataset, extractor, features)
         run.train()
@@ -120,7 +134,7 @@ def _seed_everything(seed):
     keras.utils.set_random_seed(seed)
 
 
-def _create_instance(args, env, dataset, extractor):
+def _create_instance(args, env, dataset, extractor, metadata=None):
     import keras
     import tensorflow as tf
     from vergeml.instances import create_instance
@@ -134,6 +148,7 @@ def _create_instance(args, env, dataset, extractor):
                                  "random_seed": env.random_seed,
                                  "preprocess": env.data_config.get("preprocess") or [],
                                  **{f"num_{k}": v for k, v in sizes.items()}}
+    instance.metadata.update(metadata or {})
     instance.metadata.setdefault("versions", {}).update(
         tensorflow=tf.__version__, keras=keras.__version__, numpy=np.__version__)
     instance.update_results(num_samples=sizes["train"])

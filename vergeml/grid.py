@@ -1,0 +1,108 @@
+"""Hyperparameter grids: ``ml train --learning-rate=0.001,0.01 --dropout=0.2,0.5``.
+
+A numeric or choice option given several values (a comma list on the command
+line, a YAML list in the project file; see :meth:`vergeml.options.Option.parse_values`)
+is an *axis*. The runs of a grid are the Cartesian product of its axes,
+ordered by option name with the last name varying fastest (Guild AI's rule),
+so the order does not depend on how or where the values were typed.
+``--grid-random=N`` trains N distinct combinations drawn with ``--random-seed``
+instead. Pure Python: the runner is :mod:`vergeml.grid_run`.
+"""
+import itertools
+import random
+import secrets
+
+from vergeml.errors import UsageError
+from vergeml.options import Option
+
+GRID_OPTIONS = (
+    Option("grid-random", type="int", rule=">0", metavar="N",
+           help="Train only N combinations of a grid, drawn without replacement "
+                "(the same runs for the same --random-seed)."),
+)
+GRID_OPTION_NAMES = tuple(o.name for o in GRID_OPTIONS)
+# Options that make no sense once per combination.
+SINGLE_RUN_OPTIONS = {"name": "each run of a grid gets its own robot name",
+                      "resume": "resume the runs of a grid one by one with ml @NAME resume"}
+
+
+def axes(args, options):
+    """The options of ``args`` that hold several values, in declaration order.
+
+    Args:
+        args: resolved options; a grid option's value is a list of two or more values.
+        options: the command's :class:`vergeml.options.Option` declarations.
+
+    Returns:
+        dict of canonical name to the list of its values.
+    """
+    return {o.name: list(args[o.name]) for o in options
+            if o.in_grid and isinstance(args.get(o.name), (list, tuple))}
+
+
+def combinations(grid_axes):
+    """Every combination of the axes: axes sorted by name, the last varying fastest.
+
+    Args:
+        grid_axes: dict of option name to its values (see :func:`axes`).
+
+    Returns:
+        list of dicts of option name to one value; ``[{}]`` without axes.
+    """
+    names = sorted(grid_axes)
+    return [dict(zip(names, values))
+            for values in itertools.product(*(grid_axes[n] for n in names))]
+
+
+def sample(combos, count, seed):
+    """``count`` distinct combinations drawn with ``seed``, kept in grid order.
+
+    Args:
+        combos: the list from :func:`combinations`.
+        count: how many to keep (all of them when ``count`` is None or not smaller).
+        seed: the random seed (``--random-seed``); the same seed draws the same runs.
+    """
+    if count is None or count >= len(combos):
+        return list(combos)
+    picked = random.Random(seed).sample(range(len(combos)), count)
+    return [combos[i] for i in sorted(picked)]
+
+
+def plan(args, options, seed):
+    """The runs a ``train`` command line asks for.
+
+    Args:
+        args: the resolved options, grid options included.
+        options: the command's declarations.
+        seed: ``--random-seed``, for ``--grid-random``.
+
+    Returns:
+        ``(base, runs, grid_axes)``: the options every run shares (grid options
+        removed), one dict of the varying values per run, and the axes.
+
+    Raises:
+        UsageError: ``--name`` or ``--resume`` with a grid of several runs.
+    """
+    grid_axes = axes(args, options)
+    base = {k: v for k, v in args.items() if k not in GRID_OPTION_NAMES and k not in grid_axes}
+    runs = sample(combinations(grid_axes), args.get("grid-random"), seed)
+    if len(runs) > 1:
+        for name, why in SINGLE_RUN_OPTIONS.items():
+            if args.get(name) is not None:
+                raise UsageError(f"--{name} cannot be used with a grid: {why}",
+                                 hint="See 'ml help train'.")
+    return base, runs, grid_axes
+
+
+def describe(combo, order):
+    """``learning-rate=0.01 dropout=0.2``: a run's values, in ``order``."""
+    return " ".join(f"{name}={_text(combo[name])}" for name in order if name in combo)
+
+
+def _text(value):
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def new_grid_id():
+    """A fresh grid id such as ``g-3fa9c1``."""
+    return "g-" + secrets.token_hex(3)
