@@ -226,6 +226,17 @@ def test_a_fine_tune_run_trains_both_phases_and_saves_a_loadable_model(finished)
     assert (folder_of(finished, "tuned") / "checkpoints" / "top.weights.h5").is_file()
 
 
+def test_a_second_fine_tune_run_decodes_no_image(finished, ml_env):
+    """Phase 2's images come from the cache: decoded once, by the first run."""
+    result = ml(finished, ml_env, "train", *ARGS, "--epochs=1", "--fine-tune-epochs=1",
+                "--name=tuned-again")
+    assert result.returncode == 0, result.output[-3000:]
+    hits = [line for line in result.stdout.splitlines() if line.startswith("train images cache:")]
+    assert hits == [f"train images cache: {read_metadata(finished, 'tuned-again')['data']['num_train']} "
+                    "hit, 0 new"], result.stdout
+    assert "Decoding images" not in result.stderr
+
+
 def test_list_tells_frozen_from_fine_tuned_runs(finished, ml_env):
     rows = list_rows(finished, ml_env, "tuned")
     assert rows["tuned"]["tuned"] == "fine-tuned"

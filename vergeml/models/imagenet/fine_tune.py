@@ -145,9 +145,11 @@ def phase_end(state, phase):
 
 
 def _split_arrays(dataset, split, size, resize):
+    """uint8 images and labels of a split, through the image cache (its counts printed)."""
     samples = dataset.samples(split)
     with dataset.open_cache() as cache:
         images = cached_images(dataset, samples, size, resize, cache)
+        print(f"{split} images {cache.summary(image_stage(size, resize), stale=False)}", flush=True)
     return images, np.array([s.label_index for s in samples], dtype="int64")
 
 
