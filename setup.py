@@ -53,6 +53,8 @@ ENTRY_POINTS = {
 # Tested with tf2onnx 1.17.0, onnx 1.23.2, onnxruntime 1.32.0, ai-edge-litert 2.3.0 on
 # tensorflow-cpu 2.21 (protobuf 7, numpy 2.4, ml_dtypes 0.7; `pip check` clean).
 EXPORT_REQUIRES = ["tf2onnx>=1.17", "onnx>=1.20", "onnxruntime>=1.22", "ai-edge-litert>=2.0"]
+# `--runtime=openvino` (train features, predict) and `export --format=openvino`.
+OPENVINO_REQUIRES = ["openvino>=2025.1"]
 
 setup(
     name="vergeml",
@@ -82,7 +84,9 @@ setup(
     extras_require={
         # `ml @name export --format=onnx|tflite` and `predict --export=...` (docs/export.md).
         "export": EXPORT_REQUIRES,
-        "test": ["pytest>=8.0", "pytest-timeout>=2.2", "scikit-image>=0.22"] + EXPORT_REQUIRES,
+        "openvino": OPENVINO_REQUIRES,
+        "test": ["pytest>=8.0", "pytest-timeout>=2.2", "scikit-image>=0.22"] + EXPORT_REQUIRES
+        + OPENVINO_REQUIRES,
     },
     entry_points=ENTRY_POINTS,
 )

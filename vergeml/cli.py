@@ -16,7 +16,7 @@ from vergeml import plugins
 from vergeml.argv import (OPTIONS_HINT, build_parser, expand_flags, extract_instances, option_topics,
                           reject_unknown, reject_unknown_globals, split_around_command,
                           split_command_line, typed_globals)  # noqa: F401 - split_command_line: API
-from vergeml.command import check_arity
+from vergeml.command import check_arity, lookup
 from vergeml.config import (GLOBAL_OPTIONS, ProjectFile, check_top_level_keys, find_project_file,
                             load_project_file, resolve_globals)
 from vergeml.env import DEFAULT_MODEL, Environment
@@ -135,30 +135,21 @@ def _model_name(globals_typed, settings, instance):
 
 def command_names(env):
     """All command words: built-in/plugin commands, then the model's commands."""
-    names = set(plugins.names(plugins.COMMANDS))
-    for cls_name in plugins.names(plugins.COMMANDS):
-        names.update(getattr(plugins.load(plugins.COMMANDS, cls_name), "aliases", ()))
+    names = set()
+    for name, plugin in plugins.available(plugins.COMMANDS):
+        names.update((name, *getattr(plugin, "aliases", ())))
     model = env.model()
     names.update(model.commands() if model else {})
     return sorted(names)
 
 
 def find_command(name, env):
-    """Look a command up: ``vergeml.cmd`` plugins first, then the model's commands.
+    """Look a command up (see :func:`vergeml.command.lookup` for the order).
 
     Raises:
         UsageError: with a did-you-mean suggestion for an unknown command.
     """
-    cls = plugins.load(plugins.COMMANDS, name)
-    if cls is None:
-        for candidate in plugins.names(plugins.COMMANDS):
-            loaded = plugins.load(plugins.COMMANDS, candidate)
-            if name in getattr(loaded, "aliases", ()):
-                cls = loaded
-                break
-    if cls is None:
-        model = env.model()
-        cls = (model.commands() if model else {}).get(name)
+    cls = lookup(name, env)
     if cls is None:
         hint = suggestion(name, command_names(env))
         raise UsageError(f"unknown command '{name}'.{hint}", hint="See 'ml help'.")

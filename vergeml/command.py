@@ -67,6 +67,23 @@ class Command:
         return plugins.instantiate(self.subcommands, env.subcommand).run(args, env)
 
 
+def lookup(name, env):
+    """The command class (or object) the word ``name`` names; None when none does.
+
+    A ``vergeml.cmd`` plugin of that name, else the model's command of that
+    name, else a ``vergeml.cmd`` plugin with that alias. Only the alias step
+    imports every command plugin, so ``ml help train`` imports one command.
+    """
+    found = plugins.load(plugins.COMMANDS, name)
+    if found is None:
+        model = env.model()
+        found = (model.commands() if model else {}).get(name)
+    if found is None:
+        found = next((plugin for _, plugin in plugins.available(plugins.COMMANDS)
+                      if name in getattr(plugin, "aliases", ())), None)
+    return found
+
+
 def check_arity(command, count, label):
     """Raise a UsageError when ``count`` @instance arguments do not fit ``command.instance``."""
     arity = getattr(command, "instance", NO_INSTANCE)

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-import yaml
 
 from vergeml.data.formats import CACHE_MODES
 from vergeml.errors import ConfigError
@@ -107,6 +106,7 @@ def load_project_file(path):
         ConfigError: when the file cannot be read, has a YAML syntax error
             (with line and column), or is not a mapping.
     """
+    import yaml  # noqa: PLC0415 (lazy: outside a project, ml help never parses YAML)
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -161,6 +161,7 @@ class KeyLines(dict):
 
 def _collect_lines(node, prefix, filename, lines):
     """Record the position of every mapping key and list item, in both spellings."""
+    import yaml  # noqa: PLC0415 (imported by load already)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = str(key_node.value)

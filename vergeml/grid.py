@@ -9,8 +9,6 @@ so the order does not depend on how or where the values were typed.
 instead. Pure Python: the runner is :mod:`vergeml.grid_run`.
 """
 import itertools
-import random
-import secrets
 
 from vergeml.errors import UsageError
 from vergeml.options import Option
@@ -64,6 +62,7 @@ def sample(combos, count, seed):
     """
     if count is None or count >= len(combos):
         return list(combos)
+    import random  # noqa: PLC0415 (lazy: ml help imports this module)
     picked = random.Random(seed).sample(range(len(combos)), count)
     return [combos[i] for i in sorted(picked)]
 
@@ -105,4 +104,5 @@ def _text(value):
 
 def new_grid_id():
     """A fresh grid id such as ``g-3fa9c1``."""
+    import secrets  # noqa: PLC0415 (lazy: ml help imports this module)
     return "g-" + secrets.token_hex(3)

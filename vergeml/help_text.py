@@ -8,10 +8,9 @@ classes, which declare their options without importing their libraries.
 import platform
 import shutil
 import textwrap
-from importlib.metadata import entry_points
 
 from vergeml import __version__, glossary, plugins
-from vergeml.command import ANY_INSTANCES, ONE_INSTANCE, OPTIONAL_INSTANCE
+from vergeml.command import ANY_INSTANCES, ONE_INSTANCE, OPTIONAL_INSTANCE, lookup
 from vergeml.config import GLOBAL_OPTIONS
 from vergeml.errors import UsageError
 from vergeml.suggest import suggestion
@@ -188,8 +187,7 @@ def command_help(command, sub=None):
     if options:
         parts += ["Options:", format_rows(option_rows(options)), ""]
     if command.subcommands and not sub:
-        subs = [(f"{command.name}:{n}", plugins.instantiate(command.subcommands, n).description)
-                for n in plugins.names(command.subcommands)]
+        subs = [(f"{command.name}:{n}", d) for n, d in _plugin_rows(command.subcommands)]
         parts += ["Types:", format_rows(subs), ""]
     if examples:
         parts += ["Examples:"] + [f"  {e}" for e in examples] + [""]
@@ -203,7 +201,7 @@ def command_help(command, sub=None):
 
 def _commands(env):
     """``(name, command)`` pairs: built-in commands, then model commands."""
-    builtin = [(n, plugins.instantiate(plugins.COMMANDS, n)) for n in plugins.names(plugins.COMMANDS)]
+    builtin = [(n, _instance(c)) for n, c in plugins.available(plugins.COMMANDS)]
     model = env.model()
     model_cmds = sorted((model.commands() if model else {}).items())
     return builtin, [(n, c()) for n, c in model_cmds]
@@ -246,12 +244,16 @@ def all_topics(env):
 
 
 def _plugin_rows(group):
-    return [(n, plugins.instantiate(group, n).description) for n in plugins.names(group)]
+    return [(n, _instance(p).description) for n, p in plugins.available(group)]
+
+
+def _instance(plugin):
+    return plugin() if isinstance(plugin, type) else plugin
 
 
 def _registered(group):
     """Names registered in an entry-point group, without importing the plugins."""
-    return sorted({entry.name for entry in entry_points(group=group)})
+    return plugins.names(group)
 
 
 def glossary_text():
@@ -276,13 +278,10 @@ def find_topic(topic, env):
     Raises:
         UsageError: for an unknown topic, with a did-you-mean suggestion.
     """
-    builtin, model_cmds = _commands(env)
-    commands = dict(builtin + model_cmds)
-    for name, cmd in builtin:
-        commands.update({alias: cmd for alias in cmd.aliases})
     name, _, sub = topic.partition(":")
-    if name in commands:
-        command = commands[name]
+    found = lookup(name, env) if name else None
+    if found is not None:
+        command = _instance(found)
         if sub and (not command.subcommands or plugins.load(command.subcommands, sub) is None):
             raise UsageError(f"no help found for topic '{topic}'")
         return command_help(command, sub or None)
@@ -309,6 +308,8 @@ def find_topic(topic, env):
     found = glossary.lookup(topic)
     if found:
         return f"{found[0]}\n\n{wrap(found[1], indent=4)}"
-    candidates = (list(commands) + ["options", "glossary", "models"] + list(TOPICS)
+    builtin, model_cmds = _commands(env)
+    commands = [n for n, _ in builtin + model_cmds] + [a for _, c in builtin for a in c.aliases]
+    candidates = (commands + ["options", "glossary", "models"] + list(TOPICS)
                   + list(glossary.GLOSSARY) + plugins.names(plugins.OPERATIONS))
     raise UsageError(f"no help found for topic '{topic}'.{suggestion(topic, candidates)}")

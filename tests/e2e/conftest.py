@@ -38,6 +38,26 @@ def digits_project(tmp_path_factory, ml_env):
     return project
 
 
+def digits_subset(project, per_class):
+    """``project/samples/<digit>/NNN.png``: the first ``per_class`` real digits of each
+    class (scikit-learn's 8x8 digits as PNG) and a ``vergeml.yaml``; returns ``project``."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    counts = {}
+    for image, target in zip(digits.images, digits.target):
+        if counts.get(target, 0) == per_class:
+            continue
+        counts[target] = counts.get(target, 0) + 1
+        folder = project / "samples" / str(target)
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * (255 / 16)).astype(np.uint8), "L").save(
+            folder / f"{counts[target]:03d}.png")
+    (project / "vergeml.yaml").write_text("model: imagenet\n")
+    return project
+
+
 def read_metadata(project, name):
     """The data.yaml of an instance."""
     return yaml.safe_load((project / "trainings" / name / "data.yaml").read_text())

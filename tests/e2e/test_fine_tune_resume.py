@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import default_signals, ml_command, run_ml_process, subprocess_env
-from tests.e2e.conftest import read_metadata
+from tests.e2e.conftest import digits_subset, read_metadata
 
 pytestmark = pytest.mark.e2e
 
@@ -33,21 +33,7 @@ ARGS = ("--architecture=mobilenet", "--alpha=0.25", "--size=32", "--optimizer=ad
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """200 real digits; tests add instances (each with its own --name)."""
-    from PIL import Image
-    from sklearn.datasets import load_digits
-    project = tmp_path_factory.mktemp("fine_tune") / "digits"
-    digits = load_digits()
-    counts = {}
-    for image, target in zip(digits.images, digits.target):
-        if counts.get(target, 0) == PER_CLASS:
-            continue
-        counts[target] = counts.get(target, 0) + 1
-        folder = project / "samples" / str(target)
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray((image * (255 / 16)).astype(np.uint8), "L").save(
-            folder / f"{counts[target]:03d}.png")
-    (project / "vergeml.yaml").write_text("model: imagenet\n")
-    return project
+    return digits_subset(tmp_path_factory.mktemp("fine_tune") / "digits", PER_CLASS)
 
 
 def ml(project, ml_env, *args, timeout=300):

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests.conftest import default_signals, ml_command, run_ml_process, subprocess_env
-from tests.e2e.conftest import instance_names, read_metadata, train
+from tests.e2e.conftest import digits_subset, instance_names, read_metadata, train
 
 pytestmark = pytest.mark.e2e
 
@@ -37,22 +37,7 @@ CACHE_LINE = re.compile(r"cache: ([\d,]+) hit, ([\d,]+) new, ([\d,]+) stale")
 @pytest.fixture(scope="module")
 def small_project(tmp_path_factory):
     """A project of 300 real digits; tests may add instances but not change samples."""
-    import numpy as np
-    from PIL import Image
-    from sklearn.datasets import load_digits
-    project = tmp_path_factory.mktemp("reliability") / "digits"
-    digits = load_digits()
-    counts = {}
-    for image, target in zip(digits.images, digits.target):
-        if counts.get(target, 0) == PER_CLASS:
-            continue
-        counts[target] = counts.get(target, 0) + 1
-        folder = project / "samples" / str(target)
-        folder.mkdir(parents=True, exist_ok=True)
-        pixels = (image * (255 / 16)).astype(np.uint8)
-        Image.fromarray(pixels, "L").save(folder / f"{counts[target]:03d}.png")
-    (project / "vergeml.yaml").write_text("model: imagenet\n")
-    return project
+    return digits_subset(tmp_path_factory.mktemp("reliability") / "digits", PER_CLASS)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from vergeml.models.imagenet import export as export_module
 def test_parse_formats_comma_list_in_order_once_each():
     assert runtimes.parse_formats("onnx, TFLite,onnx") == ["onnx", "tflite"]
     assert runtimes.parse_formats(["savedmodel"]) == ["savedmodel"]
-    assert runtimes.parse_formats("savedmodel,tflite,onnx,keras") == list(runtimes.FORMATS)
+    assert runtimes.parse_formats("savedmodel,tflite,onnx,keras,openvino") == list(runtimes.FORMATS)
 
 
 @pytest.mark.parametrize("value, message", [("coreml", "unknown export format 'coreml'"),
@@ -24,7 +24,7 @@ def test_parse_formats_rejects_bad_values(value, message):
 
 def test_tolerances_as_the_issue_sets_them():
     assert {f: runtimes.FORMATS[f].tolerance for f in runtimes.FORMATS} == \
-        {"savedmodel": 1e-5, "onnx": 1e-5, "tflite": 1e-4, "keras": 1e-5}
+        {"savedmodel": 1e-5, "onnx": 1e-5, "tflite": 1e-4, "keras": 1e-5, "openvino": 1e-4}
 
 
 def test_compare_passes_within_tolerance_and_reports_the_figures():

@@ -3,7 +3,6 @@
 The text itself is built by :mod:`vergeml.help_text`.
 """
 from vergeml.command import OPTIONAL_INSTANCE, Command
-from vergeml.help_text import all_topics, find_topic, overview
 from vergeml.options import Option
 
 
@@ -23,6 +22,7 @@ class HelpCommand(Command):
                 "ml help -a")
 
     def run(self, args, env):
+        from vergeml.help_text import all_topics, find_topic, overview  # noqa: PLC0415 (lazy)
         topic = " ".join(args.get("topic") or [])
         if args.get("all"):
             print(all_topics(env))

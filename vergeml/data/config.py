@@ -122,6 +122,8 @@ def _parse_plugin(value, key, lines):
 
 def _fits(cls, key):
     """Outputs go under output; of the sources, the image ones double as outputs."""
+    if cls is None:  # a plugin that does not load (already reported)
+        return False
     role = getattr(cls, "role", "input")
     if key == "input":
         return role == "input"

@@ -11,14 +11,15 @@ draws.
 Operations are plugins (entry-point group ``vergeml.operation``); a
 third-party op is a class with the same attributes.
 """
-from PIL import ImageOps
-
 from vergeml import plugins
-from vergeml.data.images import METHODS, RESIZE_MODES, fit_to_size, to_rgb
+from vergeml.data.formats import RESIZE_MODES
 from vergeml.errors import ConfigError, VergeMLError
 from vergeml.options import Configurable, Option, OptionSet, located
 from vergeml.suggest import suggestion
 
+# The names of vergeml.data.images.METHODS, here so that ``ml help resize``
+# imports neither Pillow nor NumPy; tests/unit check both agree.
+METHOD_NAMES = ("nearest", "box", "bilinear", "hamming", "bicubic", "lanczos", "antialias")
 POSITIONS = ("center", "top-left", "top-right", "bottom-left", "bottom-right")
 
 
@@ -101,7 +102,7 @@ class Resize(Operation):
     name = "resize"
     description = "Resize images to a fixed width and height."
     options = _size_options("result") + (
-        Option("method", default="antialias", choices=tuple(METHODS),
+        Option("method", default="antialias", choices=METHOD_NAMES,
                help="Resampling filter."),
         Option("mode", default="fill", choices=RESIZE_MODES,
                help="fill stretches; aspect-fill covers and crops the centre; aspect-fit letterboxes on black."),
@@ -110,6 +111,7 @@ class Resize(Operation):
     )
 
     def apply(self, img, rng):
+        from vergeml.data.images import fit_to_size  # noqa: PLC0415 (Pillow, NumPy: lazy)
         img = fit_to_size(img, (self["width"], self["height"]), self["mode"], self["method"])
         if self["channels"] == 1:
             img = img.convert("L").convert("RGB")
@@ -184,6 +186,7 @@ class FlipHorizontal(_Flip):
 
     @staticmethod
     def flip(img):
+        from PIL import ImageOps  # noqa: PLC0415 (lazy: ml help imports this module)
         return ImageOps.mirror(img)
 
 
@@ -193,6 +196,7 @@ class FlipVertical(_Flip):
 
     @staticmethod
     def flip(img):
+        from PIL import ImageOps  # noqa: PLC0415 (lazy: ml help imports this module)
         return ImageOps.flip(img)
 
 
@@ -209,6 +213,7 @@ class RGB(Operation):
     description = "Convert images to RGB (every image already is; kept for old project files)."
 
     def apply(self, img, rng):
+        from vergeml.data.images import to_rgb  # noqa: PLC0415 (Pillow, NumPy: lazy)
         return to_rgb(img)
 
 

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vergeml.data.images import IMAGE_EXTENSIONS, is_image_file
+from vergeml.data.formats import IMAGE_EXTENSIONS, is_image_file
 from vergeml.errors import ConfigError, VergeMLError
 from vergeml.options import Configurable, Option
 from vergeml.console import warn

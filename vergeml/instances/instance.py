@@ -4,22 +4,27 @@ Also the statuses a run can have and the conversion of values to plain YAML
 types. Reading ``data.yaml`` is in :mod:`vergeml.instances.metadata`.
 """
 import datetime
+import hashlib
+import json
 from pathlib import Path
-
-import yaml
 
 from vergeml.errors import VergeMLError
 from vergeml.fileutil import atomic_write_text
 from vergeml.instances.liveness import _process_alive
 
 METADATA_FILE = "data.yaml"
+# What ml list reads when it is there and matches data.yaml: the metadata
+# without SUMMARY_SKIP, as JSON, with the digest of the data.yaml it was
+# written with. data.yaml stays the truth; a stale or odd summary is ignored.
+SUMMARY_FILE = "data.summary.json"
+# Top-level metadata blocks ml list never shows: not parsed for summaries.
+SUMMARY_SKIP = ("history", "data", "versions")
 
 RUNNING, FINISHED, CANCELLED, FAILED = "running", "finished", "cancelled", "failed"
 CRASHED, BROKEN = "crashed", "broken"  # derived: never stored
 STORED_STATUSES = (RUNNING, FINISHED, CANCELLED, FAILED)
 TERMINAL_STATUSES = (FINISHED, CANCELLED, FAILED)
 
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def utc_now_iso():
@@ -155,9 +160,12 @@ class Instance:
             # Overwriting would destroy what is left of (or was not read from) the file.
             raise VergeMLError(f"refusing to overwrite the metadata of @{self.name}: "
                                f"{self.problem or 'read as a summary only'}")
-        text = yaml.dump(_plain(self.metadata), Dumper=_DUMPER, sort_keys=False,
+        import yaml  # noqa: PLC0415 (lazy: ml list reads summaries without PyYAML)
+        plain = _plain(self.metadata)
+        text = yaml.dump(plain, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
                          default_flow_style=False, allow_unicode=True)
         atomic_write_text(self.metadata_path, text)
+        _write_summary(self.path / SUMMARY_FILE, text, plain)
 
     def update_results(self, save=True, **results):
         """Merge values into ``results`` and save.
@@ -191,6 +199,22 @@ class Instance:
             self.metadata.pop("pid", None)
             self.metadata.setdefault("results", {})["training_end"] = utc_now_iso()
         self.save()
+
+
+def metadata_digest(data):
+    """Digest of the bytes of a ``data.yaml``, which a summary must match to be used."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _write_summary(path, text, plain):
+    """Write the ``ml list`` summary of freshly saved metadata (best effort: a cache)."""
+    summary = {key: value for key, value in plain.items() if key not in SUMMARY_SKIP}
+    try:
+        payload = json.dumps({"digest": metadata_digest(text.encode("utf-8")),
+                              "metadata": summary}, ensure_ascii=False)
+        atomic_write_text(path, payload)
+    except (OSError, TypeError, ValueError):
+        pass  # ml list falls back to data.yaml, which was written
 
 
 def _mapping(value):

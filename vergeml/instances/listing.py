@@ -6,6 +6,7 @@ maps the command's options onto these functions. Never imports TensorFlow.
 """
 import csv
 import datetime
+import functools
 import json
 import math
 import sys
@@ -43,6 +44,7 @@ def normalize_key(key):
     return stored_key(key)
 
 
+@functools.lru_cache(maxsize=4096)  # called per cell: 11 columns x thousands of rows
 def _stored_key(key):
     """Key under which a column is stored (``epoch`` -> ``epochs_done``)."""
     key = normalize_key(key)

@@ -40,16 +40,25 @@ class PredictCommand(GenericPredictCommand):
         Option("export", metavar="FORMAT",
                help="Predict through an export instead of the Keras model: a format "
                     "(" + ", ".join(FORMATS) + ", as written by 'ml @name export'), "
-                    "export/<format>, or an export folder."),) + GenericPredictCommand.options[1:])
-    examples = GenericPredictCommand.examples + ("ml @nervous-tron predict --export=onnx cat.jpg",)
+                    "export/<format>, or an export folder."),
+        Option("runtime", choices=("tensorflow", "openvino"),
+               help="Run the model with tensorflow (default) or openvino: the openvino export "
+                    "(written on first use), without importing TensorFlow."),
+    ) + GenericPredictCommand.options[1:])
+    examples = GenericPredictCommand.examples + ("ml @nervous-tron predict --export=onnx cat.jpg",
+                                                 "ml @nervous-tron predict --runtime=openvino cat.jpg")
 
     @staticmethod
     def _predict(paths, args, env, instance):
-        if not args.get("export"):
+        export = args.get("export")
+        if args.get("runtime") == "openvino" and not export:
+            from vergeml.models.imagenet.openvino_predict import ensure_openvino_export
+            export = ensure_openvino_export(instance, env)
+        if not export:
             return GenericPredictCommand._predict(paths, args, env, instance)
         from vergeml.models.imagenet.export_predictor import ExportPredictor
         from vergeml.runtimes import resolve_export
-        folder, fmt = resolve_export(str(instance.path), args["export"])
+        folder, fmt = resolve_export(str(instance.path), export)
         predictor = ExportPredictor(instance, folder, fmt)
         options = {o.name: args.get(o.name) for o in predictor.options}
         return predictor.predict_files(paths, top_k=args["labels"], **options)
@@ -59,7 +68,7 @@ class ExportCommand(Command):
     """``ml @name export``: a self-contained, self-checked model for deployment."""
 
     name = "export"
-    description = "Export a trained instance for deployment (SavedModel, TFLite, ONNX, Keras)."
+    description = "Export a trained instance for deployment (SavedModel, TFLite, ONNX, Keras, OpenVINO)."
     instance = ONE_INSTANCE
     options = (
         Option("format", type="list", default=[DEFAULT_FORMAT], metavar="FORMATS",

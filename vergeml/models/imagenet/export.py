@@ -171,6 +171,9 @@ def write_format(fmt, wrapped, path, size):
             wrapped.export(str(path), format="onnx", input_signature=sig, verbose=False)
         elif fmt == "tflite":
             wrapped.export(str(path), format="litert", input_signature=sig, verbose=False)
+        elif fmt == "openvino":  # SavedModel -> convert_model -> uncompressed IR
+            from vergeml.models.imagenet.openvino_features import convert_keras
+            convert_keras(wrapped, str(path), size, "uint8")
         else:  # parse_formats rejects it first
             raise VergeMLError(f"unknown export format {fmt}")
 
@@ -275,6 +278,8 @@ def format_size(size):
 def disk_size(path):
     """Bytes of a file, or of every file under a folder."""
     path = Path(path)
+    if path.is_file() and path.suffix == ".xml" and path.with_suffix(".bin").is_file():
+        return path.stat().st_size + path.with_suffix(".bin").stat().st_size  # OpenVINO IR
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0

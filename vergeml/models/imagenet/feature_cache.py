@@ -34,8 +34,14 @@ def cached_features(dataset, extractor, args, settings=None):
 
 
 def feature_stage(extractor, resize):
-    """The cache stage of an extractor's features of images fitted with ``resize``."""
-    return f"features:{extractor.key}:{resize}"
+    """The cache stage of an extractor's features of images fitted with ``resize``.
+
+    OpenVINO features are their own stage (``...:openvino``): within 1e-4 of
+    TensorFlow's, not equal. TensorFlow keeps the stage it always had.
+    """
+    runtime = getattr(extractor, "runtime", "tensorflow")
+    suffix = "" if runtime == "tensorflow" else f":{runtime}"
+    return f"features:{extractor.key}:{resize}{suffix}"
 
 
 def sample_features(dataset, extractor, samples, resize, cache, settings=None, progress=True):

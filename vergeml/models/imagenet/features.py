@@ -28,13 +28,24 @@ class FeatureExtractor:
         output_layer: ``last``, a layer name, or an index into ``model.layers``.
         seed: random seed; with ``weights='none'`` it makes the random
             backbone reproducible and is part of :attr:`key`.
+        runtime: ``tensorflow`` or ``openvino`` (the forward pass of
+            :meth:`iter_features`; see :mod:`.openvino_features`).
+        cache_dir: where the OpenVINO conversion of the backbone is kept
+            (None: a temporary folder, converted again by each process).
 
     Raises:
         ConfigError: invalid architecture, variant, size, alpha or weights path.
     """
 
     def __init__(self, architecture, variant="auto", size="auto", alpha=1.0,
-                 weights="imagenet", output_layer="last", seed=None):
+                 weights="imagenet", output_layer="last", seed=None, runtime="tensorflow",
+                 cache_dir=None):
+        from vergeml.models.imagenet.openvino_features import RUNTIMES
+        if runtime not in RUNTIMES:
+            raise ConfigError(f"unknown runtime '{runtime}'", hint="choose from " + ", ".join(RUNTIMES))
+        self.runtime = runtime
+        self.cache_dir = cache_dir
+        self._openvino = None
         self.backbone = get_backbone(architecture, variant)
         self.weights = normalize_weights(weights)
         self.alpha = resolve_alpha(self.backbone, alpha, self.weights)
@@ -149,6 +160,20 @@ class FeatureExtractor:
             self._forward = forward
         return self._forward
 
+    def openvino_model(self):
+        """The backbone converted to OpenVINO (once per cache folder) and compiled in f32."""
+        if self._openvino is None:
+            import tempfile
+
+            from vergeml.models.imagenet import openvino_features as ov_features
+            ov_features.require_openvino()
+            if self.cache_dir is None:
+                self.cache_dir = tempfile.mkdtemp(prefix="vergeml-openvino-")
+            path = ov_features.ir_path(self.cache_dir, self.key)
+            ov_features.convert_backbone(self.model, path, self.size)
+            self._openvino = ov_features.compile_ir(path)
+        return self._openvino
+
     # -- extraction -----------------------------------------------------------
 
     def iter_features(self, items, load_fn, batch_size=64):
@@ -167,6 +192,10 @@ class FeatureExtractor:
         Raises:
             whatever ``load_fn`` raised, unchanged.
         """
+        if self.runtime == "openvino":
+            from vergeml.models.imagenet import openvino_features
+            yield from openvino_features.iter_features(self, items, load_fn, batch_size)
+            return
         import numpy as np
         forward = self._compiled()
         errors = []

@@ -47,6 +47,9 @@ TRAIN_OPTIONS = (
     Option("augment", default=list(DEFAULT_AUGMENT), type="list",
            help="Augmentation of phase 2's training images, each name[:strength]: "
                 + ", ".join(AUGMENTATIONS) + "; none for no augmentation."),
+    Option("runtime", default="tensorflow", choices=("tensorflow", "openvino"),
+           help="What runs the backbone to extract features: tensorflow, or openvino "
+                "(a faster CPU runtime, f32; needs pip install 'vergeml[openvino]')."),
     Option("name", help="Name of the trained instance (default: a random robot name)."),
     Option("resume", metavar="@NAME",
            help="Continue the cancelled or crashed run @NAME from its last completed epoch "

@@ -1,0 +1,67 @@
+"""The openvino runtime's pure logic: options, the one-line missing-extra errors, cache stage."""
+import types
+
+import pytest
+
+from vergeml import runtimes
+from vergeml.errors import ConfigError, VergeMLError
+from vergeml.models.imagenet import openvino_features
+from vergeml.models.imagenet.feature_cache import feature_stage
+from vergeml.models.imagenet.options import TRAIN_OPTIONS
+
+
+def _absent(name):
+    return None
+
+
+def test_train_runtime_option_defaults_to_tensorflow():
+    option = next(o for o in TRAIN_OPTIONS if o.name == "runtime")
+    assert option.default == "tensorflow" and tuple(option.choices) == ("tensorflow", "openvino")
+
+
+def test_missing_openvino_extra_for_features_is_one_line():
+    with pytest.raises(VergeMLError) as info:
+        openvino_features.require_openvino(find_spec=_absent)
+    assert info.value.message == ("the openvino runtime needs the openvino extra: "
+                                  "pip install 'vergeml[openvino]'")
+
+
+def test_missing_openvino_extra_for_predict_and_export_names_it():
+    with pytest.raises(VergeMLError) as info:
+        runtimes.require_extra("openvino", "predict with", runtimes.RUN_MODULES["openvino"],
+                               find_spec=_absent)
+    assert info.value.message == "predict with openvino needs the openvino extra: " \
+                                 "pip install 'vergeml[openvino]'"
+    with pytest.raises(VergeMLError, match=r"^export to openvino needs the openvino extra"):
+        runtimes.require_extra("openvino", find_spec=_absent)
+    # the other formats still name the export extra
+    with pytest.raises(VergeMLError, match=r"needs the export extra: pip install 'vergeml\[export\]'"):
+        runtimes.require_extra("onnx", find_spec=_absent)
+
+
+def test_openvino_format_is_an_uncompressed_ir_checked_at_1e_4():
+    fmt = runtimes.FORMATS["openvino"]
+    assert (fmt.artifact, fmt.tolerance, fmt.modules) == ("model.xml", 1e-4, ("openvino",))
+    assert runtimes.parse_formats("openvino") == ["openvino"]
+
+
+def test_runtime_is_part_of_the_feature_stage_tensorflow_keeps_its_stage():
+    tf = types.SimpleNamespace(key="abc", runtime="tensorflow")
+    ov = types.SimpleNamespace(key="abc", runtime="openvino")
+    assert feature_stage(tf, "fill") == "features:abc:fill"
+    assert feature_stage(ov, "fill") == "features:abc:fill:openvino"
+    assert feature_stage(types.SimpleNamespace(key="abc"), "fill") == "features:abc:fill"
+
+
+def test_ir_is_kept_under_the_feature_key(tmp_path):
+    assert openvino_features.ir_path(tmp_path, "abc") == str(tmp_path / "openvino" / "abc" / "model.xml")
+
+
+def test_f32_is_always_asked_for():
+    assert openvino_features.COMPILE_CONFIG["INFERENCE_PRECISION_HINT"] == "f32"
+
+
+def test_unknown_runtime_is_a_config_error():
+    from vergeml.models.imagenet.features import FeatureExtractor
+    with pytest.raises(ConfigError, match="unknown runtime 'onnx'"):
+        FeatureExtractor("mobilenet", alpha=0.25, size=96, weights="none", runtime="onnx")
