@@ -56,6 +56,20 @@ class FeatureExtractor:
         self._forward = None
         self._key = None
 
+    @classmethod
+    def from_options(cls, values, seed, cache_dir=None):
+        """The extractor the train options describe (``architecture``, ``size`` ...).
+
+        Args:
+            values: resolved options, canonical names; ``runtime`` may be absent.
+            seed: the run's random seed.
+            cache_dir: the project's cache folder (converted OpenVINO models).
+        """
+        return cls(values["architecture"], variant=values["variant"], size=values["size"],
+                   alpha=values["alpha"], weights=values["weights"],
+                   output_layer=values["output-layer"], seed=seed,
+                   runtime=values.get("runtime") or "tensorflow", cache_dir=cache_dir)
+
     # -- identity -------------------------------------------------------------
 
     @property

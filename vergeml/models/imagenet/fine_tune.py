@@ -104,7 +104,7 @@ def fine_tune(top, extractor, dataset, args, instance, state, seed):
     from vergeml.models.imagenet.pipeline import epoch_dataset, image_transform, steps_per_epoch
     from vergeml.models.imagenet.run_state import restore_seeds
     from vergeml.models.imagenet.top import load_last, make_optimizer, verbosity
-    arrays = {split: _split_arrays(dataset, split, extractor.size, args["resize"])
+    arrays = {split: split_images(dataset, split, extractor.size, args["resize"])
               for split in ("train", "val")}
     full = extractor.full_model(top)
     count = unfreeze(extractor.model, args["fine-tune-layers"])
@@ -144,7 +144,7 @@ def phase_end(state, phase):
     return max((row["epoch"] for row in state.history if row.get("phase") == phase), default=0)
 
 
-def _split_arrays(dataset, split, size, resize):
+def split_images(dataset, split, size, resize):
     """uint8 images and labels of a split, through the image cache (its counts printed)."""
     samples = dataset.samples(split)
     with dataset.open_cache() as cache:

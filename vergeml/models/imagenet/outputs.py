@@ -35,10 +35,7 @@ class ImageFeatures(Output):
         from vergeml.models.imagenet.features import FeatureExtractor
         if env not in self._extractors:
             values = self.settings(env)
-            self._extractors[env] = FeatureExtractor(
-                values["architecture"], variant=values["variant"], size=values["size"],
-                alpha=values["alpha"], weights=values["weights"],
-                output_layer=values["output-layer"], seed=env.random_seed)
+            self._extractors[env] = FeatureExtractor.from_options(values, env.random_seed)
         return self._extractors[env]
 
     def cache_stage(self, env):

@@ -121,11 +121,7 @@ def _continue(env, instance, state, args):
                            "started: resuming would train on other data",
                            hint="Start a new run with 'ml train'.")
     backend.load(env.settings)
-    extractor = FeatureExtractor(args["architecture"], variant=args["variant"], size=args["size"],
-                                 alpha=args["alpha"], weights=args["weights"],
-                                 output_layer=args["output-layer"], seed=seed,
-                                 runtime=args.get("runtime") or "tensorflow",
-                                 cache_dir=env.cache_dir)
+    extractor = FeatureExtractor.from_options(args, seed, env.cache_dir)
     features = cached_features(dataset, extractor, args, env.settings)
     for leftover in instance.checkpoints_dir.glob(".*.tmp*"):  # a kill -9 mid-write leaves these
         leftover.unlink(missing_ok=True)

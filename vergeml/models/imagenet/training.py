@@ -70,11 +70,7 @@ def _train(args, env, metadata=None):
     warn_ignored(dataset.config.output, args)
     backend.load(env.settings)  # after the data checks: bad input is reported without waiting for TF
     _seed_everything(env.random_seed)
-    extractor = FeatureExtractor(args["architecture"], variant=args["variant"], size=args["size"],
-                                 alpha=args["alpha"], weights=args["weights"],
-                                 output_layer=args["output-layer"], seed=env.random_seed,
-                                 runtime=args.get("runtime") or "tensorflow",
-                                 cache_dir=env.cache_dir)
+    extractor = FeatureExtractor.from_options(args, env.random_seed, env.cache_dir)
     extractor.model  # step 2 up front: missing weights fail before any long work
     features = cached_features(dataset, extractor, args, env.settings)
     run = None
