@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench docs clean
+.PHONY: demo test test-all bench docs clean
 
 $(STAMP): setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,8 +16,14 @@ $(STAMP): setup.py
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
 
+# make test: everything but the tests marked slow (the big backbones, long
+# end-to-end runs), in well under 15 minutes; make test-all: every test.
+# Unbuffered, so a log cut short still ends at the test that was running.
 test: $(STAMP)
-	$(PY) -m pytest
+	PYTHONUNBUFFERED=1 $(PY) -m pytest -m "not slow" --durations=15
+
+test-all: $(STAMP)
+	PYTHONUNBUFFERED=1 $(PY) -m pytest --durations=30
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash bench/run.sh

@@ -295,7 +295,9 @@ def _load_keras(path, threads):
 
 def _load_openvino(path, threads):
     import numpy as np
-    import openvino as ov
+
+    from vergeml import openvino_loader
+    ov = openvino_loader.load()
     config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
     if threads:
         config["INFERENCE_NUM_THREADS"] = int(threads)

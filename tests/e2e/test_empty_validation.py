@@ -34,6 +34,7 @@ def test_too_few_images_for_validation_is_a_one_line_error(project, run_ml):
     assert instance_names(project) == []
 
 
+@pytest.mark.slow
 def test_val_split_zero_trains_keeps_the_last_epoch_and_list_says_so(project, run_ml):
     write_images(project, per_class=4)
     result = run_ml("train", *FAST, "--epochs=2", "--val-split=0", cwd=project, env=ENV,

@@ -8,6 +8,9 @@ import pytest
 from tests.conftest import REPO, run_ml_process, subprocess_env
 from tests.export_helpers import read_meta, trained_project
 
+# tests/integration/test_export.py checks every format in make test; this is the user's view.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, ml_env):

@@ -212,6 +212,7 @@ def test_a_fine_tune_run_trains_both_phases_and_saves_a_loadable_model(finished)
     assert (folder_of(finished, "tuned") / "checkpoints" / "top.weights.h5").is_file()
 
 
+@pytest.mark.slow
 def test_a_second_fine_tune_run_decodes_no_image(finished, ml_env):
     """Phase 2's images come from the cache: decoded once, by the first run."""
     result = ml(finished, ml_env, "train", *ARGS, "--epochs=1", "--fine-tune-epochs=1",
@@ -296,6 +297,7 @@ def resumed_in_phase_2(project, ml_env, tmp_path_factory):
                            had_model=had_model, leftover=leftover, result=result)
 
 
+@pytest.mark.slow
 def test_kill_in_phase_2_then_resume_completes_the_run(project, resumed_in_phase_2):
     run = resumed_in_phase_2
     killed, epochs, fine_tune = run.killed, run.epochs, run.fine_tune
@@ -317,6 +319,7 @@ def test_kill_in_phase_2_then_resume_completes_the_run(project, resumed_in_phase
     assert_loadable_model(project, "kill-tune")
 
 
+@pytest.mark.slow
 def test_a_model_resumed_in_phase_2_loads_without_warnings(project, resumed_in_phase_2):
     # A resumed phase 2 skips phase 1: a top compiled but never trained would carry an
     # unbuilt optimizer into model.keras, and every load (ml predict) would warn
@@ -328,6 +331,7 @@ def test_a_model_resumed_in_phase_2_loads_without_warnings(project, resumed_in_p
 
 # -- Ctrl-C in phase 2 ----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_ctrl_c_in_phase_2_cancels_with_a_loadable_model(project, ml_env, background):
     run = background("interrupted", *ARGS, "--epochs=2", "--fine-tune-epochs=3")
     run.wait_for("fine-tune", 3)

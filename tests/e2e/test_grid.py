@@ -83,6 +83,7 @@ def test_option_that_cannot_take_a_list_is_a_one_line_error(grid_project, ml_env
     assert len(instance_names(project)) == 4
 
 
+@pytest.mark.slow
 def test_one_value_grid_is_a_normal_run(tmp_path, ml_env):
     project = tmp_path / "single"
     write_images(project, per_class=8)
@@ -94,6 +95,7 @@ def test_one_value_grid_is_a_normal_run(tmp_path, ml_env):
     assert "grid" not in meta and meta["hyperparameters"]["learning_rate"] == 0.01
 
 
+@pytest.mark.slow
 def test_ctrl_c_cancels_the_current_run_and_stops_the_grid(tmp_path, ml_env):
     project = tmp_path / "interrupted"
     write_images(project, per_class=8)

@@ -8,8 +8,6 @@ import pytest
 from tests.conftest import REPO, run_ml_process, subprocess_env
 from tests.export_helpers import read_meta, trained_project
 
-pytest.importorskip("openvino")
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, ml_env):
@@ -55,6 +53,7 @@ def test_predict_runtime_openvino_converts_once_matches_keras_and_imports_no_ten
     assert "Converting" not in result.stderr
 
 
+@pytest.mark.slow
 def test_train_runtime_openvino_extracts_through_the_cached_ir(trained, ml_env):
     from tests.export_helpers import TRAIN_ARGS, instance_data
     project, name = trained

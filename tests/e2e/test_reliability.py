@@ -232,7 +232,8 @@ def feature_rows(project):
         return db.execute("SELECT COUNT(*) FROM entries WHERE stage LIKE 'features:%'").fetchone()[0]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("signum", [pytest.param(signal.SIGINT, marks=pytest.mark.slow),
+                                    signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_extraction_keeps_the_features_done(small_project, ml_env, tmp_path, signum):
     """A signal in the middle of extraction: no instance, the features extracted
     so far are committed to the cache and the next run reuses them (448 px
@@ -273,6 +274,7 @@ def test_interrupted_extraction_keeps_the_features_done(small_project, ml_env, t
 
 # -- 4. SIGTERM while training ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_sigterm_during_training_cancels_with_loadable_checkpoints(baseline, ml_env):
     project, _ = baseline
     before = set(instance_names(project))
@@ -330,6 +332,7 @@ def test_sigkill_during_training_shows_crashed_and_leaves_others_alone(baseline,
 
 # -- 6. two runs at once ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_two_simultaneous_runs_share_the_cache_safely(small_project, ml_env, tmp_path):
     project = copy_project(small_project, tmp_path / "concurrent")
     runs = [Background(project, ml_env, *ARGS) for _ in range(2)]

@@ -108,6 +108,7 @@ def test_list_finds_per_label_metrics_by_the_original_names(trained, ml_env):
     assert below.stdout.splitlines() == [below.stdout.splitlines()[0]]  # header only
 
 
+@pytest.mark.slow
 def test_without_a_project_file_the_resolved_settings_are_written(trained, ml_env, tmp_path):
     import yaml
     from vergeml.config import load_project_file

@@ -73,6 +73,7 @@ def test_second_identical_run_extracts_nothing(trained_digits, ml_env):
     assert "Extracting features" not in result.output
 
 
+@pytest.mark.slow
 def test_command_line_beats_project_file_beats_default(digits_project, ml_env, tmp_path):
     project = tmp_path / "precedence"
     project.mkdir()
@@ -137,6 +138,7 @@ def _wait_for_epochs(project, before, proc, epochs, timeout):
     raise AssertionError("training did not reach the wanted epoch in time")
 
 
+@pytest.mark.slow
 def test_lfw_faces_vs_non_faces(tmp_path, ml_env):
     """scikit-image's lfw_subset: 100 faces, 100 non-faces, 25x25 gray."""
     from PIL import Image

@@ -96,6 +96,7 @@ def test_missing_weights_without_forced_offline_probe_the_network(keras_home, mo
     from vergeml.models.imagenet import features, weights
     monkeypatch.delenv("VERGEML_OFFLINE")
     monkeypatch.setattr(weights, "_online", lambda: False)
+    monkeypatch.setattr(weights, "_uses_proxy", lambda: False)  # or CI's proxy would be tried
     with pytest.raises(VergeMLError, match="mobilenet_7_5_224_tf_no_top.h5"):
         features.FeatureExtractor("mobilenet", alpha=0.75).model
     models = keras_home / "models"
@@ -122,7 +123,17 @@ def test_missing_size_specific_file_points_at_the_one_present(keras_home):
 # -- every architecture builds -------------------------------------------------
 
 
-@pytest.mark.parametrize("name", LISTED)
+# The big members of each family take 3-11 s each: make test-all builds them.
+BIG = {"efficientnet-v2-l", "nasnet-large", "efficientnet-b7", "convnext-xlarge", "efficientnet-v2-m",
+       "densenet-201", "nasnet-mobile", "efficientnet-b6", "inception-resnet-v2", "convnext-large",
+       "resnet-152", "efficientnet-b5", "densenet-169", "efficientnet-v2-s", "resnet-152-v2",
+       "convnext-base", "efficientnet-v2-b3", "efficientnet-v2-b2", "efficientnet-b4",
+       "convnext-small", "resnet-101", "efficientnet-v2-b1", "resnet-101-v2", "efficientnet-b3",
+       "efficientnet-b2"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in BIG else n
+                                  for n in LISTED])
 def test_every_architecture_builds_and_runs(name, keras_home):
     """weights none, smallest input, batch of one: one forward step."""
     import keras

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 
+from vergeml import openvino_loader
 from vergeml.errors import VergeMLError
 
 RUNTIMES = ("tensorflow", "openvino")
@@ -41,7 +42,7 @@ def convert_backbone(model, path, size):
     """Convert the Keras backbone ``model`` to OpenVINO IR at ``path`` (once; atomic)."""
     if os.path.isfile(path):
         return path
-    import openvino as ov
+    ov = openvino_loader.load()
     folder = os.path.dirname(path)
     os.makedirs(os.path.dirname(folder), exist_ok=True)
     work = tempfile.mkdtemp(prefix=".convert.", dir=os.path.dirname(folder))
@@ -65,7 +66,7 @@ def convert_keras(model, path, size, dtype, ov=None):
 
     import keras
     if ov is None:
-        import openvino as ov
+        ov = openvino_loader.load()
     saved = tempfile.mkdtemp(prefix=".savedmodel.", dir=os.path.dirname(os.path.dirname(path))
                              if os.path.isdir(os.path.dirname(os.path.dirname(path))) else None)
     try:
@@ -84,7 +85,7 @@ def convert_keras(model, path, size, dtype, ov=None):
 
 def compile_ir(path, threads=None):
     """The IR compiled for the CPU in f32."""
-    import openvino as ov
+    ov = openvino_loader.load()
     config = dict(COMPILE_CONFIG)
     if threads:
         config["INFERENCE_NUM_THREADS"] = int(threads)
@@ -99,7 +100,7 @@ def iter_ordered(compiled, batches, jobs=0):
     other batches' outputs (measured; a fresh compile is unaffected).
     """
     import numpy as np
-    import openvino as ov
+    ov = openvino_loader.load()
     queue = ov.AsyncInferQueue(compiled, jobs)
     done, inputs = {}, {}
 
