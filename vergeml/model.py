@@ -107,12 +107,15 @@ class Model:
         """
         return {}
 
-    def predictor(self, instance, settings=None):
+    def predictor(self, instance, settings=None, export=None):
         """A :class:`Predictor` for a trained instance of this model.
 
         Args:
             instance: a :class:`vergeml.instances.Instance`.
             settings: resolved global options (``--device`` ...).
+            export: predict through this export of the instance (a format or
+                folder, as ``ml @name export`` writes it) instead of the model;
+                only passed when the user asked for one.
         """
         raise VergeMLError(f"model '{self.name}' cannot predict")
 

@@ -81,10 +81,15 @@ def _read_lines(stream, lines):
 def server(tmp_path_factory):
     project = tmp_path_factory.mktemp("rest")
     make_instance(project / "trainings")
+    yield from serving(project)
+
+
+def serving(project, *extra):
+    """Start ``ml @tiny-tron run:rest`` in ``project``; yield its :class:`Server`, then kill it."""
     stderr_path = project / "server.err"
     env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
     command = [sys.executable, "-m", "vergeml", "@tiny-tron", "run:rest", "--port", "0",
-               "--no-browser", "--max-body", "1", "--threads", "4"]
+               "--no-browser", "--max-body", "1", "--threads", "4", *extra]
     with open(stderr_path, "w") as stderr:
         process = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=stderr,
                                    text=True, env=env, preexec_fn=default_signals)

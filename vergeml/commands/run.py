@@ -38,16 +38,21 @@ class RestService(Command):
         Option("max-body", default=20, type="float", rule=">0", metavar="MB",
                help="Largest accepted request body in MB (larger requests get 413)."),
         Option("threads", default=4, type="int", rule=">0", help="Worker threads of the server."),
+        Option("export", metavar="FORMAT",
+               help="Serve an export instead of the model: a format or folder as written by "
+                    "'ml @name export' (onnx, tflite and openvino need no TensorFlow)."),
     )
     examples = ("ml @nervous-tron run:rest",
                 "ml @nervous-tron run:rest --port=8080 --no-browser",
+                "ml @nervous-tron run:rest --export=openvino",
                 "curl -F files=@cat.jpg http://127.0.0.1:2204/predict")
 
     def run(self, args, env):
         """Load the model once, then serve until Ctrl-C."""
         from vergeml.services.rest import serve
         instance = env.instance()
-        serve(instance.name, lambda: env.model().predictor(instance, env.settings),
+        extra = {"export": args["export"]} if args.get("export") else {}
+        serve(instance.name, lambda: env.model().predictor(instance, env.settings, **extra),
               host=args["host"], port=args["port"], threads=args["threads"],
               max_body_mb=args["max-body"], browser=not args["no-browser"])
         return 0

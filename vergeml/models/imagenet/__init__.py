@@ -35,8 +35,14 @@ class ImagenetModel(Model):
         from vergeml.models.imagenet.commands import ExportCommand, PredictCommand, ResumeCommand, TrainCommand
         return {"train": TrainCommand, "resume": ResumeCommand, "predict": PredictCommand, "export": ExportCommand}
 
-    def predictor(self, instance, settings=None):
-        """The imagenet :class:`~vergeml.models.imagenet.predictor.Predictor` of an instance."""
+    def predictor(self, instance, settings=None, export=None):
+        """The imagenet :class:`~vergeml.models.imagenet.predictor.Predictor` of an instance,
+        or with ``export`` its :class:`~vergeml.models.imagenet.export_predictor.ExportPredictor`
+        (no TensorFlow import for the onnx, tflite and openvino formats)."""
+        if export:
+            from vergeml.models.imagenet.export_predictor import ExportPredictor
+            from vergeml.runtimes import resolve_export
+            return ExportPredictor(instance, *resolve_export(str(instance.path), export))
         from vergeml.models.imagenet.predictor import Predictor
         return Predictor(instance, settings)
 

@@ -56,10 +56,7 @@ class PredictCommand(GenericPredictCommand):
             export = ensure_openvino_export(instance, env)
         if not export:
             return GenericPredictCommand._predict(paths, args, env, instance)
-        from vergeml.models.imagenet.export_predictor import ExportPredictor
-        from vergeml.runtimes import resolve_export
-        folder, fmt = resolve_export(str(instance.path), export)
-        predictor = ExportPredictor(instance, folder, fmt)
+        predictor = env.model().predictor(instance, env.settings, export=export)
         options = {o.name: args.get(o.name) for o in predictor.options}
         return predictor.predict_files(paths, top_k=args["labels"], **options)
 
