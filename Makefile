@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-all bench docs clean
+.PHONY: demo test test-all bench bench-quick docs clean
 
 $(STAMP): setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,8 +25,13 @@ test: $(STAMP)
 test-all: $(STAMP)
 	PYTHONUNBUFFERED=1 $(PY) -m pytest --durations=30
 
+# make bench: every benchmark, then one table of all figures (under 15
+# minutes here); make bench-quick: the same rows at smaller sizes (under 3).
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash bench/run.sh
+
+bench-quick: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash bench/run.sh --quick
 
 docs: $(STAMP)
 	$(PY) -m vergeml.docs docs

@@ -55,6 +55,9 @@ ENTRY_POINTS = {
 EXPORT_REQUIRES = ["tf2onnx>=1.17", "onnx>=1.20", "onnxruntime>=1.22", "ai-edge-litert>=2.0"]
 # `--runtime=openvino` (train features, predict) and `export --format=openvino`.
 OPENVINO_REQUIRES = ["openvino>=2025.1"]
+# `--engine=ray`: feature extraction on a Ray cluster (docs/ray.md). Ray Data's
+# ActorPoolStrategy(size=N) and the map_batches retry options it relies on.
+RAY_REQUIRES = ["ray[data]>=2.50"]
 
 setup(
     name="vergeml",
@@ -85,8 +88,9 @@ setup(
         # `ml @name export --format=onnx|tflite` and `predict --export=...` (docs/export.md).
         "export": EXPORT_REQUIRES,
         "openvino": OPENVINO_REQUIRES,
+        "ray": RAY_REQUIRES,
         "test": ["pytest>=8.0", "pytest-timeout>=2.2", "scikit-image>=0.22"] + EXPORT_REQUIRES
-        + OPENVINO_REQUIRES,
+        + OPENVINO_REQUIRES + RAY_REQUIRES,
     },
     entry_points=ENTRY_POINTS,
 )

@@ -7,10 +7,12 @@
    2,000 vs 20,000 small images, each in a fresh subprocess: memory should
    stay flat because the cache streams.
 
-Run: ``.venv/bin/python bench/bench_cache.py`` (about a minute; uses a temp dir).
+Run: ``.venv/bin/python bench/bench_cache.py [--quick]`` (about a minute; uses
+a temp dir; ``--quick``: 500 and 5,000 images).
 Images get an mtime an hour in the past, like a data set copied earlier
 (files modified within the last 2 s are re-read once, by design).
 """
+import argparse
 import json
 import os
 import resource
@@ -20,8 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rows  # noqa: E402
+
 STAGE = "features:bench"
-SMALL, LARGE = 2_000, 20_000
+SIZES = {False: (2_000, 20_000), True: (500, 5_000)}  # (small, large) images by --quick
 
 
 def make_images(root, count):
@@ -81,25 +86,39 @@ def run_make(root, count):
     subprocess.run([sys.executable, __file__, "--make", str(root), str(count)], check=True)
 
 
+def emit_rows(first, again, big, sizes):
+    """The ``make bench`` rows: re-run vs first build, and peak RSS of large vs small."""
+    n_small, n_large = sizes
+    rows.emit(f"cache-hit re-run vs first build, {n_small:,} images", again["seconds"],
+              first["seconds"], "s", higher_is_better=False, note="first build")
+    rows.emit(f"peak RSS building the cache, {n_large:,} vs {n_small:,} images", big["peak_mb"],
+              first["peak_mb"], "MB", higher_is_better=False, note=f"{n_small:,} images")
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (bench-quick)")
+    n_small, n_large = SIZES[parser.parse_args().quick]
     with tempfile.TemporaryDirectory(prefix="bench-cache-") as tmp:
         small, large = Path(tmp, "small"), Path(tmp, "large")
-        run_make(small, SMALL)
+        run_make(small, n_small)
         first = run_build(small)
         again = run_build(small)
-        print(f"{SMALL:,} images, first build: {first['seconds']:.2f} s ({first['summary']})")
-        print(f"{SMALL:,} images, re-run:      {again['seconds']:.2f} s ({again['summary']})")
+        print(f"{n_small:,} images, first build: {first['seconds']:.2f} s ({first['summary']})")
+        print(f"{n_small:,} images, re-run:      {again['seconds']:.2f} s ({again['summary']})")
         print(f"re-run / first build time ratio: {again['seconds'] / first['seconds']:.3f} "
               f"({first['seconds'] / again['seconds']:.1f}x faster)")
-        run_make(large, LARGE)
+        run_make(large, n_large)
         big = run_build(large)
-        print(f"{LARGE:,} images, first build: {big['seconds']:.2f} s ({big['summary']})")
-        print(f"peak RSS building {SMALL:,}: {first['peak_mb']:.1f} MB, {LARGE:,}: {big['peak_mb']:.1f} MB, "
-              f"ratio {big['peak_mb'] / first['peak_mb']:.2f} for {LARGE // SMALL}x the images")
+        print(f"{n_large:,} images, first build: {big['seconds']:.2f} s ({big['summary']})")
+        print(f"peak RSS building {n_small:,}: {first['peak_mb']:.1f} MB, "
+              f"{n_large:,}: {big['peak_mb']:.1f} MB, ratio {big['peak_mb'] / first['peak_mb']:.2f} "
+              f"for {n_large // n_small}x the images")
         print(f"  of which above the imports: {first['growth_mb']:.1f} MB vs {big['growth_mb']:.1f} MB "
               f"(the sample list itself is O(n): about 1 KB per image)")
         size = sum(f.stat().st_size for f in (large / ".cache").iterdir())
-        print(f"cache size for {LARGE:,} images: {size / 2**20:.1f} MB")
+        print(f"cache size for {n_large:,} images: {size / 2**20:.1f} MB")
+    emit_rows(first, again, big, (n_small, n_large))
 
 
 if __name__ == "__main__":

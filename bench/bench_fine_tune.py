@@ -6,10 +6,12 @@ Both runs train in one project, so they share the feature cache and the
 remembered split; the fine-tuned run trains the same top first (phase 1),
 then ``--fine-tune-epochs`` more on augmented images.
 
-Run: ``.venv/bin/python bench/bench_fine_tune.py`` (a few minutes). Needs
+Run: ``.venv/bin/python bench/bench_fine_tune.py [--quick]`` (about a minute;
+``--quick``: 4 top epochs and 2 fine-tune epochs instead of 10 and 5). Needs
 ``../shared/weights/mobilenet_2_5_224_tf_no_top.h5`` (or VERGEML_TEST_WEIGHTS).
 Prints test_acc of both, and the fine-tuned run's time against the frozen one's.
 """
+import argparse
 import json
 import os
 import shutil
@@ -19,12 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rows  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = Path(os.environ.get("VERGEML_TEST_WEIGHTS", REPO.parent / "shared" / "weights"))
 WEIGHTS_FILE = "mobilenet_2_5_224_tf_no_top.h5"
 COMMON = ["--architecture=mobilenet", "--alpha=0.25", "--size=224", "--optimizer=adam",
-          "--learning-rate=0.001", "--batch-size=32", "--epochs=10"]
+          "--learning-rate=0.001", "--batch-size=32"]
 SPLITS = ["--val-split=20%", "--test-split=30%"]
+EPOCHS = {False: (10, 5), True: (4, 2)}  # (top, fine-tune) epochs by --quick
 
 
 def make_project(root):
@@ -54,7 +60,19 @@ def results(root, name):
     return yaml.safe_load((root / "trainings" / name / "data.yaml").read_text())["results"]
 
 
+def emit_rows(frozen, tuned, seconds, epochs):
+    """The ``make bench`` rows: test accuracy and training time, fine-tuned vs frozen."""
+    what = f"LFW 200 photos, {epochs[0]}+{epochs[1]} epochs"
+    rows.emit(f"test_acc fine-tuned vs frozen, {what}", tuned["test_acc"], frozen["test_acc"],
+              "acc", note="frozen top")
+    rows.emit(f"training time fine-tuned vs frozen, {what}", seconds[1], seconds[0], "s",
+              higher_is_better=False, note="frozen top")
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer epochs (bench-quick)")
+    epochs, tune_epochs = EPOCHS[parser.parse_args().quick]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "lfw"
         home = Path(tmp) / "keras"
@@ -63,8 +81,9 @@ def main():
         env = dict(os.environ, KERAS_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="2")
         make_project(root)
         ml(root, env, "train", *COMMON, *SPLITS, "--epochs=1", "--name=warm-up")  # fills the cache
-        frozen_s = ml(root, env, "train", *COMMON, *SPLITS, "--name=frozen")
-        tuned_s = ml(root, env, "train", *COMMON, *SPLITS, "--fine-tune-epochs=5",
+        frozen_s = ml(root, env, "train", *COMMON, *SPLITS, f"--epochs={epochs}", "--name=frozen")
+        tuned_s = ml(root, env, "train", *COMMON, *SPLITS, f"--epochs={epochs}",
+                     f"--fine-tune-epochs={tune_epochs}",
                      "--fine-tune-layers=all", "--fine-tune-learning-rate=0.0001", "--name=tuned")
         frozen, tuned = results(root, "frozen"), results(root, "tuned")
     load = os.getloadavg()[0]
@@ -78,6 +97,7 @@ def main():
     print(f"{'time fine-tuned vs frozen (s)':<34}{tuned_s:>14.1f}{frozen_s:>12.1f}{tuned_s / frozen_s:>8.2f}")
     print(json.dumps({"frozen": {k: frozen.get(k) for k in ("test_acc", "test_loss", "best_epoch")},
                       "fine_tuned": {k: tuned.get(k) for k in ("test_acc", "test_loss", "best_epoch")}}))
+    emit_rows(frozen, tuned, (frozen_s, tuned_s), (epochs, tune_epochs))
 
 
 if __name__ == "__main__":

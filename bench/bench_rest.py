@@ -10,6 +10,7 @@ Usage:
     python bench/bench_rest.py                                  # fabricated instance
     python bench/bench_rest.py --trainings-dir trainings --name nervous-tron
     python bench/bench_rest.py --requests 300 --concurrency 8
+    python bench/bench_rest.py --quick                          # 50 requests, 1 round
 """
 import argparse
 import http.client
@@ -25,6 +26,9 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rows  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -150,12 +154,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trainings-dir", help="trainings folder of an existing instance")
     parser.add_argument("--name", help="instance name (without @)")
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (bench-quick)")
+    parser.add_argument("--requests", type=int, help="per round (default 200, quick 50)")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4, help="server worker threads")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="rounds of each measurement; the best is kept (shared machines are noisy)")
+    parser.add_argument("--repeat", type=int,
+                        help="rounds of each measurement; the best is kept (shared machines are noisy)"
+                             " (default 3, quick 1)")
     args = parser.parse_args()
+    args.requests = args.requests or (50 if args.quick else 200)
+    args.repeat = args.repeat or (1 if args.quick else 3)
     with tempfile.TemporaryDirectory() as tmp:
         if args.name:
             trainings_dir, name = Path(args.trainings_dir or "trainings").resolve(), args.name
@@ -194,6 +202,9 @@ def main():
     print(f"direct  {direct_rate:7.1f} images/s    (Predictor.predict_images, one image per call)")
     print(f"ratio   {rest_rate / direct_rate:7.2f}")
     print(json.dumps(result))
+    rows.emit(f"REST predict throughput, {args.concurrency} clients, {args.requests} requests, "
+              f"best of {args.repeat}", rest_rate, direct_rate, "img/s",
+              note=f"direct predict_images; REST p50 {result['rest_latency_ms_p50']} ms")
 
 
 if __name__ == "__main__":

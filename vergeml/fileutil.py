@@ -5,9 +5,7 @@ with :func:`os.replace`, so a crash or Ctrl-C leaves either the old file or
 the new one, never a half-written one.
 """
 import contextlib
-import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -24,6 +22,7 @@ def atomic_path(path):
     Yields:
         A temporary path in the same folder.
     """
+    import tempfile  # noqa: PLC0415 (lazy: commands that only read start faster)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes),
@@ -61,6 +60,7 @@ def _umask():
 
 def file_sha256(path):
     """Hex SHA-256 of a file, read in chunks so memory stays flat."""
+    import hashlib  # noqa: PLC0415 (lazy, as tempfile above)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -7,10 +7,10 @@ option tables in ``docs/``. Constraints are data, and error messages are
 generated from them, so a rule and its message can never disagree.
 """
 import re
-from dataclasses import dataclass, field
 
 from vergeml.errors import ConfigError
 from vergeml.locations import located
+from vergeml.records import REQUIRED, FrozenRecord
 from vergeml.spelling import canonical, stored_key
 from vergeml.suggest import suggestion
 
@@ -34,8 +34,7 @@ class OptionValueError(ValueError):
     """A value does not satisfy an option's declaration."""
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(FrozenRecord):
     r"""Declaration of one setting.
 
     Args:
@@ -62,22 +61,11 @@ class Option:
         aliases: other accepted names (``format`` for ``output``).
     """
 
-    name: str
-    default: object = None
-    type: str = "str"
-    help: str = ""
-    choices: tuple = ()
-    rule: str = ""
-    also: tuple = ()
-    pattern: tuple = ()
-    short: str = ""
-    flag: bool = False
-    positional: bool = False
-    nargs: str = ""
-    metavar: str = ""
-    yaml: bool = True
-    required: bool = False
-    aliases: tuple = field(default=())
+    # A frozen record, as @dataclass(frozen=True) made it (see vergeml.records).
+    FIELDS = (("name", REQUIRED), ("default", None), ("type", "str"), ("help", ""),
+              ("choices", ()), ("rule", ""), ("also", ()), ("pattern", ()), ("short", ""),
+              ("flag", False), ("positional", False), ("nargs", ""), ("metavar", ""),
+              ("yaml", True), ("required", False), ("aliases", ()))
 
     @property
     def dest(self):

@@ -7,7 +7,6 @@ per-sample cache keys. Pixels are only decoded later, by
 :meth:`Dataset.load_array`, for samples the cache does not already hold.
 """
 import os
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +14,8 @@ from pathlib import Path
 from vergeml.data import images
 from vergeml.data.cache import Cache, input_stage
 from vergeml.data.config import parse_data_config
-from vergeml.data.fingerprint import FileIndex, Fingerprint, file_digest, sample_key
-from vergeml.data.operations import OperationError
+from vergeml.data.fingerprint import FileIndex, Fingerprint, sample_key
+from vergeml.data.processing import Processing, encode_png, read_checked
 from vergeml.data.split import SPLITS, SplitItem, SplitSpec, parse_split, report_duplicates
 from vergeml.data.split_memory import remembered_splits
 from vergeml.data.store import Store
@@ -155,42 +154,33 @@ class Dataset:
 
     def load_image(self, sample, size=None, resize_mode="fill"):
         """Like :meth:`load_array`, but returns the ``PIL.Image`` (never cached)."""
-        source = self.config.source
-        img = images.decode_image(_read_unchanged(sample), sample.file) if source.reads_files \
-            else source.load(sample)
-        # Augmentation is for training only: val/test get rng=None (deterministic ops).
-        rng = random.Random(f"{self._seed}:{sample.relpath}:{sample.variant}") \
-            if sample.split == "train" and self._random else None
-        for op in self._ops:
-            try:
-                img = op.apply(img, rng)
-            except OperationError as err:
-                raise VergeMLError(f"{sample.relpath}: {err.message}") from None
-        if size:
-            img = images.fit_to_size(img, size, resize_mode)
-        return img
+        img = images.decode_image(self.read_bytes(sample), sample.file) \
+            if self.config.source.reads_files else self.config.source.load(sample)
+        return self.processing.apply(img, sample.relpath, sample.split, sample.variant,
+                                     size, resize_mode)
+
+    @property
+    def processing(self):
+        """The :class:`Processing` of the samples' pixels (picklable: ship it to workers)."""
+        return Processing(tuple(self._ops), self._seed, self._random)
+
+    def read_bytes(self, sample):
+        """A sample's encoded image: its file's bytes (checked against its digest), or,
+        for a source without files (MNIST), its image encoded as PNG (lossless).
+
+        Raises:
+            BadImageError: the file cannot be read.
+            VergeMLError: the file changed since the scan.
+        """
+        if self.config.source.reads_files:
+            return read_checked(sample.file, sample.digest, sample.relpath)
+        return encode_png(self.config.source.load(sample))
 
     def summary(self):
         """One line such as ``1,437 train, 180 val, 180 test samples, 10 labels``."""
         sizes = self.split_sizes()
         text = ", ".join(f"{sizes[s]:,} {s}" for s in SPLITS) + " samples"
         return text + (f", {len(self.labels)} labels" if self.labels else "")
-
-
-def _read_unchanged(sample):
-    """The file's bytes, checked against the digest its cache key was made from.
-
-    A file edited while a run is going would otherwise be cached under its
-    old key, and served if the old content ever came back.
-    """
-    try:
-        with open(sample.file, "rb") as handle:
-            data = handle.read()
-    except OSError as err:
-        raise images.BadImageError(sample.file, err.strerror or str(err)) from None
-    if file_digest(data) != sample.digest:
-        raise VergeMLError(f"{sample.relpath} changed while running; run the command again")
-    return data
 
 
 @dataclass(slots=True)

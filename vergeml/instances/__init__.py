@@ -10,7 +10,9 @@ Modules: :mod:`~vergeml.instances.instance` (the model and statuses),
 :mod:`~vergeml.instances.liveness` (is a run's process alive),
 :mod:`~vergeml.instances.folders` (scan, load, create),
 :mod:`~vergeml.instances.names` (robot names),
-:mod:`~vergeml.instances.run_files` (the project file copy and ``stats/predictions.csv``) and
+:mod:`~vergeml.instances.run_files` (the project file copy and ``stats/predictions.csv``),
+:mod:`~vergeml.instances.list_index` (every run's ``ml list`` summary in one cache file),
+:mod:`~vergeml.instances.table_render` (the table text) and
 :mod:`~vergeml.instances.listing` (the ``ml list`` table).
 """
 from vergeml.instances.folders import (NAME_PATTERN, SUBFOLDERS, check_new_name,

@@ -4,10 +4,7 @@ A new instance reserves its name with an exclusive ``mkdir``, so two runs
 started at once never share a folder.
 """
 import os
-import platform
-import random
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -15,8 +12,9 @@ from vergeml import __version__
 from vergeml.console import warn
 from vergeml.errors import UsageError, VergeMLError
 from vergeml.instances.instance import RUNNING, Instance, utc_now_iso
+from vergeml.instances.list_index import read_summaries
 from vergeml.instances.liveness import hostname
-from vergeml.instances.metadata import SUMMARY_SKIP, read_instance
+from vergeml.instances.metadata import read_instance
 from vergeml.instances.names import random_name
 from vergeml.spelling import stored_key
 from vergeml.suggest import suggestion
@@ -36,12 +34,24 @@ def instance_dirs(trainings_dir):
     Returns:
         list of :class:`~pathlib.Path`, empty when the folder is missing.
     """
+    root = Path(trainings_dir)
+    return [root / name for name in instance_names(trainings_dir)]
+
+
+def instance_names(trainings_dir):
+    """Sorted names of the instance folders (see :func:`instance_dirs`).
+
+    Args:
+        trainings_dir: the trainings folder (may not exist).
+
+    Returns:
+        list of str; sorting names orders the folders as sorting their paths does.
+    """
     try:
-        entries = list(os.scandir(trainings_dir))
+        with os.scandir(trainings_dir) as entries:
+            return sorted(e.name for e in entries if not e.name.startswith(".") and _is_dir(e))
     except (FileNotFoundError, NotADirectoryError):
         return []
-    dirs = [e for e in entries if not e.name.startswith(".") and _is_dir(e)]
-    return sorted(Path(e.path) for e in dirs)
 
 
 def _is_dir(entry):
@@ -64,8 +74,10 @@ def scan_instances(trainings_dir, warn=True, summary=False):
     Returns:
         list of :class:`Instance`, sorted by name; broken ones included.
     """
-    skip = SUMMARY_SKIP if summary else ()
-    instances = [read_instance(path, skip=skip) for path in instance_dirs(trainings_dir)]
+    if summary:  # through the index: one stat per file instead of two reads per run
+        instances = read_summaries(trainings_dir, instance_names(trainings_dir))
+    else:
+        instances = [read_instance(path) for path in instance_dirs(trainings_dir)]
     if warn:
         _warn_broken(instances)
     return instances
@@ -140,6 +152,7 @@ def create_instance(trainings_dir, model, backbone, hyperparameters, name=None):
         for sub in SUBFOLDERS:
             (path / sub).mkdir(exist_ok=True)
     except BaseException:
+        import shutil  # noqa: PLC0415 (lazy: imports bz2 and lzma; ml list never needs it)
         shutil.rmtree(path, ignore_errors=True)  # leave no broken folder behind
         raise
     return instance
@@ -198,6 +211,7 @@ def _reserve(trainings_dir, name):
 
 def _reserve_random(trainings_dir):
     """Create a folder with a free random robot name (see :func:`_reserve`)."""
+    import random  # noqa: PLC0415 (lazy, as shutil above)
     rng = random.Random()  # private, seeded from os.urandom: global RNG untouched
     for attempt in range(1000):
         candidate = random_name(rng)
@@ -218,6 +232,7 @@ def _initial_metadata(name, model, backbone, hyperparameters):
     Returns:
         dict in the order written to ``data.yaml``.
     """
+    import platform  # noqa: PLC0415 (lazy, as shutil above)
     return {
         "name": name,
         "model": model,

@@ -4,7 +4,6 @@ Also the statuses a run can have and the conversion of values to plain YAML
 types. Reading ``data.yaml`` is in :mod:`vergeml.instances.metadata`.
 """
 import datetime
-import hashlib
 import json
 from pathlib import Path
 
@@ -47,9 +46,18 @@ class Instance:
         partial: read as a summary (no history): must not be saved.
     """
 
-    def __init__(self, path, metadata=None, problem=None, partial=False):
-        self.path = Path(path)
-        self.name = self.path.name
+    def __init__(self, path, metadata=None, problem=None, partial=False, name=None):
+        """Args:
+            path: the instance folder (str or path).
+            metadata: the parsed metadata, or None.
+            problem: why it could not be read, or None.
+            partial: read as a summary.
+            name: the folder name when the caller knows it; then ``path``
+                becomes a :class:`~pathlib.Path` only when first used (``ml
+                list`` makes thousands of instances and uses no path).
+        """
+        self._path = path
+        self.name = name if name is not None else self.path.name
         self.metadata = metadata if metadata is not None else {}
         self.problem = problem
         self.partial = partial  # summary read (no history): must not be saved
@@ -58,6 +66,17 @@ class Instance:
         return f"Instance({self.name!r}, status={self.status!r})"
 
     # -- paths ----------------------------------------------------------------
+
+    @property
+    def path(self):
+        """The instance folder as a :class:`~pathlib.Path`."""
+        if not isinstance(self._path, Path):
+            self._path = Path(self._path)
+        return self._path
+
+    @path.setter
+    def path(self, value):
+        self._path = value
 
     @property
     def metadata_path(self):
@@ -203,6 +222,7 @@ class Instance:
 
 def metadata_digest(data):
     """Digest of the bytes of a ``data.yaml``, which a summary must match to be used."""
+    import hashlib  # noqa: PLC0415 (lazy: ml list over a fresh index hashes nothing)
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 

@@ -5,7 +5,6 @@ pattern ``^[a-z0-9-]+$``. Drawing uses a caller-supplied or private
 :class:`random.Random`, never the global one, so naming a run does not
 disturb seeded randomness elsewhere (the original reseeded the global RNG).
 """
-import random
 
 ADJECTIVES = tuple("""
 able absolute accepted accurate active actual adapted adept adequate advanced
@@ -64,5 +63,7 @@ def random_name(rng=None):
     Returns:
         A lower-case name such as ``nervous-tron``.
     """
-    rng = rng or random.Random()
+    if rng is None:
+        import random  # noqa: PLC0415 (lazy: ml list imports this module, never names a run)
+        rng = random.Random()
     return f"{rng.choice(ADJECTIVES)}-{rng.choice(NOUNS)}"

@@ -55,7 +55,9 @@ def sample_features(dataset, extractor, samples, resize, cache, settings=None, p
         samples: list of samples (any splits; repeated keys are extracted once).
         resize: how images are fitted to the input size.
         cache: an open :class:`vergeml.data.Cache`.
-        settings: resolved global options (``--device`` ...) for loading TensorFlow.
+        settings: resolved global options: ``--device`` ... for loading TensorFlow,
+            ``--engine`` and ``--ray-address`` for where to extract (local: this
+            process; ray: :mod:`.ray_engine`, into this same cache).
         progress: show a progress bar while extracting.
 
     Returns:
@@ -67,15 +69,31 @@ def sample_features(dataset, extractor, samples, resize, cache, settings=None, p
     unique = list({s.key: s for s in samples if s.key not in found}.values())
     if not unique:
         return found
-    from vergeml import backend
-    backend.load(settings)  # TensorFlow only when something is extracted
+    batches = _engine_batches(dataset, extractor, unique, resize, cache, settings or {})
     with tqdm(total=len(unique), desc="Extracting features", unit="img", file=sys.stderr,
               dynamic_ncols=True, disable=not progress) as bar:
-        load = lambda s: dataset.load_array(s, extractor.size, resize, cache)  # noqa: E731
-        for indices, batch in extractor.iter_features(unique, load, batch_size=64):
-            for index, vector in zip(indices, batch):
-                found[unique[index].key] = vector
-                cache.put(stage, unique[index].key, vector)
-            bar.update(len(indices))
-    cache.flush()
+        try:
+            for indices, batch in batches:
+                for index, vector in zip(indices, batch):
+                    found[unique[index].key] = vector
+                    cache.put(stage, unique[index].key, vector)
+                bar.update(len(indices))
+        finally:
+            cache.flush()  # Ctrl-C or a failure keeps every batch that was finished
+            close = getattr(batches, "close", None)  # a generator: stop the engine now
+            if close is not None:                    # (Ray: end the job), not at exit
+                close()
     return found
+
+
+def _engine_batches(dataset, extractor, samples, resize, cache, settings):
+    """``(indices, features)`` batches of ``samples`` from the engine ``--engine`` names."""
+    if settings.get("engine") == "ray":
+        from vergeml.models.imagenet import ray_cluster, ray_engine
+        ray_cluster.require_ray()  # before the progress bar shows
+        return ray_engine.iter_features(dataset, extractor, samples, resize,
+                                        address=settings.get("ray-address") or "auto")
+    from vergeml import backend
+    backend.load(settings)  # TensorFlow only when something is extracted
+    load = lambda s: dataset.load_array(s, extractor.size, resize, cache)  # noqa: E731
+    return extractor.iter_features(samples, load, batch_size=64)
