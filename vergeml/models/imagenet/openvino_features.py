@@ -23,13 +23,8 @@ COMPILE_CONFIG = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": 
 
 def require_openvino(action="the openvino runtime", find_spec=None):
     """Raise a one-line error when the ``openvino`` extra is not installed."""
-    import importlib.util
-    find_spec = find_spec or importlib.util.find_spec
-    try:
-        found = find_spec("openvino") is not None
-    except (ImportError, ValueError):
-        found = False
-    if not found:
+    from vergeml.runtimes import missing_modules
+    if missing_modules(["openvino"], find_spec):
         raise VergeMLError(f"{action} needs the openvino extra: {EXTRA_HINT}")
 
 

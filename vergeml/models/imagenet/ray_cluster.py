@@ -36,13 +36,8 @@ QUIET_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_BACKEND_LOG_LEVEL": "fatal"}
 
 def require_ray(find_spec=None):
     """Raise a one-line error when the ``ray`` extra is not installed."""
-    import importlib.util
-    find_spec = find_spec or importlib.util.find_spec
-    try:
-        found = find_spec("ray") is not None
-    except (ImportError, ValueError):
-        found = False
-    if not found:
+    from vergeml.runtimes import missing_modules
+    if missing_modules(["ray"], find_spec):
         raise VergeMLError(f"--engine=ray needs the ray extra: {EXTRA_HINT}")
 
 
