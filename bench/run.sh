@@ -17,7 +17,7 @@ trap 'rm -f "$BENCH_ROWS"' EXIT
 failed=()
 for bench in bench/bench_startup.py bench/bench_list.py bench/bench_cache.py \
              bench/bench_extract_photos.py bench/bench_predict.py bench/bench_rest.py \
-             bench/bench_fine_tune.py bench/bench_ray.py; do
+             bench/bench_fine_tune.py bench/bench_top_probe.py bench/bench_ray.py; do
     printf '\n=== %s\n' "$bench"
     start=$SECONDS
     python "$bench" "$@" || failed+=("$bench (exit $?)")

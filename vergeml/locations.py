@@ -3,7 +3,7 @@
 :mod:`vergeml.config` records the position of every key and value of
 ``vergeml.yaml``; :func:`located` turns a message about a key into::
 
-    vergeml.yaml:3:18: train.learning-rate: expected a number > 0, got "fast"
+    vergeml.yaml:3:18: train.learning-rate: expected a number > 0 or auto, got "fast"
       learning-rate: fast
                      ^
 

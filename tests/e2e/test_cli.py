@@ -47,7 +47,8 @@ def test_subprocess_located_error(run_ml, make_project):
     folder = make_project("model: imagenet\n\ntrain:\n  learning-rate: fast\n")
     code, out, err = run_ml("train", cwd=folder)
     assert code == 2
-    assert ('Error: vergeml.yaml:4:18: train.learning-rate: expected a number > 0, got "fast"\n'
+    # "or auto": learning-rate's default is auto since issue 14 (the original's was 0.0001).
+    assert ('Error: vergeml.yaml:4:18: train.learning-rate: expected a number > 0 or auto, got "fast"\n'
             "  learning-rate: fast\n"
             + " " * 17 + "^\n") in err
     assert "Traceback" not in err

@@ -35,8 +35,9 @@ def test_a_located_error_in_a_subprocess(run_ml, make_project):
     folder = make_project("model: imagenet\ntrain:\n  learning-rate: fast\n")
     code, out, err = run_ml("train", cwd=folder)
     assert code == 2 and out == ""
-    assert err.splitlines() == ['Error: vergeml.yaml:3:18: train.learning-rate: expected a number > 0, '
-                                'got "fast"',
+    # "or auto": learning-rate's default is auto since issue 14 (the original's was 0.0001).
+    assert err.splitlines() == ['Error: vergeml.yaml:3:18: train.learning-rate: expected a number > 0 '
+                                'or auto, got "fast"',
                                 "  learning-rate: fast",
                                 "                 ^"]
 

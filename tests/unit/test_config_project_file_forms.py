@@ -152,10 +152,11 @@ def test_booleans_in_the_file(call_ml, make_project, monkeypatch, recorded, valu
 
 
 # -- 4. file:line:column and an excerpt ----------------------------------------------------
+# (learning-rate accepts auto since issue 14, its new default: hence "or auto" below.)
 
 @pytest.mark.parametrize("text, lines", [
     ("model: imagenet\ntrain:\n  learning-rate: fast\n",
-     ['Error: vergeml.yaml:3:18: train.learning-rate: expected a number > 0, got "fast"',
+     ['Error: vergeml.yaml:3:18: train.learning-rate: expected a number > 0 or auto, got "fast"',
       "  learning-rate: fast",
       "                 ^"]),
     ("model: imagenet\ndata:\n  preprocess: [resize]\n",

@@ -88,8 +88,10 @@ def test_help_train_lists_every_option_with_default(ml_help):
 
 def test_help_train_shows_allowed_values(ml_help):
     text = flat(ml_help("train"))
-    assert "[default: 0.0001] (a number > 0)" in text
-    assert "[default: sgd] (one of sgd, adam)" in text
+    # adam and learning-rate auto (0.01) are issue 14's defaults, not the original's sgd and
+    # 0.0001 (with which the top stayed far below a logistic-regression probe).
+    assert "[default: auto] (a number > 0 or auto)" in text
+    assert "[default: adam] (one of sgd, adam)" in text
     assert "[default: auto] (an integer >= 32 or auto)" in text
     assert "(a number between 0 and 0.99)" in text
     assert "mobilenet" in text and "resnet-50" in text

@@ -259,6 +259,8 @@ def test_resolve_missing_required():
     assert options.resolve({}, {"class": "cat"}) == {"class": "cat"}
 
 
+# learning-rate accepts auto since issue 14 (its new default; the original's was 0.0001),
+# so the real declaration's messages below say "or auto".
 def test_located_error_message_exact(tmp_path):
     path = tmp_path / "vergeml.yaml"
     path.write_text("model: imagenet\n\ntrain:\n  learning-rate: fast\n")
@@ -267,7 +269,7 @@ def test_located_error_message_exact(tmp_path):
         OptionSet(TRAIN_OPTIONS).resolve({}, project.section("train"), where="train",
                                          lines=project.lines)
     assert info.value.message == \
-        'vergeml.yaml:4:18: train.learning-rate: expected a number > 0, got "fast"'
+        'vergeml.yaml:4:18: train.learning-rate: expected a number > 0 or auto, got "fast"'
     assert info.value.message.excerpt == ("  learning-rate: fast", " " * 17 + "^")
 
 
@@ -278,7 +280,7 @@ def test_located_error_for_underscore_key_and_unknown_key(tmp_path):
     with pytest.raises(ConfigError) as info:
         OptionSet(TRAIN_OPTIONS).resolve({}, project.section("train"), where="train",
                                          lines=project.lines)
-    assert info.value.message == "vergeml.yaml:3:18: train.learning-rate: expected a number > 0, got -1"
+    assert info.value.message == "vergeml.yaml:3:18: train.learning-rate: expected a number > 0 or auto, got -1"
     assert info.value.message.excerpt == ("  learning_rate: -1", " " * 17 + "^")
     path.write_text("train:\n  epochs: 3\n\n  optimiser: adam\n")
     project = load_project_file(path)

@@ -13,7 +13,7 @@ from vergeml.spelling import stored_key
 
 DEFAULTS = {o.name: o.default for o in TRAIN_OPTIONS}
 RUN = {**DEFAULTS, "architecture": "mobilenet", "alpha": 0.25, "size": 32, "epochs": 2,
-       "learning-rate": 0.002, "optimizer": "adam", "fine-tune-epochs": 3,
+       "learning-rate": 0.002, "optimizer": "sgd", "fine-tune-epochs": 3,
        "augment": ["flip-horizontal", "rotate:0.05", "zoom:0.1"]}
 
 
@@ -45,9 +45,11 @@ def test_the_stored_values_win_over_the_typed_defaults(tmp_path):
 
 def test_a_typed_default_value_is_ignored(tmp_path):
     instance = make_run(tmp_path)
+    # The run's optimizer is sgd, not the default: adam is issue 14's default (the
+    # original's was sgd), so a typed default must not count as a change.
     args = resumed_args(instance, {"learning-rate": DEFAULTS["learning-rate"],
-                                   "optimizer": "sgd"}, DEFAULTS)
-    assert args["learning-rate"] == 0.002 and args["optimizer"] == "adam"
+                                   "optimizer": DEFAULTS["optimizer"]}, DEFAULTS)
+    assert args["learning-rate"] == 0.002 and args["optimizer"] == "sgd"
 
 
 def test_a_typed_value_equal_to_the_run_is_fine(tmp_path):
@@ -60,7 +62,7 @@ def test_a_typed_value_equal_to_the_run_is_fine(tmp_path):
 
 @pytest.mark.parametrize("typed, named", [
     ({"learning-rate": 0.01}, "learning-rate 0.01 (the run has 0.002)"),
-    ({"optimizer": "sgd", "learning-rate": 0.5}, "learning-rate 0.5"),
+    ({"optimizer": "adam", "learning-rate": 0.5}, "learning-rate 0.5"),  # adam: the default
     ({"dropout": 0.5}, "dropout 0.5 (the run has 0.0)"),
     ({"augment": ["zoom:0.2"]}, "augment"),
     ({"architecture": "resnet-50", "alpha": 0.5}, "alpha 0.5"),
@@ -97,12 +99,14 @@ def test_epochs_can_be_extended(tmp_path):
 
 
 def test_epochs_can_be_extended_to_the_default_value(tmp_path):
-    """ml @x resume --epochs=5 (5 is the default) names epochs explicitly."""
-    instance = make_run(tmp_path)                  # epochs 2; the option's default is 5
-    args = resumed_args(instance, {"epochs": 5}, DEFAULTS, explicit=("epochs",))
-    assert args["epochs"] == 5
+    """ml @x resume --epochs=50 (the default) names epochs explicitly."""
+    # The default is 50 (issue 14's), not the original's 5: the top needs that many to converge.
+    default = DEFAULTS["epochs"]
+    instance = make_run(tmp_path)                  # epochs 2, below the default
+    args = resumed_args(instance, {"epochs": default}, DEFAULTS, explicit=("epochs",))
+    assert args["epochs"] == default
     # ml train --resume fills in every default: a default there means "as the run was".
-    assert resumed_args(instance, {"epochs": 5}, DEFAULTS)["epochs"] == 2
+    assert resumed_args(instance, {"epochs": default}, DEFAULTS)["epochs"] == 2
 
 
 # -- _check_status -------------------------------------------------------------------

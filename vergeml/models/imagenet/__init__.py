@@ -17,9 +17,9 @@ model: imagenet
 # See `ml help train` for every option.
 train:
   architecture: {architecture}
-  # epochs: 5
-  # learning-rate: 0.0001
-  # optimizer: sgd
+  # epochs: 50
+  # learning-rate: auto
+  # optimizer: adam
   # dropout: 0.0
 """
 

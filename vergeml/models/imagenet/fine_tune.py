@@ -134,9 +134,9 @@ def fine_tune(top, extractor, dataset, args, instance, state, seed):
 
 
 def fine_tune_rate(args):
-    """``fine-tune-learning-rate``, by default a tenth of ``learning-rate``."""
-    rate = args.get("fine-tune-learning-rate")
-    return args["learning-rate"] / 10 if rate in (None, "auto") else rate
+    """``fine-tune-learning-rate`` as a number (``auto``: :func:`.top.resolve_learning_rates`)."""
+    from vergeml.models.imagenet.top import resolve_learning_rates
+    return resolve_learning_rates(args)["fine-tune-learning-rate"]
 
 
 def phase_end(state, phase):

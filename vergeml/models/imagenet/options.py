@@ -9,7 +9,8 @@ from vergeml.models.imagenet.backbones import architecture_names
 from vergeml.options import Option
 
 TRAIN_OPTIONS = (
-    Option("epochs", default=5, type="int", rule=">0", help="How many epochs to train."),
+    Option("epochs", default=50, type="int", rule=">0",
+           help="How many epochs to train the top (the best epoch is kept)."),
     Option("architecture", default="resnet-50", choices=tuple(architecture_names()),
            help="Name of the pre-trained network used as feature extractor."),
     Option("variant", default="auto",
@@ -24,8 +25,9 @@ TRAIN_OPTIONS = (
     Option("output-layer", default="last",
            help="Layer of the network (name or index) whose output is used as features."),
     Option("batch-size", default=64, type="int", rule=">0", help="Samples per training batch."),
-    Option("optimizer", default="sgd", choices=("sgd", "adam"), help="Optimizer used to train the top."),
-    Option("learning-rate", default=0.0001, type="float", rule=">0", help="Learning rate of the optimizer."),
+    Option("optimizer", default="adam", choices=("sgd", "adam"), help="Optimizer used to train the top."),
+    Option("learning-rate", default="auto", type="float", rule=">0", also=("auto",),
+           help="Learning rate of the optimizer (auto: 0.01)."),
     Option("decay", default=0.0, type="float", rule=">=0", help="Learning rate decay per step (inverse time decay)."),
     Option("dropout", default=0.0, type="float", rule="0..0.99", help="Dropout rate before each dense layer (0 means none)."),
     Option("early-stopping-delta", default=0.0, type="float", rule=">=0",
@@ -43,7 +45,8 @@ TRAIN_OPTIONS = (
            help="How many of the backbone's last layers with weights to unfreeze in phase 2 "
                 "(BatchNormalization stays frozen), or all."),
     Option("fine-tune-learning-rate", default="auto", type="float", rule=">0", also=("auto",),
-           help="Learning rate of phase 2 (auto: a tenth of learning-rate)."),
+           help="Learning rate of phase 2 (auto: a tenth of learning-rate, or 0.0001 when "
+                "learning-rate is auto)."),
     Option("augment", default=list(DEFAULT_AUGMENT), type="list",
            help="Augmentation of phase 2's training images, each name[:strength]: "
                 + ", ".join(AUGMENTATIONS) + "; none for no augmentation."),

@@ -61,6 +61,8 @@ def _train(args, env, metadata=None):
     if args.get("resume"):
         from vergeml.models.imagenet.resume import resume
         return resume(env, args["resume"], args)
+    from vergeml.models.imagenet.top import resolve_learning_rates
+    args = resolve_learning_rates(args)  # stored as numbers: a resumed run never re-resolves auto
     parse_augment(args["augment"])  # a typo fails now, not after the extraction
     project_text = _project_snapshot(args, env)  # as it is now, not after a long extraction
     if args.get("name") is not None:

@@ -1,0 +1,213 @@
+"""The frozen top against a logistic-regression probe on the same cached features and split.
+
+Issue 14's figure: the top that ``ml train`` trains with its default options
+should reach what a scikit-learn ``LogisticRegression`` reaches on the very
+features ``ml train`` cached, on the very split it used. Three data sets, all
+offline: real photos (``bench/photos.py``: crops of scikit-image's colour
+photographs filed by source photo; crops of one photo look alike, so this set
+is easy), scikit-image's LFW subset (100 faces, 100 non-faces, 25x25 grey) and
+scikit-learn's digits (what ``ml download:digits`` writes).
+
+For each data set, size and seed: a fresh project (the samples and the
+feature cache are shared by the seeds), then ``ml train`` with the default
+train options (only ``--architecture=mobilenet --alpha=0.25 --size=S`` are
+given, with the shared ImageNet weights) run in this process through
+``vergeml.cli.main``, the code path of the ``ml`` command (TensorFlow is
+imported once). ``--test-split=30%`` gives the test accuracy a finer grain
+than the default 10% would; the validation split keeps its default (10%).
+Then the probe: ``LogisticRegression(max_iter=1000)`` with the default C=1 on
+the raw features (no scaling: the issue's probe, and the stronger one on the
+photo sets), fitted on the train split's cached features read back through
+the same cache and the remembered split; the test labels are checked against
+the run's ``stats/test_predictions.npz``. The probe on standardised features
+is printed too, for the record.
+
+Run: ``.venv/bin/python bench/bench_top_probe.py [--quick]`` (about 4 minutes
+here: 224 and 96 px, seeds 1-3, 450 photos, 200 LFW, 600 digits; ``--quick``:
+96 px, seed 1, 270 photos, 200 LFW, 450 digits, under a minute). Needs
+``../shared/weights/mobilenet_2_5_224_tf_no_top.h5`` (or VERGEML_TEST_WEIGHTS).
+One row per data set and size: the mean test accuracy over the seeds of the
+top against the probe's, target >= 1x; and one row of the mean over all of them.
+"""
+import argparse
+import contextlib
+import io
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rows  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+WEIGHTS = Path(os.environ.get("VERGEML_TEST_WEIGHTS", REPO.parent / "shared" / "weights"))
+WEIGHTS_FILE = "mobilenet_2_5_224_tf_no_top.h5"
+BACKBONE = ["--architecture=mobilenet", "--alpha=0.25"]
+SPLITS = ["--test-split=30%"]
+# (data set, samples, sizes, seeds) by --quick.
+PLAN = {False: {"photos": 450, "lfw": 200, "digits": 600, "sizes": (224, 96), "seeds": (1, 2, 3)},
+        True: {"photos": 270, "lfw": 200, "digits": 450, "sizes": (96,), "seeds": (1,)}}
+
+
+def write_samples(name, folder, count):
+    """``folder/<class>/*`` for one data set (``count`` samples; LFW always has 200)."""
+    if name == "photos":
+        from photos import make_photos
+        make_photos(folder, count, seed=0)
+    elif name == "lfw":
+        from PIL import Image
+        from skimage.data import lfw_subset
+        for index, image in enumerate(lfw_subset()[:count]):
+            target = folder / ("face" if index < 100 else "other")
+            target.mkdir(parents=True, exist_ok=True)
+            Image.fromarray((image * 255).astype("uint8")).convert("RGB").save(target / f"{index:03d}.png")
+    else:
+        from vergeml.downloads.digits import load_digits, to_png
+        images, labels = load_digits()
+        for index, (image, label) in enumerate(zip(images[:count], labels[:count])):
+            target = folder / str(label)
+            target.mkdir(parents=True, exist_ok=True)
+            (target / f"{index:04d}.png").write_bytes(to_png(image))
+
+
+def project(base, seed):
+    """A fresh project on the shared samples: its own remembered split, the shared cache."""
+    root = base / f"seed-{seed}"
+    root.mkdir()
+    (root / "samples").symlink_to(base / "samples", target_is_directory=True)
+    (root / "vergeml.yaml").write_text("model: imagenet\n")
+    return root
+
+
+def train_argv(root, base, seed, size):
+    """``ml ... train`` with the default train options (backbone and size aside)."""
+    return ["--project-dir", str(root), f"--cache-dir={base / 'cache'}", f"--random-seed={seed}",
+            *SPLITS, "train", *BACKBONE, f"--size={size}", "--name=top"]
+
+
+def quietly(function, *args):
+    """``function(*args)`` with its stdout and stderr kept; returns (result, output)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = function(*args)
+    return result, out.getvalue()
+
+
+def train_top(argv):
+    """Run ``ml train`` in this process; returns the run's results (``data.yaml``)."""
+    import yaml
+    from vergeml import cli
+    status, output = quietly(cli.main, argv)
+    if status:
+        sys.exit(f"ml {' '.join(argv)} failed ({status}):\n{output[-3000:]}")
+    root = Path(argv[argv.index("--project-dir") + 1])
+    meta = yaml.safe_load((root / "trainings" / "top" / "data.yaml").read_text())
+    return meta
+
+
+def cached_split(argv):
+    """The cached features and labels of each split of the project, as ``ml train`` used them."""
+    from vergeml import cli
+    from vergeml.data import load_dataset
+    from vergeml.models.imagenet.feature_cache import cached_features
+    from vergeml.models.imagenet.features import FeatureExtractor
+    parsed = cli.parse(argv)
+    env = parsed["env"]
+    args = parsed["option_set"].resolve(parsed["options"], env.project.section("train"),
+                                        where="train", lines=env.project.lines)
+    dataset = load_dataset(env, progress=False)
+    extractor, _ = quietly(FeatureExtractor.from_options, args, env.random_seed, env.cache_dir)
+    features, output = quietly(cached_features, dataset, extractor, args, env.settings)
+    if " 0 new" not in output:
+        sys.exit(f"the probe's features were not all cached: {output.strip()}")
+    return features
+
+
+def probe(features, scaled=False):
+    """Test accuracy of ``LogisticRegression(max_iter=1000)`` fitted on the train split."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    (x_train, y_train), (x_test, y_test) = features["train"], features["test"]
+    if scaled:
+        scaler = StandardScaler().fit(x_train)
+        x_train, x_test = scaler.transform(x_train), scaler.transform(x_test)
+    model = LogisticRegression(max_iter=1000).fit(x_train, y_train)
+    return float((model.predict(x_test) == y_test).mean())
+
+
+def one_seed(base, seed, size):
+    """Top and probes of one seed: ``(top, probe, probe_scaled, best_epoch, seconds)``."""
+    import numpy as np
+    root = project(base, seed)
+    argv = train_argv(root, base, seed, size)
+    start = time.perf_counter()
+    meta = train_top(argv)
+    seconds = time.perf_counter() - start
+    features = cached_split(argv)
+    stored = np.load(root / "trainings" / "top" / "stats" / "test_predictions.npz")
+    if not np.array_equal(stored["y_true"], features["test"][1]):
+        sys.exit(f"{root}: the probe's test split is not the one ml train tested")
+    results = meta["results"]
+    return results["test_acc"], probe(features), probe(features, scaled=True), \
+        results["best_epoch"], seconds
+
+
+
+
+def bench_set(tmp, name, count, sizes, seeds):
+    """Every size and seed of one data set; one row per size. Returns the runs."""
+    every = []
+    for size in sizes:
+        base = tmp / f"{name}-{size}"
+        write_samples(name, base / "samples", count)
+        runs = []
+        for seed in seeds:
+            runs.append(one_seed(base, seed, size))
+            top, lin, lin_scaled, best, seconds = runs[-1]
+            print(f"  {name} {size} px seed {seed}: top {top:.3f} (best epoch {best}, {seconds:.0f} s), "
+                  f"probe {lin:.3f}, probe on standardised features {lin_scaled:.3f}", flush=True)
+        emit(f"{name} ({count}), MobileNet a0.25 {size} px, "
+             f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}", runs)
+        every += runs
+    return every
+
+
+def emit(what, runs):
+    """The row of ``runs``: mean test accuracy of the top against the probe's."""
+    tops, probes, scaled = ([run[i] for run in runs] for i in range(3))
+    sd = f"; sd top {statistics.pstdev(tops):.3f}, probe {statistics.pstdev(probes):.3f}" \
+        if len(runs) > 1 else ""
+    rows.emit(f"frozen top test_acc, {what}", statistics.mean(tops), statistics.mean(probes),
+              "acc", target=1.0, note=f"logistic-regression probe{sd}; on standardised "
+              f"features {statistics.mean(scaled):.3f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one size, smaller sets (bench-quick)")
+    plan = PLAN[parser.parse_args().quick]
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "keras" / "models").mkdir(parents=True)
+        shutil.copyfile(WEIGHTS / WEIGHTS_FILE, tmp / "keras" / "models" / WEIGHTS_FILE)
+        os.environ.update(KERAS_HOME=str(tmp / "keras"), VERGEML_OFFLINE="1",
+                          TF_CPP_MIN_LOG_LEVEL="2")
+        print(f"default train options; seeds {', '.join(map(str, plan['seeds']))}; "
+              f"load average {os.getloadavg()[0]:.2f}", flush=True)
+        runs = []
+        for name in ("photos", "lfw", "digits"):
+            runs += bench_set(tmp, name, plan[name], plan["sizes"], plan["seeds"])
+        emit(f"all {len(runs)} runs above", runs)
+    print(f"load average {os.getloadavg()[0]:.2f}; {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

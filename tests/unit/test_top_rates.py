@@ -1,0 +1,55 @@
+"""learning-rate and fine-tune-learning-rate auto (issue 14's defaults of the top)."""
+import pytest
+
+from vergeml.models.imagenet.fine_tune import fine_tune_rate
+from vergeml.models.imagenet.options import TRAIN_OPTIONS
+from vergeml.models.imagenet.top import (AUTO_FINE_TUNE_LEARNING_RATE, AUTO_LEARNING_RATE,
+                                         resolve_learning_rates)
+
+DEFAULTS = {o.name: o.default for o in TRAIN_OPTIONS}
+
+
+def test_the_top_defaults_are_issue_14s():
+    # Not the original's sgd / 0.0001 / 5 epochs: with those the top stayed far
+    # below a logistic regression on the same features (bench/bench_top_probe.py).
+    assert (DEFAULTS["optimizer"], DEFAULTS["learning-rate"], DEFAULTS["epochs"]) == \
+        ("adam", "auto", 50)
+    assert DEFAULTS["fine-tune-learning-rate"] == "auto"
+
+
+def test_both_auto_give_the_constants():
+    resolved = resolve_learning_rates(DEFAULTS)
+    assert resolved["learning-rate"] == AUTO_LEARNING_RATE == 0.01
+    assert resolved["fine-tune-learning-rate"] == AUTO_FINE_TUNE_LEARNING_RATE == 0.0001
+    assert fine_tune_rate(DEFAULTS) == AUTO_FINE_TUNE_LEARNING_RATE
+
+
+@pytest.mark.parametrize("rate, fine_tune, expected", [
+    (0.001, "auto", (0.001, 0.0001)),      # a given rate: phase 2 gets a tenth of it, as before
+    (0.002, None, (0.002, 0.0002)),
+    ("auto", 0.00003, (0.01, 0.00003)),    # a given phase-2 rate is kept
+    (0.05, 0.001, (0.05, 0.001)),
+])
+def test_a_given_rate_wins(rate, fine_tune, expected):
+    args = {**DEFAULTS, "learning-rate": rate, "fine-tune-learning-rate": fine_tune}
+    resolved = resolve_learning_rates(args)
+    assert (resolved["learning-rate"], resolved["fine-tune-learning-rate"]) == \
+        pytest.approx(expected)
+    assert fine_tune_rate(args) == pytest.approx(expected[1])
+
+
+def test_resolving_is_idempotent_and_leaves_the_input_alone():
+    args = dict(DEFAULTS)
+    once = resolve_learning_rates(args)
+    assert resolve_learning_rates(once) == once
+    assert args == DEFAULTS                                   # a new dict, the input unchanged
+    assert {k: v for k, v in once.items() if "learning-rate" not in k} == \
+        {k: v for k, v in DEFAULTS.items() if "learning-rate" not in k}
+
+
+def test_a_run_stored_before_auto_keeps_a_tenth():
+    """A run stored with a number and fine-tune auto (before learning-rate had auto) resumes
+    with the rates it had: a tenth of its learning rate in phase 2."""
+    stored = {**DEFAULTS, "optimizer": "sgd", "learning-rate": 0.0001, "fine-tune-learning-rate": "auto"}
+    assert fine_tune_rate(stored) == pytest.approx(0.00001)
+    assert resolve_learning_rates(stored)["learning-rate"] == 0.0001
