@@ -4,6 +4,7 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test test-all bench bench-quick docs clean
 
@@ -13,16 +14,20 @@ $(STAMP): setup.py
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The browser test (tests/reliability/test_browser.py) drives Debian's chromium.
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
 
 # make test: everything but the tests marked slow (the big backbones, long
 # end-to-end runs), in well under 15 minutes; make test-all: every test.
 # Unbuffered, so a log cut short still ends at the test that was running.
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	PYTHONUNBUFFERED=1 $(PY) -m pytest -m "not slow" --durations=15
 
-test-all: $(STAMP)
+test-all: $(STAMP) $(CHROMIUM)
 	PYTHONUNBUFFERED=1 $(PY) -m pytest --durations=30
 
 # make bench: every benchmark, then one table of all figures (under 15

@@ -89,7 +89,11 @@ setup(
         "export": EXPORT_REQUIRES,
         "openvino": OPENVINO_REQUIRES,
         "ray": RAY_REQUIRES,
-        "test": ["pytest>=8.0", "pytest-timeout>=2.2", "scikit-image>=0.22"] + EXPORT_REQUIRES
+        # hypothesis: the command-line and project-file fuzz; schemathesis: the
+        # REST API against its own /openapi.json; playwright: drives Debian's
+        # chromium (/usr/bin/chromium) for the service's pages (tests/reliability).
+        "test": ["pytest>=8.0", "pytest-timeout>=2.2", "scikit-image>=0.22",
+                 "hypothesis>=6.100", "schemathesis>=4.0", "playwright>=1.40"] + EXPORT_REQUIRES
         + OPENVINO_REQUIRES + RAY_REQUIRES,
     },
     entry_points=ENTRY_POINTS,

@@ -38,3 +38,35 @@ def emit(figure, ours, baseline, unit, target=None, higher_is_better=True, note=
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
     return row
+
+
+def run_ml(cwd, env, *args):
+    """Run the real ``ml`` command (the venv's, beside this Python) and time it.
+
+    Args:
+        cwd: the project folder to run in.
+        env: the environment of the subprocess.
+        *args: the command line after ``ml``.
+
+    Returns:
+        ``(seconds, cpu_seconds, stdout)``: wall time of the whole process, its
+        CPU time (user + system, all threads: steadier than wall time on a
+        loaded machine), and what it printed. A failing command ends the
+        benchmark with its last lines of stderr.
+    """
+    import resource
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    def children_cpu():
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+    cpu, start = children_cpu(), time.perf_counter()
+    done = subprocess.run([str(Path(sys.executable).with_name("ml")), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+    seconds, cpu = time.perf_counter() - start, children_cpu() - cpu
+    if done.returncode:
+        sys.exit(f"ml {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return seconds, cpu, done.stdout

@@ -22,6 +22,9 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         message = re.sub(r"^argument (-[^/:\s]+)(/-[^:\s]+)*:", r"\1:", message)
+        message = re.sub(r"^the following arguments are required: (.*)",
+                         lambda m: "missing argument " + ", ".join(f"<{n}>" for n in m.group(1).split(", ")),
+                         message)
         raise UsageError(message.replace("expected one argument", "expected a value"), hint=self.hint)
 
 
@@ -46,7 +49,10 @@ def build_parser(options, hint=None):
         if option.positional:
             parser.add_argument(option.dest, nargs=option.nargs or None, default=argparse.SUPPRESS)
             continue
-        flags = option.spellings() + ([f"-{option.short}"] if option.short else [])
+        # The canonical name first: argparse names an option by its first flag in errors
+        # (--output, not its alias --format).
+        flags = sorted(option.spellings(), key=lambda f: f != f"--{option.name}") \
+            + ([f"-{option.short}"] if option.short else [])
         parser.add_argument(*flags, dest=option.dest, default=argparse.SUPPRESS)
     return parser
 
@@ -151,6 +157,17 @@ def reject_unknown(unknown, options, see):
                 hint = f" Did you mean '--{completions[0]}'?"
             raise UsageError(f"unknown option {name}.{hint}", hint=see)
         raise UsageError(f"unexpected argument '{token}'", hint=see)
+
+
+def reject_empty(typed, options, see):
+    """An empty or blank argument (``ml @x predict ''``) names no file, folder or topic:
+    a usage error instead of a confusing ``: No such file or directory``."""
+    for option in options:
+        value = typed.get(option.name) if option.positional else None
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and not v.strip() for v in values):
+            raise UsageError(f"<{option.name}>: empty argument {next(v for v in values if not v.strip())!r}",
+                             hint=see)
 
 
 def _is_number(text):

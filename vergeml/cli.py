@@ -14,11 +14,11 @@ from pathlib import Path
 
 from vergeml import plugins
 from vergeml.argv import (OPTIONS_HINT, build_parser, expand_flags, extract_instances, option_topics,
-                          reject_unknown, reject_unknown_globals, split_around_command,
+                          reject_empty, reject_unknown, reject_unknown_globals, split_around_command,
                           split_command_line, typed_globals)  # noqa: F401 - split_command_line: API
 from vergeml.command import check_arity, lookup
 from vergeml.config import (GLOBAL_OPTIONS, ProjectFile, check_top_level_keys, find_project_file,
-                            load_project_file, resolve_globals)
+                            load_project_file, path_problem, resolve_globals)
 from vergeml.env import DEFAULT_MODEL, Environment
 from vergeml.errors import ConfigError, UsageError, VergeMLError
 from vergeml.options import OptionSet, located
@@ -71,6 +71,7 @@ def parse(argv):
     reject_unknown(unknown, options, see)
     typed = {canonical(k): v for k, v in vars(namespace).items()}
     command_typed = {k: v for k, v in typed.items() if k in options}
+    reject_empty(command_typed, options, see)
     if topics:
         command_typed["topic"] = topics + list(command_typed.get("topic") or [])
     return {"env": env, "command": command, "globals": globals_typed,
@@ -90,6 +91,10 @@ def make_environment(globals_typed, instances, subcommand=None, lenient=False):
     Returns:
         An :class:`Environment`.
     """
+    for name, what in (("project-dir", "a directory"), ("file", "a file")):
+        problem = path_problem(globals_typed[name], what) if name in globals_typed else None
+        if problem:  # --project-dir= would silently mean the current directory
+            raise UsageError(f"--{name}: {problem}", hint=OPTIONS_HINT)
     project_dir = Path(globals_typed.get("project-dir") or os.getcwd())
     if not project_dir.is_dir():
         raise ConfigError(f"project directory not found: {project_dir}")
@@ -98,15 +103,24 @@ def make_environment(globals_typed, instances, subcommand=None, lenient=False):
         project = load_project_file(path) if path else ProjectFile()
         settings = resolve_globals(globals_typed, project)
     except ConfigError as error:
-        if not lenient:
-            raise
-        warn(f"{error.message} (ignored for help)")
+        _ignore_for_help(error, lenient)
         project = ProjectFile()
         settings = resolve_globals({}, project)
     instance = _first_instance(project_dir, settings, instances)
-    model_name = _model_name(globals_typed, settings, instance)
+    try:
+        model_name = _model_name(globals_typed, settings, instance)
+    except ConfigError as error:  # model: with a typo in the file must not stop ml help
+        _ignore_for_help(error, lenient and not globals_typed.get("model"))  # --model=nope: typed
+        model_name = DEFAULT_MODEL
     return Environment(project_dir, project, settings, instances, subcommand=subcommand,
                        model_name=model_name, instance=instance)
+
+
+def _ignore_for_help(error, lenient):
+    """Re-raise ``error``, or, for help (``lenient``), print it as a warning instead."""
+    if not lenient:
+        raise error
+    warn(f"{error.message} (ignored for help)")
 
 
 def _first_instance(project_dir, settings, instances):
@@ -237,11 +251,18 @@ def _show_help(env, topic):
 
 def report(error):
     """Print a user error: ``Error: message`` and an optional hint, on stderr."""
-    print(f"Error: {error.message}", file=sys.stderr)
+    print(f"Error: {_one_line(error.message)}", file=sys.stderr)
     for line in getattr(error.message, "excerpt", ()):  # the project-file line, a caret under the value
         print(line, file=sys.stderr)
     if error.hint:
         print(error.hint, file=sys.stderr)
+
+
+def _one_line(text):
+    """``text`` with line breaks and other control characters escaped (``\\n``, ``\\x1b``):
+    a value quoted in a message can neither break it into lines nor drive the terminal."""
+    return "".join(c if c.isprintable() or c == "\t" else c.encode("unicode_escape").decode("ascii")
+                   for c in str(text))
 
 
 def _quiet_libraries():

@@ -6,13 +6,13 @@ is allowed, e.g. ``vergeml.yaml:4:18: train.learning-rate: expected a number
 > 0, got "fast"``, followed by the line of the file with a caret under the
 value (:mod:`vergeml.locations`).
 """
-import collections
 from pathlib import Path
 
 
 from vergeml.data.formats import CACHE_MODES
 from vergeml.errors import ConfigError
-from vergeml.locations import located, located_at
+from vergeml.locations import (KeyLines, Mark, collect_lines, located, located_at,  # noqa: F401 - Mark: API
+                               position)
 from vergeml.options import Option, OptionSet, OptionValueError, parse_located
 from vergeml.spelling import canonical
 
@@ -64,6 +64,12 @@ GLOBAL_OPTIONS = OptionSet([
            help="Show help for ml or for the command, then exit."),
 ])
 
+# The largest --random-seed: NumPy's legacy seeding (keras.utils.set_random_seed) takes 32 bits.
+SEED_MAX = 2 ** 32 - 1
+# How deep [ and { may nest in vergeml.yaml (real files use 2 or 3 levels).
+MAX_NESTING = 64
+# Global options naming a folder: never empty.
+FOLDER_OPTIONS = ("samples-dir", "cache-dir", "trainings-dir")
 # Top-level keys of vergeml.yaml that are not global options.
 SECTION_KEYS = ("data",)
 
@@ -128,86 +134,121 @@ def load_project_file(path):
         A :class:`ProjectFile`.
 
     Raises:
-        ConfigError: when the file cannot be read, has a YAML syntax error
-            (with line and column), or is not a mapping.
+        ConfigError: when the file cannot be read, is not UTF-8, has a YAML
+            syntax error (with line and column), sets a key twice, nests too
+            deeply, or is not a mapping.
     """
-    import yaml  # noqa: PLC0415 (lazy: outside a project, ml help never parses YAML)
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as err:
         raise ConfigError(f"cannot read project file {path}: {err.strerror or err}") from None
+    text = _decode(raw, path.name)
+    try:
+        node, data = _parse_yaml(text, path.name)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path.name}: the project file must be a mapping of keys to values")
+        lines = KeyLines(text=text.splitlines())
+        collect_lines(node, "", path.name, lines, set())
+        return ProjectFile(path=path, data=_canonical_keys(data, memo={}), lines=lines)
+    except RecursionError:  # [[[[... a few thousand deep: PyYAML and the walks here recurse
+        raise ConfigError(f"{path.name}: nested too deeply to be a project file") from None
+
+
+def _decode(raw, filename):
+    """The text of the project file; anything but UTF-8 is an error located at the first bad byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line, column = position(raw, err.start)
+        text = raw.decode("utf-8", errors="replace").splitlines()
+        message = located_at(filename, line, column, f"not UTF-8 text: byte 0x{raw[err.start]:02x} "
+                                                     "cannot be decoded", text)
+        raise ConfigError(message, hint="Save the project file as UTF-8 and try again.") from None
+
+
+def _parse_yaml(text, filename):
+    """``(node, data)``: the composed node tree (for positions) and the loaded value.
+
+    Raises:
+        ConfigError: a syntax error, located (one line, with an excerpt).
+    """
+    import yaml  # noqa: PLC0415 (lazy: outside a project, ml help never parses YAML)
+    hint = "Fix the YAML syntax of the project file and try again."
+    _check_nesting(text, filename)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        try:
+            return node, yaml.safe_load(text)
+        except (ValueError, OverflowError) as err:  # a scalar YAML resolves but Python refuses
+            raise _bad_scalar(node, filename, text, err) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         message = f"syntax error: {err.problem or err.context or 'invalid YAML'}"
-        message = located_at(path.name, mark.line, mark.column, message, text.splitlines()) \
-            if mark else f"{path.name}: {message}"
-        raise ConfigError(message, hint="Fix the YAML syntax of the project file and try again.") from None
+        message = located_at(filename, mark.line, mark.column, message, text.splitlines()) \
+            if mark else f"{filename}: {message}"
+        raise ConfigError(message, hint=hint) from None
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow (NUL, most controls)
+        line, column = position(text, err.position)
+        message = f"syntax error: character {chr(err.character)!r} is not allowed in YAML"
+        raise ConfigError(located_at(filename, line, column, message, text.splitlines()),
+                          hint=hint) from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path.name}: syntax error: {err}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path.name}: the project file must be a mapping of keys to values")
-    lines = KeyLines(text=text.splitlines())
-    _collect_lines(node, "", path.name, lines)
-    return ProjectFile(path=path, data=_canonical_keys(data), lines=lines)
+        raise ConfigError(f"{filename}: syntax error: {' '.join(str(err).split())}", hint=hint) from None
 
 
-# What typing.NamedTuple would make, without importing typing (~4 ms of every start).
-Mark = collections.namedtuple("Mark", ["key", "value"])
-Mark.__doc__ = """Where a key and its value start: ``(line, column)`` pairs, counted from 0."""
+def _check_nesting(text, filename):
+    """Refuse ``[[[[...`` deeper than :data:`MAX_NESTING` before PyYAML reads it: its scanner
+    takes quadratic time in the depth (10,000 brackets: over a minute)."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:  # every real file: no walk
+        return
+    depth = 0
+    for index, char in enumerate(text):
+        depth += (char in "[{") - (char in "]}")
+        if depth > MAX_NESTING:
+            line, column = position(text, index)
+            raise ConfigError(located_at(filename, line, column, f"nested deeper than {MAX_NESTING} "
+                                         "levels: not a project file", text.splitlines()))
 
 
-class KeyLines(dict):
-    """Dotted key -> ``(file name, line)``, plus the positions for excerpts.
-
-    Attributes:
-        marks: dotted key -> :class:`Mark`.
-        text: the lines of the file.
-    """
-
-    def __init__(self, text=()):
-        super().__init__()
-        self.marks = {}
-        self.text = list(text)
-
-    def record(self, dotted, filename, key_node, value_node):
-        """Note where ``dotted`` (a mapping key or a list item) and its value start."""
-        key, value = key_node.start_mark, value_node.start_mark
-        self[dotted] = (filename, key.line + 1)
-        self.marks[dotted] = Mark((key.line, key.column), (value.line, value.column))
-
-
-def _collect_lines(node, prefix, filename, lines):
-    """Record the position of every mapping key and list item, in both spellings."""
+def _bad_scalar(node, filename, text, err):
+    """The ConfigError for a value such as ``2020-13-45`` (a date with month 13) or an
+    integer of 5,000 digits, located at the first scalar that cannot be constructed."""
     import yaml  # noqa: PLC0415 (imported by load already)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            dotted = f"{prefix}.{key}" if prefix else key
-            spelled = ".".join(canonical(p) for p in dotted.split("."))
-            lines.record(dotted, filename, key_node, value_node)
-            lines.record(spelled, filename, key_node, value_node)
-            _collect_lines(value_node, spelled, filename, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines.record(f"{prefix}.{index}", filename, item, item)
-            _collect_lines(item, f"{prefix}.{index}", filename, lines)
+    loader = yaml.SafeLoader("")
+    stack = [node]
+    while stack:
+        item = stack.pop(0)
+        if isinstance(item, yaml.ScalarNode):
+            try:
+                loader.construct_object(item)
+            except (ValueError, OverflowError):
+                mark = item.start_mark
+                return ConfigError(located_at(filename, mark.line, mark.column,
+                                              f"cannot read the value {item.value[:40]!r}", text.splitlines()))
+        elif isinstance(item, yaml.MappingNode):
+            stack.extend(n for pair in item.value for n in pair)
+        elif isinstance(item, yaml.SequenceNode):
+            stack.extend(item.value)
+    return ConfigError(f"{filename}: cannot read a value: {str(err).split(';')[0]}")
 
 
-def _canonical_keys(data, top=True):
+def _canonical_keys(data, top=True, memo=None):
     """Spell option keys with hyphens (``learning_rate`` -> ``learning-rate``).
 
     The ``data`` section is left as written: its keys include class names.
+    ``memo`` (id -> converted mapping) keeps a mapping shared by YAML aliases
+    shared, instead of converting it once per reference.
     """
     if not isinstance(data, dict):
         return data
-    return {canonical(k): (v if top and k == "data" else _canonical_keys(v, False))
-            for k, v in data.items()}
+    memo = {} if memo is None else memo
+    if id(data) not in memo:
+        memo[id(data)] = {canonical(k): (v if top and k == "data" else _canonical_keys(v, False, memo))
+                          for k, v in data.items()}
+    return memo[id(data)]
 
 
 def find_project_file(project_dir, explicit=None):
@@ -243,8 +284,45 @@ def resolve_globals(command_line, project):
     top = {k: v for k, v in project.data.items() if k in GLOBAL_OPTIONS and k not in DEVICE_KEYS}
     typed = {k: v for k, v in command_line.items() if k not in DEVICE_KEYS}
     settings = GLOBAL_OPTIONS.resolve(typed, top, lines=project.lines, hint="See 'ml help options'.")
+    problems = {name: path_problem(settings[name], "a directory") for name in FOLDER_OPTIONS}
+    problems["random-seed"] = _seed_problem(settings["random-seed"])
+    for name, problem in problems.items():
+        if problem:
+            message = f"--{name}: {problem}" if name in typed \
+                else located(project.lines, name, f"{name}: {problem}")
+            raise ConfigError(message, hint="See 'ml help options'.")
     settings.update(resolve_device(command_line, project))
     return settings
+
+
+def _seed_problem(seed):
+    """Why ``seed`` cannot seed NumPy and Keras (they take 0 .. 2**32 - 1), or None.
+
+    Checked here, with the other settings: otherwise a negative seed failed only after
+    TensorFlow had loaded.
+    """
+    if 0 <= seed <= SEED_MAX:
+        return None
+    return f"expected an integer between 0 and {SEED_MAX}, got {seed}"
+
+
+def path_problem(value, what):
+    """What is wrong with a path setting that names no file (empty, blank, a NUL character), or None.
+
+    An empty path would silently mean the current directory, and no file name
+    can hold a NUL (the operating system refuses it).
+
+    Args:
+        value: the setting.
+        what: what it should be, e.g. ``a directory``.
+
+    Returns:
+        ``expected <what>, got ''``, or None when the value is fine.
+    """
+    text = str(value)
+    if text.strip() and "\0" not in text:
+        return None
+    return f"expected {what}, got {text!r}"
 
 
 def resolve_device(command_line, project):

@@ -10,6 +10,7 @@ import logging
 import math
 import sys
 
+from vergeml import faults
 from vergeml.grid import describe, new_grid_id, plan
 from vergeml.instances import scan_instances
 from vergeml.instances.grid_listing import GRID_KEY, RUN_KEY, best_first, grid_columns
@@ -41,6 +42,7 @@ def run_grid(args, env, train, options):
           + ", ".join(f"{n} ({len(v)} values)" for n, v in grid_axes.items()) + drawn, flush=True)
     for number, combo in enumerate(runs, 1):
         print(f"Grid {grid_id} run {number}/{total}: {describe(combo, order)}", flush=True)
+        faults.point("grid.run")
         status = train(_run_args(args, base, combo), env,
                        metadata={GRID_KEY: grid_id, RUN_KEY: number})
         if status:

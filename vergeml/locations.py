@@ -8,8 +8,13 @@
                      ^
 
 The first line is the message; the excerpt (:attr:`LocatedMessage.excerpt`)
-is printed after it by :func:`vergeml.cli.report`.
+is printed after it by :func:`vergeml.cli.report`. :func:`collect_lines` records
+those positions while :func:`vergeml.config.load_project_file` reads the file.
 """
+import collections
+
+from vergeml.errors import ConfigError
+from vergeml.spelling import canonical
 
 
 class LocatedMessage(str):
@@ -56,3 +61,82 @@ def located_at(path, line, column, message, text=()):
         pad = "".join(c if c == "\t" else " " for c in source[:column])
         result.excerpt = (source, pad + "^")
     return result
+
+
+def position(text, index):
+    """``(line, column)`` of ``text[index]``, counted from 0 (``text``: str or bytes)."""
+    newline = b"\n" if isinstance(text, bytes) else "\n"
+    return text.count(newline, 0, index), index - (text.rfind(newline, 0, index) + 1)
+
+
+# What typing.NamedTuple would make, without importing typing (~4 ms of every start).
+Mark = collections.namedtuple("Mark", ["key", "value"])
+Mark.__doc__ = """Where a key and its value start: ``(line, column)`` pairs, counted from 0."""
+
+
+class KeyLines(dict):
+    """Dotted key -> ``(file name, line)``, plus the positions for excerpts.
+
+    Attributes:
+        marks: dotted key -> :class:`Mark`.
+        text: the lines of the file.
+    """
+
+    def __init__(self, text=()):
+        super().__init__()
+        self.marks = {}
+        self.text = list(text)
+
+    def record(self, dotted, filename, key_node, value_node):
+        """Note where ``dotted`` (a mapping key or a list item) and its value start."""
+        key, value = key_node.start_mark, value_node.start_mark
+        self[dotted] = (filename, key.line + 1)
+        self.marks[dotted] = Mark((key.line, key.column), (value.line, value.column))
+
+
+def collect_lines(node, prefix, filename, lines, seen):
+    """Record the position of every mapping key and list item, in both spellings.
+
+    An alias shares its anchor's node: each node is walked once (``seen``: ids of
+    the nodes walked), so a few lines of nested aliases cannot make the walk
+    exponential. A key set twice in one mapping is an error.
+    """
+    import yaml  # noqa: PLC0415 (lazy: imported by the project-file loader already)
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            dotted = f"{prefix}.{key}" if prefix else key
+            spelled = ".".join(canonical(p) for p in dotted.split("."))
+            _check_key(first, spelled if not spelled.startswith("data.") else dotted,
+                             key_node, filename, lines.text)
+            lines.record(dotted, filename, key_node, value_node)
+            lines.record(spelled, filename, key_node, value_node)
+            collect_lines(value_node, spelled, filename, lines, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.record(f"{prefix}.{index}", filename, item, item)
+            collect_lines(item, f"{prefix}.{index}", filename, lines, seen)
+
+
+def _check_key(first, dotted, key_node, filename, text):
+    """Raise for a null key (``null:``, ``~:``) or when ``dotted`` is already in ``first``
+    (dotted key -> line); else note it.
+
+    Outside ``data:`` keys are compared as options (``learning_rate`` is
+    ``learning-rate``); inside it they are compared as written (class names).
+    """
+    if key_node.tag == "tag:yaml.org,2002:merge":  # <<: *defaults may repeat
+        return
+    mark = key_node.start_mark
+    if key_node.tag == "tag:yaml.org,2002:null":  # read as None, it would be reported as "none"
+        raise ConfigError(located_at(filename, mark.line, mark.column,
+                                     f"a key cannot be null, got {key_node.value or 'nothing'!r}", text))
+    if dotted in first:
+        raise ConfigError(located_at(filename, mark.line, mark.column,
+                                     f"{dotted}: set twice (first on line {first[dotted]})", text),
+                          hint="Keep one of the two lines.")
+    first[dotted] = mark.line + 1

@@ -6,6 +6,7 @@ validation of ``vergeml.yaml`` (:mod:`vergeml.config`), ``ml help`` and the
 option tables in ``docs/``. Constraints are data, and error messages are
 generated from them, so a rule and its message can never disagree.
 """
+import math
 import re
 
 from vergeml.errors import ConfigError
@@ -133,10 +134,12 @@ class Option(FrozenRecord):
             if self.type == "int":
                 if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                     raise ValueError
-                return int(str(value).strip()) if isinstance(value, str) else int(value)
+                return _int64(int(str(value).strip()) if isinstance(value, str) else int(value))
             if self.type == "float":
                 if isinstance(value, bool):
                     raise ValueError
+                if not math.isfinite(float(value)):  # nan, inf, 1e309: no setting means them
+                    raise _OutOfRange("not a finite number")
                 return float(value)
             if self.type == "list":
                 if isinstance(value, str):
@@ -151,8 +154,9 @@ class Option(FrozenRecord):
             if isinstance(value, (dict, list)):
                 raise ValueError
             return str(value)
-        except (TypeError, ValueError):
-            raise OptionValueError(f"expected {self.describe()}, got {_show(value)}") from None
+        except (TypeError, ValueError, OverflowError) as err:
+            why = f" ({err})" if isinstance(err, _OutOfRange) else ""
+            raise OptionValueError(f"expected {self.describe()}, got {_show(value)}{why}") from None
 
     def _check(self, value, raw):
         """Check the converted ``value``; messages show the ``raw`` value as typed."""
@@ -193,6 +197,18 @@ class Option(FrozenRecord):
         if self.also:
             text += "|" + "|".join(self.also)
         return text
+
+
+class _OutOfRange(ValueError):
+    """A number of the right type that no setting can hold; its text says why."""
+
+
+def _int64(value):
+    """``value`` when a signed 64-bit integer holds it (NumPy, TensorFlow and JSON readers
+    take no more), else :class:`_OutOfRange`."""
+    if not -2 ** 63 <= value < 2 ** 63:
+        raise _OutOfRange("beyond 64 bits")
+    return value
 
 
 def _to_bool(value):
@@ -309,6 +325,8 @@ class OptionSet:
                 raise ConfigError(located(lines, dotted, f"unknown option {dotted}.{maybe}", key=True))
             if not option.yaml:
                 raise ConfigError(located(lines, dotted, _command_line_only(option, dotted), key=True))
+            if raw is None:  # "epochs:" with nothing after it: not set, as if the line were absent
+                continue
             values[option.name] = parse_located(option, raw, dotted, lines, lists)
         for key, raw in command_line.items():
             option = self.get(key)

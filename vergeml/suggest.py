@@ -33,7 +33,8 @@ def did_you_mean(word, candidates, max_distance=2):
     for name in candidates:
         distance = edit_distance(key, canonical(name))
         limit = max(max_distance, len(key) // 4)
-        if distance <= limit:
+        # A candidate that keeps no character of the word (``x`` -> ``ls``) is no suggestion.
+        if distance <= limit and distance < min(len(key), len(canonical(name))):
             scored.append((distance, name))
     return min(scored)[1] if scored else None
 

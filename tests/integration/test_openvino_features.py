@@ -56,8 +56,8 @@ def test_openvino_features_match_tensorflow(keras_home, tmp_path, faces):
     print(f"openvino vs tensorflow features: max abs diff / scale = {diff:.2e} (scale {scale:.3g})")
     assert diff <= 1e-4
     # converted once, kept in the cache folder under the feature key
-    xml = tmp_path / "openvino" / ov_ext.key / "model.xml"
-    assert xml.is_file() and (tmp_path / "openvino" / ov_ext.key / "model.bin").is_file()
+    xml = tmp_path / "openvino" / f"{ov_ext.key}-uint8" / "model.xml"
+    assert xml.is_file() and xml.with_suffix(".bin").is_file()
     assert ov_ext.key == tf_ext.key
     assert feature_stage(ov_ext, "fill") == feature_stage(tf_ext, "fill") + ":openvino"
     # a second extractor reuses the IR instead of converting again
@@ -74,10 +74,10 @@ def test_async_queue_keeps_order_and_equals_sync(keras_home, tmp_path, faces):
     ext = FeatureExtractor("mobilenet", alpha=0.25, size=SIZE, runtime="openvino",
                            cache_dir=tmp_path)
     compiled = ext.openvino_model()
-    batch = ext.preprocess(faces[:16])
-    expected = ext.model.predict(batch, verbose=0)
+    batch = faces[:16]  # the IR takes uint8 pixels and preprocesses them itself
+    expected = ext.model.predict(ext.preprocess(batch), verbose=0)
     # the sync reference on its own compile (see iter_ordered: never compiled(...) first)
-    other = openvino_features.compile_ir(str(tmp_path / "openvino" / ext.key / "model.xml"))
+    other = openvino_features.compile_ir(openvino_features.ir_path(tmp_path, ext.key))
     request = other.create_infer_request()
     sync = []
     for i in range(0, 16, 4):

@@ -54,7 +54,7 @@ def test_runtime_is_part_of_the_feature_stage_tensorflow_keeps_its_stage():
 
 
 def test_ir_is_kept_under_the_feature_key(tmp_path):
-    assert openvino_features.ir_path(tmp_path, "abc") == str(tmp_path / "openvino" / "abc" / "model.xml")
+    assert openvino_features.ir_path(tmp_path, "abc") == str(tmp_path / "openvino" / "abc-uint8" / "model.xml")
 
 
 def test_f32_is_always_asked_for():

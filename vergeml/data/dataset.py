@@ -14,7 +14,7 @@ from pathlib import Path
 from vergeml.data import images
 from vergeml.data.cache import Cache, input_stage
 from vergeml.data.config import parse_data_config
-from vergeml.data.fingerprint import FileIndex, Fingerprint, sample_key
+from vergeml.data.fingerprint import FileIndex, Fingerprint, printable, sample_key
 from vergeml.data.processing import Processing, encode_png, read_checked
 from vergeml.data.split import SPLITS, SplitItem, SplitSpec, parse_split, report_duplicates
 from vergeml.data.split_memory import remembered_splits
@@ -222,9 +222,8 @@ def load_dataset(env, skip_bad=False, progress=True):
         raise VergeMLError("no readable images left after skipping the unreadable ones")
     _assign(env, [f for f in files if f.split is None], specs, config.source.labeled)
     report_duplicates([f.digest for f in files], [f.split for f in files], [f.relpath for f in files])
-    untrained = sorted(set(labels) - {f.label for f in files if f.split == "train"})
-    if config.source.labeled and untrained:
-        warn("no training samples for class(es) " + ", ".join(untrained))
+    if config.source.labeled:
+        _warn_missing_classes(files, labels, specs)
     samples, fingerprint = _build_samples(env, config, files, labels, specs)
     return Dataset(config, labels, samples, fingerprint, bad, cache_mode=cache_mode,
                    cache_dir=env.cache_dir, seed=env.random_seed, split_specs=specs)
@@ -305,13 +304,13 @@ def _handle_bad(files, skip_bad):
     bad = [f for f in files if f.reason]
     if not bad:
         return files, []
-    listing = "; ".join(f"{f.relpath}: {f.reason}" for f in bad[:MAX_LISTED])
+    listing = "; ".join(f"{printable(f.relpath)}: {f.reason}" for f in bad[:MAX_LISTED])
     more = f" (and {len(bad) - MAX_LISTED} more)" if len(bad) > MAX_LISTED else ""
     if not skip_bad:
         raise VergeMLError(f"{len(bad)} unreadable image(s): {listing}{more}",
                            hint="Fix or remove them, or pass --skip-bad-files to skip them.")
     warn(f"skipping {len(bad)} unreadable image(s): {listing}{more}")
-    return [f for f in files if not f.reason], [(f.relpath, f.reason) for f in bad]
+    return [f for f in files if not f.reason], [(printable(f.relpath), f.reason) for f in bad]
 
 
 def _check_labels(files, labels):
@@ -320,11 +319,31 @@ def _check_labels(files, labels):
         counts[file.label] = counts.get(file.label, 0) + 1
     empty = [label for label, n in counts.items() if n == 0]
     if empty:
-        raise VergeMLError(f"no readable images left in class folder(s): {', '.join(empty)}")
+        raise VergeMLError("no readable images left in class folder(s): "
+                           + ", ".join(printable(label) for label in empty))
     if len(labels) < 2:
         raise VergeMLError(f"only one class found ({', '.join(labels) or 'none'}): "
                            "a classifier needs at least two",
                            hint="Add a second folder of images under the samples directory.")
+
+
+def _warn_missing_classes(files, labels, specs):
+    """Warn about classes a split lacks: none in train cannot be learned; none in
+    val or test (a class of one or two images) is never scored there."""
+    for split in SPLITS:
+        spec = specs.get(split)
+        if spec is not None and spec.is_zero:
+            continue  # the user asked for no such split
+        missing = sorted(set(labels) - {f.label for f in files if f.split == split})
+        if not missing:
+            continue
+        if split == "train":
+            warn("no training samples for class(es) " + ", ".join(missing))
+        else:
+            sizes = ", ".join(f"{label} ({sum(f.label == label for f in files)} image(s))"
+                              for label in missing[:MAX_LISTED])
+            warn(f"no {split} samples for class(es) {sizes}: too few images to "
+                 f"put one in every split; the {split} scores leave them out")
 
 
 def _oversample(source, labels):

@@ -16,6 +16,7 @@ from functools import partial
 
 from tqdm import tqdm
 
+from vergeml import faults
 from vergeml.data import images
 
 # Bump when anything changes how a cached array is computed from its inputs.
@@ -26,6 +27,7 @@ RACY_NS = 2_000_000_000
 WRITE_BATCH = 500
 CHUNK = 64
 PROGRESS_MIN = 100
+BAD_NAME = "file name is not valid UTF-8 (rename it)"
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,10 @@ class FileIndex:
         verdicts = dict(self.store.read("SELECT digest, reason FROM verdicts"))
         results, todo = [None] * len(paths), []
         for index, path in enumerate(paths):
+            if not _encodable(path):
+                # The database (and every file the run writes) holds names as UTF-8.
+                results[index] = FileInfo("", BAD_NAME)
+                continue
             stat = _stat(path)
             row = known.get(path)
             if stat and row and _trusted(row, stat) and row[2] in verdicts:
@@ -143,6 +149,7 @@ class FileIndex:
                                 verdicts[digest] = reason
                                 pending_verdicts.append((digest, reason))
                         bar.update(1)
+                    faults.point("fingerprint.chunk")
                     if len(pending_files) >= WRITE_BATCH:
                         self._save(pending_files, pending_verdicts)
         finally:
@@ -166,6 +173,21 @@ class FileIndex:
         gone = [(p,) for p in known if p not in present and not os.path.exists(p)]
         if gone:
             self.store.write([("DELETE FROM files WHERE path = ?", gone)])
+
+
+def _encodable(path):
+    """Whether a path is valid UTF-8 (names read from a non-UTF-8 disk carry
+    surrogate escapes, which SQLite, YAML and CSV cannot store)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(name):
+    """A file name for messages: undecodable bytes shown as ``\\xff`` escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _stat(path):

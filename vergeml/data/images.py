@@ -5,6 +5,7 @@ reads a file first), so all formats end up the same way: an RGB ``PIL.Image``, u
 composited on black (the same colour ``aspect-fit`` letterboxes with).
 """
 import io
+import re
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -80,6 +81,8 @@ def decode_image(data, path="<bytes>", draft=None):
     Returns:
         ``PIL.Image`` in mode RGB.
     """
+    if not data:
+        raise BadImageError(path, "not an image: empty file (0 bytes)")
     try:
         img = Image.open(io.BytesIO(data))
         if draft and img.format == "JPEG":
@@ -89,6 +92,8 @@ def decode_image(data, path="<bytes>", draft=None):
         return to_rgb(img)
     except UnidentifiedImageError:
         raise BadImageError(path, "not an image or unsupported format") from None
+    except Image.DecompressionBombError as err:  # Image.open refuses it from the header alone
+        raise BadImageError(path, _too_large(err)) from None
     except _DECODE_ERRORS as err:
         raise BadImageError(path, _reason(err)) from None
 
@@ -108,6 +113,16 @@ def verify_image(data, path="<bytes>"):
     except BadImageError as err:
         return err.reason
     return ""
+
+
+def _too_large(err):
+    """The reason for an image Pillow refuses as a decompression bomb: more than
+    twice ``MAX_IMAGE_PIXELS`` (between one and two times it only warns, so
+    large camera photos still load). A small file can hold such an image."""
+    numbers = [int(n) for n in re.findall(r"\d+", str(err))]
+    size = f"{numbers[0]:,} pixels, " if numbers else ""
+    return (f"image too large ({size}over the limit of {2 * Image.MAX_IMAGE_PIXELS:,}, twice "
+            "Pillow's MAX_IMAGE_PIXELS): a possible decompression bomb, not decoded")
 
 
 def _reason(err):

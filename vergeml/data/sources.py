@@ -141,7 +141,8 @@ class LabeledImageSource(Source):
             if _hidden(entry.name) or Path(entry.path).resolve() in excluded:
                 continue
             if entry.is_dir():
-                classes.append(entry.name)
+                if not _loops(entry.path, root.resolve(), entry.name):
+                    classes.append(entry.name)
             elif is_image_file(entry.name):
                 stray.append(entry.name)
         if stray:
@@ -205,14 +206,46 @@ def _existing_dir(root):
 
 
 def _walk_images(top, excluded):
-    """Yield posix paths (relative to ``top``) of image files, sorted, skipping hidden entries."""
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = sorted(d for d in dirnames if not _hidden(d)
-                             and Path(dirpath, d).resolve() not in excluded)
+    """Yield posix paths (relative to ``top``) of image files, sorted, skipping hidden entries.
+
+    Folder symlinks are followed, except one that points back to a folder
+    being walked (a loop, which would never end): it is skipped with a warning.
+    """
+    seen = set()  # resolved folders walked so far: a link to one of them is a loop
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
+        real = Path(dirpath).resolve()
+        seen.add(real)
         rel = Path(dirpath).relative_to(top)
+        dirnames[:] = sorted(d for d in dirnames if not _hidden(d)
+                             and Path(dirpath, d).resolve() not in excluded
+                             and not _loops(os.path.join(dirpath, d), real, f"{top.name}/{rel / d}",
+                                            seen))
         for name in sorted(filenames):
             if not _hidden(name) and is_image_file(name):
                 yield (rel / name).as_posix()
+
+
+def _loops(path, inside, shown, seen=()):
+    """Whether the folder ``path`` is a symlink back to ``inside``, a folder
+    above it or one already walked (warns, naming it as ``shown``): following
+    it would never end.
+
+    Args:
+        path: the folder found while walking.
+        inside: the resolved folder that contains it.
+        shown: its name in the warning, relative to the samples directory.
+        seen: resolved folders already walked.
+
+    Returns:
+        bool.
+    """
+    if not os.path.islink(path):
+        return False
+    target = Path(path).resolve()
+    if not inside.is_relative_to(target) and target not in seen:
+        return False
+    warn(f"ignoring folder symlink {shown}: it leads back to {target}, a folder already searched (a loop)")
+    return True
 
 
 def _under(path, excluded):

@@ -102,10 +102,22 @@ def parse_split(value, option, project_dir):
     if _COUNT.match(text):
         return SplitSpec("count", int(text))
     path = (Path(project_dir) / text).resolve()
+    if not path.is_dir() and _looks_numeric(text):
+        raise ConfigError(f"{option}: expected a percentage (10%), a count (100) or a directory, "
+                          f"got {text}")
     if not path.is_dir():
         raise ConfigError(f"{option}: no such directory: {text}",
                           hint=f"Set {option} to a percentage (10%), a count (100) or a directory.")
     return SplitSpec("dir", path)
+
+
+def _looks_numeric(text):
+    """Whether a split value was meant as a number (``-5``, ``nan``, ``1e3``, ``-5%``)."""
+    try:
+        float(text.rstrip("%"))
+    except ValueError:
+        return False
+    return True
 
 
 def assign_splits(items, val, test, seed, remembered=None):

@@ -13,13 +13,16 @@ Tables:
     entries(stage, key, shape, dtype, data, created)  cached arrays
 """
 import contextlib
+import errno
 import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
+from vergeml import faults
 from vergeml.errors import VergeMLError
+from vergeml.fileutil import DISK_FAULTS, DiskError, writing
 from vergeml.console import warn
 
 
@@ -54,7 +57,8 @@ class Store:
     def _open(self):
         if self.path is None:
             return _connect(":memory:")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with writing(self.path.parent):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             return _connect(str(self.path))
         except sqlite3.OperationalError as err:
@@ -80,6 +84,11 @@ class Store:
                 raise self._unusable(err) from None
 
     def _unusable(self, err):
+        """The one-line error for an SQLite failure: a :class:`DiskError` naming
+        the cache folder when the disk is full or not writable."""
+        fault = _disk_fault(err, self.path.parent)
+        if fault is not None:
+            return fault
         return VergeMLError(f"cannot use the cache database {self.path}: {err}",
                             hint="Another ml run may be using it, or the disk is full or "
                                  "read-only; try again, or use --cache-dir or --cache none.")
@@ -97,6 +106,7 @@ class Store:
         def run():
             for sql, rows in statements:
                 self.conn.executemany(sql, rows)
+            faults.point("cache.commit")
 
         with self._locked():
             _transaction(self.conn, run)
@@ -110,6 +120,30 @@ class Store:
     def close(self):
         with self.lock:
             self.conn.close()
+
+
+def _disk_fault(err, folder):
+    """A :class:`DiskError` for an SQLite error caused by the disk, else None.
+
+    SQLite reports a full disk as SQLITE_FULL, a read-only file or folder as
+    SQLITE_READONLY or (when it cannot create the database, its journal or
+    WAL) SQLITE_CANTOPEN; which of those the folder suffers is asked of the
+    folder itself.
+    """
+    name = getattr(err, "sqlite_errorname", "") or ""
+    if name.startswith("SQLITE_FULL") or "disk is full" in str(err):
+        return DiskError(DISK_FAULTS[errno.ENOSPC], folder, errno.ENOSPC)
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) and not os.access(folder, os.W_OK):
+        code = errno.EROFS if _read_only_mount(folder) else errno.EACCES
+        return DiskError(DISK_FAULTS[code], folder, code)
+    return None
+
+
+def _read_only_mount(folder):
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _connect(target):

@@ -8,9 +8,10 @@ import re
 import time
 from pathlib import Path
 
-from vergeml import __version__
+from vergeml import __version__, faults
 from vergeml.console import warn
 from vergeml.errors import UsageError, VergeMLError
+from vergeml.fileutil import writing
 from vergeml.instances.instance import RUNNING, Instance, utc_now_iso
 from vergeml.instances.list_index import read_summaries
 from vergeml.instances.liveness import hostname
@@ -144,13 +145,16 @@ def create_instance(trainings_dir, model, backbone, hyperparameters, name=None):
         UsageError: ``name`` is invalid or already taken.
     """
     trainings_dir = Path(trainings_dir)
-    trainings_dir.mkdir(parents=True, exist_ok=True)
-    path = _reserve(trainings_dir, name)
+    with writing(trainings_dir):  # read-only or full: one line naming the folder
+        trainings_dir.mkdir(parents=True, exist_ok=True)
+        path = _reserve(trainings_dir, name)
+    faults.point("instance.reserved")
     instance = Instance(path, _initial_metadata(path.name, model, backbone, hyperparameters))
     try:
         instance.save()
-        for sub in SUBFOLDERS:
-            (path / sub).mkdir(exist_ok=True)
+        with writing(path):
+            for sub in SUBFOLDERS:
+                (path / sub).mkdir(exist_ok=True)
     except BaseException:
         import shutil  # noqa: PLC0415 (lazy: imports bz2 and lzma; ml list never needs it)
         shutil.rmtree(path, ignore_errors=True)  # leave no broken folder behind
@@ -175,6 +179,28 @@ def check_new_name(trainings_dir, name):
                          "'-' and '_'.")
     if (Path(trainings_dir) / name).exists():
         raise _name_taken(trainings_dir, name)
+
+
+def check_writable(trainings_dir):
+    """Raise the error :func:`create_instance` would for a trainings folder it
+    cannot write (read-only, not permitted; a full disk shows at the first real
+    write), so a run fails before a long extraction. Creates nothing: it probes the folder, or the nearest existing
+    folder above it, with a temporary file removed at once.
+
+    Args:
+        trainings_dir: the trainings folder (may not exist yet).
+
+    Raises:
+        DiskError: the folder cannot be written.
+    """
+    import tempfile  # noqa: PLC0415 (lazy, as shutil below)
+    folder = Path(trainings_dir)
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    with writing(Path(trainings_dir)):
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
 
 
 def _name_taken(trainings_dir, name):

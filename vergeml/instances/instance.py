@@ -7,6 +7,7 @@ import datetime
 import json
 from pathlib import Path
 
+from vergeml import faults
 from vergeml.errors import VergeMLError
 from vergeml.fileutil import atomic_write_text
 from vergeml.instances.liveness import _process_alive
@@ -217,6 +218,7 @@ class Instance:
         if status in TERMINAL_STATUSES:
             self.metadata.pop("pid", None)
             self.metadata.setdefault("results", {})["training_end"] = utc_now_iso()
+        faults.point("instance.status", status)  # the run is done but not yet marked so
         self.save()
 
 

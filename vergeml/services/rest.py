@@ -3,11 +3,14 @@
 Routes: ``GET /`` explorer page, ``GET /predict`` upload form, ``POST
 /predict`` (multipart, one or more ``files``), ``GET /health``, ``GET
 /openapi.json``. Every error is a JSON ``{"error": ...}`` with a proper status;
-tracebacks go to the server's stderr, never to the client.
+tracebacks go to the server's stderr, never to the client. A browser (a request
+that prefers ``text/html`` in its Accept header, as a plain form submission does)
+gets the predictions and the errors as a small HTML page instead of JSON.
 """
 import html
 import io
 import json
+import re
 import sys
 import threading
 import traceback
@@ -15,9 +18,10 @@ import webbrowser
 from pathlib import Path
 from string import Template
 
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
-from werkzeug.http import parse_options_header
+from werkzeug.http import parse_accept_header, parse_options_header
 
 from vergeml import __version__
 from vergeml.errors import VergeMLError
@@ -28,6 +32,7 @@ from vergeml.services import has_display, http_url, stop_on_sigterm
 MB = 1024 * 1024
 MAX_FILES = 256
 STATIC = Path(__file__).parent / "static"
+JSON, HTML = "application/json", "text/html; charset=utf-8"
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
            413: "Payload Too Large", 415: "Unsupported Media Type",
            500: "Internal Server Error"}
@@ -64,12 +69,12 @@ class RestApp:
         try:
             status, content_type, body, headers = self.dispatch(environ)
         except HttpError as err:
-            status, content_type, headers = err.status, "application/json", err.headers
-            body = _json({"error": err.message, **err.extra})
+            status, headers = err.status, err.headers
+            content_type, body = self._error(environ, status, err.message, err.extra)
         except Exception:  # noqa: BLE001 - log for the operator, hide from the client
             traceback.print_exc(file=sys.stderr)
-            status, content_type, headers = 500, "application/json", []
-            body = _json({"error": "internal server error"})
+            status, headers = 500, []
+            content_type, body = self._error(environ, status, "internal server error", {})
         headers = [("Content-Type", content_type), ("Content-Length", str(len(body))),
                    ("Cache-Control", "no-store"), *headers]
         start_response(f"{status} {REASONS.get(status, '')}".strip(), headers)
@@ -88,26 +93,44 @@ class RestApp:
             raise HttpError(405, f"method {method} not allowed for {path}", [("Allow", allow)])
         return handler(environ)
 
+    def _error(self, environ, status, message, extra):
+        """``(content type, body)`` of an error: JSON, or an HTML page for a browser."""
+        if _wants_html(environ):
+            content = f'<p class="error">{html.escape(message)}</p>'
+            return HTML, self._render("result.html", title=f"{status} {REASONS.get(status, 'Error')}",
+                                      content=content)
+        return JSON, _json({"error": message, **extra})
+
     # -- pages ---------------------------------------------------------------
 
     def index(self, environ):
-        return self._page("index.html")
+        return 200, HTML, self._render("index.html"), []
 
     def form(self, environ):
-        return self._page("predict.html")
+        return 200, HTML, self._render("predict.html"), []
 
-    def _page(self, name):
+    def _render(self, name, **values):
+        """A page of ``static/`` with the instance's details (and ``values``) filled in.
+
+        Args:
+            name: the file name in ``static/``.
+            **values: more ``$placeholders``, already HTML-escaped.
+
+        Returns:
+            The page as UTF-8 bytes.
+        """
+        predictor = self.predictor
         text = Template((STATIC / name).read_text(encoding="utf-8")).safe_substitute(
-            instance=html.escape(self.predictor.name), option_fields=_option_fields(self.predictor),
-            labels=html.escape(", ".join(self.predictor.labels)), version=__version__,
-            max_body=_megabytes(self.max_body), size=self.predictor.size)
-        return 200, "text/html; charset=utf-8", text.encode("utf-8"), []
+            instance=html.escape(predictor.name), option_fields=_option_fields(predictor),
+            labels=html.escape(", ".join(predictor.labels)), version=__version__,
+            max_body=_megabytes(self.max_body), size=predictor.size, **values)
+        return text.encode("utf-8")
 
     def health(self, environ):
-        return 200, "application/json", _json({"status": "ok", "instance": self.predictor.name}), []
+        return 200, JSON, _json({"status": "ok", "instance": self.predictor.name}), []
 
     def openapi(self, environ):
-        return 200, "application/json", _json(openapi_spec(self.predictor, self.max_body)), []
+        return 200, JSON, _json(openapi_spec(self.predictor, self.max_body)), []
 
     # -- prediction ------------------------------------------------------------
 
@@ -127,7 +150,10 @@ class RestApp:
         body = [{"filename": r["filename"],
                  "prediction": [{"probability": p["probability"], "label": p["label"]}
                                 for p in r["prediction"]]} for r in results]
-        return 200, "application/json", _json(body), []
+        if _wants_html(environ):
+            return 200, HTML, self._render("result.html", title="Predictions",
+                                           content=_results_html(body)), []
+        return 200, JSON, _json(body), []
 
     def _read_form(self, environ):
         """Parse a multipart or urlencoded body with werkzeug's form parser.
@@ -187,17 +213,55 @@ class RestApp:
 def _prediction_options(fields, predictor):
     """Validate the optional ``labels`` field and the predictor's own option fields.
 
+    A field left out takes its default; a field that is sent must be valid as
+    ``/openapi.json`` declares it (an empty one is not: the pages mark their
+    fields required, so only a client that means it sends one).
+
     Returns:
         ``(top_k, options)``: the label count and a dict for the predictor.
+
+    Raises:
+        HttpError: 400 naming the field and what it accepts.
     """
     values = {}
     for option in (LABELS_OPTION, *predictor.options):
-        raw = fields.get(option.name, "").strip()
+        raw = fields.get(option.name)
         try:
-            values[option.name] = option.parse(raw) if raw else option.default
+            values[option.name] = option.default if raw is None else _parse_field(option, raw)
         except OptionValueError as err:
             raise HttpError(400, f"{option.name}: {err}") from None
     return values.pop(LABELS_OPTION.name), values
+
+
+def _parse_field(option, raw):
+    """A form field's value. Integers are plain ASCII digits, as in JSON Schema:
+    Python's ``int()`` would also take `` 3``, ``+3``, ``3_0`` and other scripts' digits.
+
+    Raises:
+        OptionValueError: the value is not what the option accepts.
+    """
+    if option.type == "int" and not re.fullmatch(r"[0-9]+", raw):
+        raise OptionValueError(f"expected {option.describe()}, got {json.dumps(raw, ensure_ascii=False)}")
+    return option.parse(raw)
+
+
+def _wants_html(environ):
+    """Whether the client prefers HTML to JSON (a browser's form submission does;
+    curl, ``fetch()`` and HTTP libraries send ``*/*`` and get JSON)."""
+    accept = parse_accept_header(environ.get("HTTP_ACCEPT", ""), MIMEAccept)
+    return accept.best_match(["application/json", "text/html"], default="application/json") == "text/html"
+
+
+def _results_html(results):
+    """The predictions of ``POST /predict`` as HTML: per file its top label and a table."""
+    parts = []
+    for index, result in enumerate(results):
+        name, best = html.escape(result["filename"]), result["prediction"][0]
+        rows = "".join(f"<tr><td>{html.escape(p['label'])}</td><td>{100 * p['probability']:.2f}%</td></tr>"
+                       for p in result["prediction"])
+        parts.append(f'<h3>{name}</h3><p class="label">predicted: '
+                     f'<b id="label-{index}">{html.escape(best["label"])}</b></p><table>{rows}</table>')
+    return "\n".join(parts)
 
 
 def _option_fields(predictor):
@@ -213,9 +277,21 @@ def _option_fields(predictor):
 
 
 def _safe_name(filename, index):
-    """The base name of an uploaded file, without any client-side directory."""
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return name or f"file{index + 1}"
+    """The base name of an uploaded file, without any client-side directory.
+
+    Clients may save results under the names we echo, so a name that still
+    points somewhere (``..``, ``.``) or holds control characters is not kept.
+
+    Args:
+        filename: the name the client sent (may be None).
+        index: the upload's position, for the ``fileN`` fallback name.
+
+    Returns:
+        A plain file name.
+    """
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable()).strip()
+    return name if name not in ("", ".", "..") else f"file{index + 1}"
 
 
 def _megabytes(size):
@@ -228,9 +304,13 @@ def _json(value):
 
 
 def openapi_spec(predictor, max_body):
-    """An OpenAPI 3 description of the service."""
+    """An OpenAPI 3 description of the service (every status and content type it answers)."""
+    # A client preferring text/html (a browser) gets HTML pages instead of JSON.
     error = {"description": "Error", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Error"}}}}
+        "schema": {"$ref": "#/components/schemas/Error"}}, "text/html": {}}}
+    # Far over the limit, waitress refuses the body itself, before the app sees it.
+    too_large = {"description": f"Body over {_megabytes(max_body)} MB",
+                 "content": {**error["content"], "text/plain": {}}}
     html_page = {"200": {"description": "HTML page", "content": {"text/html": {}}}}
     return {
         "openapi": "3.0.3",
@@ -244,8 +324,8 @@ def openapi_spec(predictor, max_body):
                 "description": "Service is up", "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"status": {"type": "string"},
                                                      "instance": {"type": "string"}}}}}}}}},
-            "/openapi.json": {"get": {"summary": "This document",
-                                      "responses": {"200": {"description": "OpenAPI 3 document"}}}},
+            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {
+                "description": "OpenAPI 3 document", "content": {"application/json": {}}}}}},
             "/predict": {
                 "get": {"summary": "Upload form", "responses": html_page},
                 "post": {
@@ -260,9 +340,9 @@ def openapi_spec(predictor, max_body):
                     "responses": {
                         "200": {"description": "One entry per file, in upload order",
                                 "content": {"application/json": {"schema": {
-                                    "type": "array", "items": {"$ref": "#/components/schemas/Result"}}}}},
-                        "400": error, "413": dict(error, description=f"Body over {_megabytes(max_body)} MB"),
-                        "415": error, "500": error}}},
+                                    "type": "array", "items": {"$ref": "#/components/schemas/Result"}}},
+                                    "text/html": {}}},
+                        "400": error, "413": too_large, "415": error, "500": error}}},
         },
         "components": {"schemas": {
             "Error": {"type": "object", "properties": {"error": {"type": "string"},

@@ -20,7 +20,7 @@ import time
 import warnings
 from pathlib import Path
 
-from vergeml import runtimes
+from vergeml import faults, runtimes
 from vergeml.errors import VergeMLError
 from vergeml.fileutil import atomic_write_text
 from vergeml.models.imagenet import predictor as keras_predictor
@@ -96,12 +96,15 @@ class _Job:
     def export(self, fmt):
         """Write, check and install one format; True when it passed."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{fmt}.", dir=self.folder))
+        clean_leftovers(self.folder)
+        # The pid in the name tells a later export whose folder this is (see clean_leftovers).
+        tmp = Path(tempfile.mkdtemp(prefix=f".{fmt}.{os.getpid()}.", dir=self.folder))
         try:
             os.chmod(tmp, 0o777 & ~_umask())
             started = time.monotonic()
             write_format(fmt, self.wrapped, tmp / runtimes.FORMATS[fmt].artifact, self.size)
             written = time.monotonic() - started
+            faults.point("export.written", fmt)
             runtimes_report = self.check(fmt, tmp)
             report = {**runtimes_report, "export_seconds": round(written, 2),
                       "size_bytes": disk_size(tmp / runtimes.FORMATS[fmt].artifact)}
@@ -243,12 +246,47 @@ def install(tmp, final):
     final = Path(final)
     old = None
     if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.{os.getpid()}.", dir=final.parent))
         os.replace(final, old / final.name)
+        faults.point("export.install", final.name)  # the old export aside, the new not in place
     os.replace(tmp, final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def clean_leftovers(folder):
+    """Undo what a killed export left in ``export/``.
+
+    A process killed while exporting leaves its temporary folder
+    (``.<format>.<pid>.<random>``); one killed inside :func:`install` leaves
+    the old export set aside (``.<format>.old.<pid>.<random>/<format>``) and
+    its place empty. Folders of processes still running are left alone.
+
+    Args:
+        folder: an instance's ``export/`` folder.
+    """
+    for entry in sorted(Path(folder).glob(".*")):
+        parts = entry.name[1:].split(".")
+        aside = len(parts) == 4 and parts[1] == "old"
+        pid = parts[2] if aside else parts[1] if len(parts) == 3 else ""
+        if not entry.is_dir() or not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        place = Path(folder) / parts[0]
+        if aside and (entry / parts[0]).is_dir() and not place.exists():
+            os.replace(entry / parts[0], place)  # the complete old export, back in its place
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _pid_alive(pid):
+    """Whether a process ``pid`` exists (another user's counts: it is not ours to clean)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def describe(fmt, report):

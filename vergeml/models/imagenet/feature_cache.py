@@ -8,6 +8,8 @@ import sys
 
 import numpy as np
 
+from vergeml import faults
+
 SPLITS = ("train", "val", "test")
 
 
@@ -24,6 +26,7 @@ def cached_features(dataset, extractor, args, settings=None):
         vectors = sample_features(dataset, extractor, everything, args["resize"], cache,
                                   settings=settings)
         print(cache.summary(stage))
+        faults.point("extraction.done")
         cache.prune(stage)  # every split's keys were requested: what is left over is stale
         for split in SPLITS:
             samples = dataset.samples(split)
@@ -78,6 +81,7 @@ def sample_features(dataset, extractor, samples, resize, cache, settings=None, p
                     found[unique[index].key] = vector
                     cache.put(stage, unique[index].key, vector)
                 bar.update(len(indices))
+                faults.point("extraction.batch")
         finally:
             cache.flush()  # Ctrl-C or a failure keeps every batch that was finished
             close = getattr(batches, "close", None)  # a generator: stop the engine now

@@ -184,7 +184,10 @@ class FeatureExtractor:
             if self.cache_dir is None:
                 self.cache_dir = tempfile.mkdtemp(prefix="vergeml-openvino-")
             path = ov_features.ir_path(self.cache_dir, self.key)
-            ov_features.convert_backbone(self.model, path, self.size)
+            if not os.path.isfile(path):
+                pixels = uint8_input(_keras(), self.model, load_object(self.backbone.preprocess),
+                                     self.size, name=f"{self.model.name}_uint8")
+                ov_features.convert_backbone(pixels, path, self.size)
             self._openvino = ov_features.compile_ir(path)
         return self._openvino
 
@@ -246,7 +249,9 @@ class FeatureExtractor:
                 raise
         return load
 
-    def _dataset(self, count, load, batch_size):
+    def _dataset(self, count, load, batch_size, pixels=False):
+        """tf.data batches ``(indices, images)`` of ``load(index)``; the images are
+        preprocessed float32, or the uint8 pixels as loaded (``pixels=True``)."""
         tf = _tf()
         size = self.size
         preprocess = load_object(self.backbone.preprocess)
@@ -265,7 +270,8 @@ class FeatureExtractor:
         dataset = tf.data.Dataset.range(count)
         dataset = dataset.map(load_one, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         dataset = dataset.batch(batch_size)
-        dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if not pixels:
+            dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     # -- the saved classifier -------------------------------------------------
@@ -288,6 +294,17 @@ class FeatureExtractor:
 
 
 # -- helpers -------------------------------------------------------------------
+
+
+def uint8_input(keras, model, preprocess, size, name):
+    """``model`` behind its own ``preprocess_input``: uint8 RGB images in.
+
+    The exports and the OpenVINO backbone take pixels, so the runtime, not
+    Python, does the scaling (and callers need not know each architecture's).
+    """
+    inputs = keras.Input((size, size, 3), dtype="uint8", name="images")
+    outputs = model(preprocess(keras.ops.cast(inputs, "float32")), training=False)
+    return keras.Model(inputs, outputs, name=name)
 
 
 def _keras():

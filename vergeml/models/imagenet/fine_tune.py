@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from vergeml import faults
 
 
 def image_stage(size, resize):
@@ -51,6 +52,7 @@ def cached_images(dataset, samples, size, resize, cache, progress=True):
                 found[sample.key] = array
                 cache.put(stage, sample.key, array)
                 bar.update(1)
+                faults.point("fine-tune.decode")
         cache.flush()
     if not samples:
         return np.zeros((0, size, size, 3), np.uint8)
@@ -103,7 +105,7 @@ def fine_tune(top, extractor, dataset, args, instance, state, seed):
     from vergeml.models.imagenet.callbacks import EpochCheckpoint, tensorboard
     from vergeml.models.imagenet.pipeline import epoch_dataset, image_transform, steps_per_epoch
     from vergeml.models.imagenet.run_state import restore_seeds
-    from vergeml.models.imagenet.top import load_last, make_optimizer, verbosity
+    from vergeml.models.imagenet.top import fault_points, load_last, make_optimizer, verbosity
     arrays = {split: split_images(dataset, split, extractor.size, args["resize"])
               for split in ("train", "val")}
     full = extractor.full_model(top)
@@ -129,7 +131,7 @@ def fine_tune(top, extractor, dataset, args, instance, state, seed):
     keras.utils.set_random_seed(seed + first)
     full.fit(train, steps_per_epoch=steps_per_epoch(len(arrays["train"][0]), batch), epochs=total,
              initial_epoch=first, validation_data=val, verbose=verbosity(), shuffle=False,
-             callbacks=[checkpoint, tensorboard(instance)])
+             callbacks=[checkpoint, tensorboard(instance), *fault_points("fine-tune")])
     return full
 
 

@@ -1,12 +1,13 @@
 """Backbone features through OpenVINO (``ml train --runtime=openvino``).
 
 The frozen Keras backbone of a :class:`FeatureExtractor` is converted once
-(SavedModel -> ``openvino.convert_model``, saved uncompressed) into
-``<cache>/openvino/<extractor key>/model.xml`` and compiled for the CPU with
-``INFERENCE_PRECISION_HINT=f32``: OpenVINO's default bf16/f16 on CPUs that
-have it moves MobileNet features by about 20%. The images come from the
-extractor's own tf.data pipeline (same decode, resize and ``preprocess_input``),
-so only the forward pass differs; batches run through an ``AsyncInferQueue``.
+behind its ``preprocess_input`` (uint8 pixels in; SavedModel ->
+``openvino.convert_model``, saved uncompressed) into
+``<cache>/openvino/<extractor key>-uint8/model.xml`` and compiled for the CPU
+with ``INFERENCE_PRECISION_HINT=f32``: OpenVINO's default bf16/f16 on CPUs
+that have it moves MobileNet features by about 20%. The pixels come from the
+extractor's own tf.data pipeline (same decode and resize), so only the
+preprocessing and forward pass differ; batches run through an ``AsyncInferQueue``.
 """
 import os
 import shutil
@@ -29,12 +30,14 @@ def require_openvino(action="the openvino runtime", find_spec=None):
 
 
 def ir_path(cache_dir, key):
-    """Where the converted backbone of the extractor ``key`` is kept."""
-    return os.path.join(str(cache_dir), "openvino", key, "model.xml")
+    """Where the converted backbone of the extractor ``key`` is kept (its input: uint8
+    pixels, preprocessed inside the IR)."""
+    return os.path.join(str(cache_dir), "openvino", f"{key}-uint8", "model.xml")
 
 
 def convert_backbone(model, path, size):
-    """Convert the Keras backbone ``model`` to OpenVINO IR at ``path`` (once; atomic)."""
+    """Convert the Keras backbone ``model`` (uint8 pixels in) to OpenVINO IR at ``path``
+    (once; atomic)."""
     if os.path.isfile(path):
         return path
     ov = openvino_loader.load()
@@ -42,7 +45,7 @@ def convert_backbone(model, path, size):
     os.makedirs(os.path.dirname(folder), exist_ok=True)
     work = tempfile.mkdtemp(prefix=".convert.", dir=os.path.dirname(folder))
     try:
-        convert_keras(model, os.path.join(work, "ir", "model.xml"), size, "float32", ov)
+        convert_keras(model, os.path.join(work, "ir", "model.xml"), size, "uint8", ov)
         try:
             os.replace(os.path.join(work, "ir"), folder)
         except OSError:  # another process converted it first
@@ -107,7 +110,7 @@ def iter_ordered(compiled, batches, jobs=0):
     for slot, (tag, batch) in enumerate(batches):
         tags.append(tag)
         # An own contiguous copy, kept until its result is taken.
-        inputs[slot] = np.array(batch, dtype=np.float32, order="C", copy=True)
+        inputs[slot] = np.array(batch, order="C", copy=True)
         queue.start_async({0: inputs[slot]}, userdata=slot)
         while next_out in done:
             inputs.pop(next_out, None)
@@ -128,7 +131,9 @@ def iter_features(extractor, items, load_fn, batch_size=64):
     require_openvino()
     compiled = extractor.openvino_model()
     errors = []
-    dataset = extractor._dataset(len(items), extractor._loader(items, load_fn, errors), batch_size)
+    # uint8 batches: the IR preprocesses (a quarter of the bytes to copy, no TF op).
+    dataset = extractor._dataset(len(items), extractor._loader(items, load_fn, errors), batch_size,
+                                 pixels=True)
     tf = backend.load()[0]
     batches = ((indices.numpy(), images.numpy()) for indices, images in dataset)
     try:

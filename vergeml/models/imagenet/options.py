@@ -17,14 +17,14 @@ TRAIN_OPTIONS = (
            help="Member of an architecture family: densenet 121/169/201, nasnet mobile/large, "
                 "efficientnet b0-b7, efficientnet-v2 b0-b3/s/m/l, convnext tiny-xlarge, "
                 "mobilenet-v3 small/large (auto: the family's default)."),
-    Option("size", default="auto", type="int", rule=">=32", also=("auto",),
+    Option("size", default="auto", type="int", rule="32..4096", also=("auto",),
            help="Input size in pixels (auto: the architecture's default)."),
     Option("alpha", default=1.0, type="float", rule=">0", help="Width multiplier of mobilenet networks."),
-    Option("layers", default=1, type="int", rule=">=1",
+    Option("layers", default=1, type="int", rule="1..100",
            help="Dense layers of the trained top, including the softmax layer."),
     Option("output-layer", default="last",
            help="Layer of the network (name or index) whose output is used as features."),
-    Option("batch-size", default=64, type="int", rule=">0", help="Samples per training batch."),
+    Option("batch-size", default=64, type="int", rule="1..65536", help="Samples per training batch."),
     Option("optimizer", default="adam", choices=("sgd", "adam"), help="Optimizer used to train the top."),
     Option("learning-rate", default="auto", type="float", rule=">0", also=("auto",),
            help="Learning rate of the optimizer (auto: 0.01)."),

@@ -8,7 +8,7 @@ run (:mod:`.resume`) go through the same :class:`Run`; only the starting
 """
 import sys
 
-from vergeml.fileutil import atomic_path, atomic_write_text
+from vergeml.fileutil import atomic_path, atomic_save_weights, atomic_write_text
 
 FROZEN, FINE_TUNED = "frozen", "fine-tuned"
 
@@ -102,8 +102,7 @@ class Run:
         instance = self.instance
         atomic_write_text(instance.labels_path, "\n".join(self.dataset.labels) + "\n")
         top = model.get_layer("top")
-        with atomic_path(instance.top_weights_path) as tmp:
-            top.save_weights(tmp)
+        atomic_save_weights(top, instance.top_weights_path)
         with atomic_path(instance.model_path) as tmp:
             model.save(tmp)
 

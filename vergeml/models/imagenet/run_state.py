@@ -20,7 +20,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from vergeml.fileutil import atomic_path, atomic_write_text
+from vergeml.fileutil import atomic_save_weights, atomic_write_text
 
 STATE_FILE = "state.json"
 FORMAT = 1
@@ -100,8 +100,7 @@ def commit(folder, state, last_model, best_model=None):
 
 
 def _save(model, path):
-    with atomic_path(path) as tmp:
-        model.save_weights(tmp)
+    atomic_save_weights(model, path)
     return path.name
 
 

@@ -100,10 +100,35 @@ def fit_top(top, features, args, instance, state, seed):
                                  patience=args["early-stopping-patience"] if has_val else 0,
                                  min_delta=args["early-stopping-delta"])
     top.fit(data, steps_per_epoch=steps_per_epoch(len(x_train), batch), epochs=args["epochs"],
-            initial_epoch=state.epochs_done, callbacks=[checkpoint, tensorboard(instance)], shuffle=False,
+            initial_epoch=state.epochs_done, shuffle=False,
+            callbacks=[checkpoint, tensorboard(instance), *fault_points("top")],
             validation_data=(x_val, y_val) if has_val else None, verbose=verbosity())
     if state.best_phase == "top":
         top.load_weights(instance.checkpoints_dir / state.best_file)
+
+
+def fault_points(phase):
+    """Keras callbacks marking ``<phase>.epoch`` (an epoch starts: the previous one is
+    committed) and ``<phase>.batch`` (a batch ended) as :mod:`vergeml.faults` points.
+
+    Args:
+        phase: ``top`` or ``fine-tune``.
+
+    Returns:
+        A list of callbacks, empty when the hook is unset (a normal run pays nothing).
+    """
+    from vergeml import faults
+    if not faults.active():
+        return []
+    import keras
+
+    class FaultPoints(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            faults.point(f"{phase}.epoch")
+
+        def on_train_batch_end(self, batch, logs=None):
+            faults.point(f"{phase}.batch")
+    return [FaultPoints()]
 
 
 def load_last(model, instance, state):

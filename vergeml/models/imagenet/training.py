@@ -10,6 +10,7 @@
 TensorFlow and Keras are imported here, never by the modules ``ml help`` reads.
 """
 import signal
+import sys
 from contextlib import contextmanager
 
 import numpy as np
@@ -18,6 +19,10 @@ from vergeml.errors import VergeMLError
 from vergeml.instances.run_files import write_project_file
 from vergeml.spelling import stored_key
 
+
+
+# Exit statuses of a stopped run: 128 + the signal, as a shell reports them.
+INTERRUPTED, TERMINATED = 130, 128 + signal.SIGTERM
 
 
 class Cancelled(KeyboardInterrupt):
@@ -36,15 +41,47 @@ def train(args, env, metadata=None):
     # SIGTERM ends every step like Ctrl-C: while extracting, the features
     # done so far are committed to the cache; while training, the run is
     # cancelled with its best checkpoint.
-    with _sigterm_as_interrupt():
-        return _train(args, env, metadata)
+    return _stoppable(_train, args, env, metadata)
 
 
 def resume_run(env, name, typed, explicit=()):
     """``ml @name resume``: :func:`vergeml.models.imagenet.resume.resume`, SIGTERM as Ctrl-C."""
     from vergeml.models.imagenet.resume import resume
-    with _sigterm_as_interrupt():
-        return resume(env, name, typed, explicit)
+    return _stoppable(resume, env, name, typed, explicit)
+
+
+def _stoppable(work, *args):
+    """``work(*args)`` with SIGTERM handled like Ctrl-C; its exit status.
+
+    A run stopped by SIGTERM exits 143 and one stopped by Ctrl-C 130 (128 + the
+    signal, as a shell reports a process the signal ended), whichever step it
+    was in. Ctrl-C before a run exists is left to the command line ("Interrupted.").
+    """
+    with _sigterm_as_interrupt() as terminated:
+        try:
+            status = work(*args)
+        except KeyboardInterrupt:
+            if not terminated:
+                raise
+            print("\nTerminated.", file=sys.stderr)
+            return TERMINATED
+        finally:
+            _release_pipelines()
+    return TERMINATED if terminated and status == INTERRUPTED else status
+
+
+def _release_pipelines():
+    """Free what a stopped ``fit`` left (its ``tf.data`` iterators, held by the
+    interrupted frames) while Python is fully alive.
+
+    Left to the interpreter's exit, an iterator's destructor may join
+    TensorFlow threads that wait for a GIL the exiting interpreter no longer
+    hands out, and the process hangs after "Cancelled" (the likely cause of a
+    run that once did not exit within 120 s of Ctrl-C under heavy load).
+    """
+    if "tensorflow" in sys.modules:
+        import gc
+        gc.collect()
 
 
 def _train(args, env, metadata=None):
@@ -75,7 +112,7 @@ def _train(args, env, metadata=None):
     extractor = FeatureExtractor.from_options(args, env.random_seed, env.cache_dir)
     extractor.model  # step 2 up front: missing weights fail before any long work
     features = cached_features(dataset, extractor, args, env.settings)
-    run = None
+    instance = run = None
     try:
         instance = _create_instance(args, env, dataset, extractor, metadata)
         write_project_file(instance, project_text)
@@ -84,10 +121,12 @@ def _train(args, env, metadata=None):
     except KeyboardInterrupt:
         if run is not None:
             run.cancel()
-        return 130
+        elif instance is not None:  # stopped before its first epoch: nothing to keep
+            instance.set_status("cancelled")
+        return INTERRUPTED
     except BaseException as error:
-        if run is not None:
-            run.instance.set_status("failed", error=f"{type(error).__name__}: {error}")
+        if instance is not None:
+            instance.set_status("failed", error=f"{type(error).__name__}: {error}")
         raise
     return 0
 
@@ -159,11 +198,18 @@ def _create_instance(args, env, dataset, extractor, metadata=None):
 
 @contextmanager
 def _sigterm_as_interrupt():
-    """Treat SIGTERM like Ctrl-C while training, so the run ends as cancelled."""
+    """Treat SIGTERM like Ctrl-C while training, so the run ends as cancelled.
+
+    Yields:
+        A list that holds the signal once SIGTERM arrived.
+    """
+    received = []
+
     def handler(signum, frame):
+        received.append(signum)
         raise Cancelled()
     previous = signal.signal(signal.SIGTERM, handler)
     try:
-        yield
+        yield received
     finally:
         signal.signal(signal.SIGTERM, previous)
