@@ -7,7 +7,7 @@ behind its ``preprocess_input`` (uint8 pixels in; SavedModel ->
 with ``INFERENCE_PRECISION_HINT=f32``: OpenVINO's default bf16/f16 on CPUs
 that have it moves MobileNet features by about 20%. The pixels come from the
 extractor's own tf.data pipeline (same decode and resize), so only the
-preprocessing and forward pass differ; batches run through an ``AsyncInferQueue``.
+preprocessing and forward pass differ; batches run on a ring of infer requests.
 """
 import os
 import shutil
@@ -91,36 +91,48 @@ def compile_ir(path, threads=None):
 
 
 def iter_ordered(compiled, batches, jobs=0):
-    """Run ``(tag, array)`` batches through an ``AsyncInferQueue``; yield ``(tag, output)`` in order.
+    """Run ``(tag, array)`` batches on a ring of infer requests; yield ``(tag, output)`` in order.
+
+    Several requests run at once (OpenVINO's optimal number, or ``jobs``) while the
+    caller prepares the next batch. There is no Python callback on purpose: with
+    ``AsyncInferQueue.set_callback`` OpenVINO's stream threads take the GIL, and a
+    compiled model destroyed just after the last batch deadlocked (its destructor
+    joins those threads while holding the GIL; seen on openvino 2026.4.1). Waiting
+    on a request releases the GIL, so nothing else changes.
 
     Do not call ``compiled(...)`` (its synchronous request) on the same compiled model
     first: on openvino 2026.4.1 with a dynamic batch, requests created after it returned
     other batches' outputs (measured; a fresh compile is unaffected).
     """
+    import collections
+
     import numpy as np
-    ov = openvino_loader.load()
-    queue = ov.AsyncInferQueue(compiled, jobs)
-    done, inputs = {}, {}
+    count = jobs or int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    free = [compiled.create_infer_request() for _ in range(max(1, count))]
+    pending = collections.deque()  # (request, tag, input): oldest first
+    try:
+        for tag, batch in batches:
+            if not free:
+                request, done_tag, _ = pending.popleft()
+                yield done_tag, _output(request)
+                free.append(request)
+            request = free.pop()
+            # An own contiguous copy, kept until the request is done with it.
+            data = np.array(batch, order="C", copy=True)
+            request.start_async({0: data})
+            pending.append((request, tag, data))
+        while pending:
+            request, tag, _ = pending.popleft()
+            yield tag, _output(request)
+    finally:
+        for request, _, _ in pending:  # stopped early: no request outlives its input
+            request.wait()
 
-    def finished(request, slot):
-        done[slot] = request.get_output_tensor(0).data.copy()
 
-    queue.set_callback(finished)
-    tags, next_out = [], 0
-    for slot, (tag, batch) in enumerate(batches):
-        tags.append(tag)
-        # An own contiguous copy, kept until its result is taken.
-        inputs[slot] = np.array(batch, order="C", copy=True)
-        queue.start_async({0: inputs[slot]}, userdata=slot)
-        while next_out in done:
-            inputs.pop(next_out, None)
-            yield tags[next_out], done.pop(next_out)
-            next_out += 1
-    queue.wait_all()
-    while next_out < len(tags):
-        inputs.pop(next_out, None)
-        yield tags[next_out], done.pop(next_out)
-        next_out += 1
+def _output(request):
+    """The first output of a started request, once it is done (a copy)."""
+    request.wait()
+    return request.get_output_tensor(0).data.copy()
 
 
 def iter_features(extractor, items, load_fn, batch_size=64):
