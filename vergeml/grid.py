@@ -6,9 +6,13 @@ is an *axis*. The runs of a grid are the Cartesian product of its axes,
 ordered by option name with the last name varying fastest (Guild AI's rule),
 so the order does not depend on how or where the values were typed.
 ``--grid-random=N`` trains N distinct combinations drawn with ``--random-seed``
-instead. Pure Python: the runner is :mod:`vergeml.grid_run`.
+instead. A grid of more than :data:`MAX_RUNS` runs is refused (a typo such as
+``--epochs=1,...,12`` on five options would ask for hundreds of thousands);
+``--grid-random`` draws from any size without listing every combination.
+Pure Python: the runner is :mod:`vergeml.grid_run`.
 """
 import itertools
+import math
 
 from vergeml.errors import UsageError
 from vergeml.options import Option
@@ -19,6 +23,7 @@ GRID_OPTIONS = (
                 "(the same runs for the same --random-seed)."),
 )
 GRID_OPTION_NAMES = tuple(o.name for o in GRID_OPTIONS)
+MAX_RUNS = 1000
 # Options that make no sense once per combination.
 SINGLE_RUN_OPTIONS = {"name": "each run of a grid gets its own robot name",
                       "resume": "resume the runs of a grid one by one with ml @NAME resume"}
@@ -60,11 +65,24 @@ def sample(combos, count, seed):
         count: how many to keep (all of them when ``count`` is None or not smaller).
         seed: the random seed (``--random-seed``); the same seed draws the same runs.
     """
-    if count is None or count >= len(combos):
-        return list(combos)
+    return [combos[i] for i in _drawn(len(combos), count, seed)]
+
+
+def _drawn(total, count, seed):
+    """Indices of the runs :func:`sample` keeps, without listing the others."""
+    if count is None or count >= total:
+        return range(total)
     import random  # noqa: PLC0415 (lazy: ml help imports this module)
-    picked = random.Random(seed).sample(range(len(combos)), count)
-    return [combos[i] for i in sorted(picked)]
+    return sorted(random.Random(seed).sample(range(total), count))
+
+
+def _combination(grid_axes, index):
+    """The ``index``-th entry of :func:`combinations`, computed directly."""
+    combo = {}
+    for name in sorted(grid_axes, reverse=True):  # the last name varies fastest
+        index, position = divmod(index, len(grid_axes[name]))
+        combo[name] = grid_axes[name][position]
+    return {name: combo[name] for name in sorted(combo)}
 
 
 def plan(args, options, seed):
@@ -84,7 +102,12 @@ def plan(args, options, seed):
     """
     grid_axes = axes(args, options)
     base = {k: v for k, v in args.items() if k not in GRID_OPTION_NAMES and k not in grid_axes}
-    runs = sample(combinations(grid_axes), args.get("grid-random"), seed)
+    total = math.prod(len(values) for values in grid_axes.values())
+    count = args.get("grid-random")
+    if min(total, count or total) > MAX_RUNS:
+        raise UsageError(f"a grid of {total:,} runs is more than {MAX_RUNS:,}",
+                         hint="Give fewer values, or draw some runs with --grid-random=N.")
+    runs = [_combination(grid_axes, i) for i in _drawn(total, count, seed)]
     if len(runs) > 1:
         for name, why in SINGLE_RUN_OPTIONS.items():
             if args.get(name) is not None:

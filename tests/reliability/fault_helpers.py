@@ -182,7 +182,7 @@ def assert_cache_valid(project, ref):
         assert set(table) <= set(expected), f"{stage}: entries for keys of no sample"
         for key, array in table.items():
             if stage == features_stage:
-                np.testing.assert_allclose(array, expected[key], atol=1e-4, err_msg=key)
+                np.testing.assert_allclose(array, expected[key], rtol=1e-3, atol=1e-3, err_msg=key)
             else:  # decoded images (phase 2): uint8 at the training size
                 assert array.shape == (64, 64, 3) and array.dtype == np.uint8, stage
     assert set(entries) <= {features_stage, "images:64:fill"}, sorted(entries)
@@ -252,7 +252,7 @@ def assert_after_kill(project, ml_env, ref, result, instance):
         assert names == [instance] and listed == {instance: "crashed"}, (names, listed)
         folder = project / "trainings" / instance
         assert_files_whole(folder)
-        assert len(temp_files(folder)) <= 2, temp_files(folder)  # at most the file being written
+        assert len(temp_files(folder)) <= 1, temp_files(folder)  # at most the file being written
     assert_cache_valid(project, ref)
     return instance
 

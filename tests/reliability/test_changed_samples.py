@@ -94,7 +94,7 @@ def test_rewritten_image_gets_the_new_images_features(ref, ml_env, tmp_path):
     new_keys = set(truth) - set(ref.entries[next(s for s in ref.entries if s.startswith("features:"))])
     assert len(new_keys) == 1  # the rewritten image
     for key in truth:
-        np.testing.assert_allclose(mine[key], truth[key], atol=1e-4, err_msg=key)
+        np.testing.assert_allclose(mine[key], truth[key], rtol=1e-3, atol=1e-3, err_msg=key)
 
 
 @pytest.mark.slow

@@ -261,7 +261,7 @@ def test_bad_choice_suggests(call_ml, trained, in_project):
     (["train", "--epochs=0"], "Error: --epochs: expected an integer > 0, got 0"),
     (["train", "--epochs=many"], 'Error: --epochs: expected an integer > 0, got "many"'),
     (["train", "--dropout=1"], "Error: --dropout: expected a number between 0 and 0.99, got 1"),
-    (["train", "--size=auto2"], 'Error: --size: expected an integer >= 32 or auto, got "auto2"'),
+    (["train", "--size=auto2"], 'Error: --size: expected an integer between 32 and 4096 or auto, got "auto2"'),
     (["train", "--epochs"], "Error: --epochs: expected a value"),
     (["train", "stray"], "Error: unexpected argument 'stray'"),
     (["@bob", "train"], "Error: 'train' does not take an @instance argument"),

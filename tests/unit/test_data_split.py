@@ -20,7 +20,7 @@ def test_parse_split(tmp_path):
     assert parse_split("100", "val-split", tmp_path) == SplitSpec("count", 100)
     assert parse_split(5, "val-split", tmp_path) == SplitSpec("count", 5)
     assert parse_split("valdir", "val-split", tmp_path) == SplitSpec("dir", (tmp_path / "valdir").resolve())
-    with pytest.raises(ConfigError, match="no such directory: 0.1"):
+    with pytest.raises(ConfigError, match=r"expected a percentage \(10%\), a count \(100\) or a directory, got 0.1"):
         parse_split("0.1", "val-split", tmp_path)
     with pytest.raises(ConfigError, match="up to 100%"):
         parse_split("120%", "test-split", tmp_path)

@@ -194,3 +194,21 @@ def test_unknown_grid_id_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="no runs of grid 'g-abc124'. Did you mean 'g-abc123'"):
         grid_rows(rows, "g-abc124")
     assert yaml.safe_load(instance.metadata_path.read_text())["grid"] == "g-abc123"
+
+
+def test_a_huge_grid_is_refused_before_listing_it():
+    from vergeml.grid import MAX_RUNS, plan
+    options = [Option(n, type="int", rule=">0") for n in ("a", "b", "c", "d", "e")]
+    args = {o.name: list(range(1, 13)) for o in options}  # 12**5 = 248,832 runs
+    with pytest.raises(UsageError, match=f"a grid of 248,832 runs is more than {MAX_RUNS:,}"):
+        plan(args, options, seed=1)
+    args["grid-random"] = 3
+    base, runs, _ = plan(args, options, seed=1)
+    assert len(runs) == 3 and all(set(r) == {"a", "b", "c", "d", "e"} for r in runs)
+
+
+def test_drawn_runs_are_the_same_as_sampling_the_full_list():
+    from vergeml.grid import _combination
+    grid_axes = {"epochs": list(range(1, 11)), "layers": [1, 2, 3], "dropout": [0.1, 0.2]}
+    combos = combinations(grid_axes)
+    assert [_combination(grid_axes, i) for i in range(len(combos))] == combos

@@ -92,7 +92,7 @@ def test_help_train_shows_allowed_values(ml_help):
     # 0.0001 (with which the top stayed far below a logistic-regression probe).
     assert "[default: auto] (a number > 0 or auto)" in text
     assert "[default: adam] (one of sgd, adam)" in text
-    assert "[default: auto] (an integer >= 32 or auto)" in text
+    assert "[default: auto] (an integer between 32 and 4096 or auto)" in text
     assert "(a number between 0 and 0.99)" in text
     assert "mobilenet" in text and "resnet-50" in text
 
