@@ -69,7 +69,7 @@ TRAIN_KILLS = {
 # Known bug (reported): a kill between reserving the run's folder and writing its first
 # data.yaml leaves an empty folder that `ml list` shows as "broken" (with a warning),
 # not "crashed". The fix belongs in vergeml/instances/metadata.py (read_instance).
-KNOWN_BUGS = {"run-reserved": "an empty run folder is listed as broken, not crashed"}
+KNOWN_BUGS = {}
 GRID = ("--learning-rate=0.002,0.004",)
 
 

@@ -164,6 +164,8 @@ def test_broken_metadata_is_listed_as_broken(tmp_path, capsys, content):
     bad.mkdir()
     if content is not None:
         (bad / "data.yaml").write_text(content)
+    else:  # no data.yaml, but not a folder killed while it was created: a stray file
+        (bad / "notes.txt").write_text("mine")
     found = {i.name: i for i in scan_instances(tmp_path / "trainings")}
     assert found["bad"].status == "broken" and found["good"].status == good.status
     err = capsys.readouterr().err
@@ -172,6 +174,19 @@ def test_broken_metadata_is_listed_as_broken(tmp_path, capsys, content):
         load_instance(tmp_path / "trainings", "bad")
     with pytest.raises(VergeMLError, match="refusing"):
         found["bad"].save()
+
+
+@pytest.mark.parametrize("leftover", [None, ".data.yaml.tmp-123"])
+def test_folder_killed_before_its_metadata_is_crashed(tmp_path, capsys, leftover):
+    new(tmp_path, name="good")
+    folder = tmp_path / "trainings" / "killed"
+    folder.mkdir()
+    if leftover:
+        (folder / leftover).write_text("status: runn")
+    found = {i.name: i.status for i in scan_instances(tmp_path / "trainings")}
+    assert found["killed"] == "crashed"
+    assert {i.name: i.status for i in scan_instances(tmp_path / "trainings", summary=True)} == found
+    assert "killed" not in capsys.readouterr().err  # no "broken" warning
 
 
 def test_half_written_file_is_broken(tmp_path, capsys):

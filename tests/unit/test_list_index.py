@@ -165,12 +165,14 @@ def test_whole_second_file_times_wait_longer():
 def test_broken_runs_are_never_indexed_and_warn_every_time(runs, capsys):
     (runs / "trainings" / "bad").mkdir()
     (runs / "trainings" / "bad" / "data.yaml").write_text("status: [\n")
-    (runs / "trainings" / "empty").mkdir()
+    (runs / "trainings" / "stray").mkdir()
+    (runs / "trainings" / "stray" / "notes.txt").write_text("no data.yaml")
+    (runs / "trainings" / "empty").mkdir()  # killed while it was created
     for _ in range(2):
         found = {i.name: i.status for i in scan_instances(runs / "trainings", summary=True)}
-        assert found["bad"] == found["empty"] == "broken"
+        assert found["bad"] == found["stray"] == "broken" and found["empty"] == "crashed"
         err = capsys.readouterr().err
-        assert "@bad" in err and "@empty" in err
+        assert "@bad" in err and "@stray" in err and "@empty" not in err
     assert indexed(runs) == {"alpha-tron", "beta-tron", "gamma-tron"}
 
 

@@ -16,7 +16,7 @@ Modules: :mod:`~vergeml.instances.instance` (the model and statuses),
 :mod:`~vergeml.instances.listing` (the ``ml list`` table).
 """
 from vergeml.instances.folders import (NAME_PATTERN, SUBFOLDERS, check_new_name,
-                                       create_instance, instance_dirs, load_instance,
+                                       check_writable, create_instance, instance_dirs, load_instance,
                                        scan_instances)
 from vergeml.instances.instance import (BROKEN, CANCELLED, CRASHED, FAILED, FINISHED,
                                         METADATA_FILE, RUNNING, STORED_STATUSES,
@@ -27,7 +27,8 @@ from vergeml.instances.metadata import SUMMARY_SKIP, read_instance
 __all__ = [
     "BROKEN", "CANCELLED", "CRASHED", "FAILED", "FINISHED", "RUNNING",
     "STORED_STATUSES", "TERMINAL_STATUSES", "METADATA_FILE", "NAME_PATTERN",
-    "SUBFOLDERS", "SUMMARY_SKIP", "Instance", "check_new_name", "create_instance",
+    "SUBFOLDERS", "SUMMARY_SKIP", "Instance", "check_new_name", "check_writable",
+    "create_instance",
     "hostname", "instance_dirs", "load_instance", "read_instance", "scan_instances",
     "utc_now_iso",
 ]

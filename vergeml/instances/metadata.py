@@ -8,10 +8,11 @@ before parsing.
 """
 import functools
 import json
+import os
 import re
 from pathlib import Path
 
-from vergeml.instances.instance import (METADATA_FILE, STORED_STATUSES, SUMMARY_FILE,
+from vergeml.instances.instance import (CRASHED, METADATA_FILE, STORED_STATUSES, SUMMARY_FILE,
                                         SUMMARY_SKIP, Instance, metadata_digest)
 
 # libyaml's loader is ~10x faster than the pure-Python one; ml list reads one
@@ -39,6 +40,10 @@ def read_instance(path, skip=()):
     try:
         text = (path / METADATA_FILE).read_bytes()
     except FileNotFoundError:
+        if _never_started(path):
+            # Killed between reserving the name and writing data.yaml: a run that
+            # crashed before it began (partial: never saved).
+            return Instance(path, {"name": path.name, "status": CRASHED}, partial=True)
         return Instance(path, problem=f"no {METADATA_FILE}")
     except OSError as err:
         return Instance(path, problem=f"cannot read {METADATA_FILE}: {err.strerror or err}")
@@ -52,6 +57,20 @@ def read_instance(path, skip=()):
         # Odd layout: parse it all, for an exact verdict.
     data, problem = _parse(text)
     return Instance(path, data if not problem else None, problem)
+
+
+def _never_started(path):
+    """Whether a run folder holds nothing, or nothing but hidden temp files.
+
+    Creating a run reserves its folder, then writes ``data.yaml`` (atomically);
+    only a process killed in between leaves such a folder. A run being created
+    right now looks the same for those few milliseconds.
+    """
+    try:
+        with os.scandir(path) as entries:
+            return all(entry.name.startswith(".") for entry in entries)
+    except OSError:
+        return False
 
 
 def _read_summary(path, text):

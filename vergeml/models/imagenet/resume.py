@@ -123,8 +123,9 @@ def _continue(env, instance, state, args):
     backend.load(env.settings)
     extractor = FeatureExtractor.from_options(args, seed, env.cache_dir)
     features = cached_features(dataset, extractor, args, env.settings)
-    for leftover in instance.checkpoints_dir.glob(".*.tmp*"):  # a kill -9 mid-write leaves these
-        leftover.unlink(missing_ok=True)
+    for leftover in instance.path.rglob(".*.tmp*"):  # a kill -9 mid-write leaves these
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
     instance.metadata.update(status="running", pid=os.getpid(), host=hostname(), error=None)
     instance.metadata["hyperparameters"].update(epochs=args["epochs"],
                                                 fine_tune_epochs=args["fine-tune-epochs"])

@@ -90,7 +90,7 @@ def _train(args, env, metadata=None):
     from vergeml.models.imagenet.features import FeatureExtractor
     from vergeml.models.imagenet.outputs import warn_ignored
     from vergeml.models.imagenet.feature_cache import cached_features
-    from vergeml.instances import check_new_name
+    from vergeml.instances import check_new_name, check_writable
     from vergeml.models.imagenet.phases import Run
     from vergeml.models.imagenet.run_state import RunState
 
@@ -107,6 +107,7 @@ def _train(args, env, metadata=None):
     dataset = load_dataset(env, skip_bad=env.settings.get("skip-bad-files", False))
     _check_dataset(dataset, args)
     warn_ignored(dataset.config.output, args)
+    check_writable(env.trainings_dir)  # a read-only trainings folder fails before the extraction
     backend.load(env.settings)  # after the data checks: bad input is reported without waiting for TF
     _seed_everything(env.random_seed)
     extractor = FeatureExtractor.from_options(args, env.random_seed, env.cache_dir)
