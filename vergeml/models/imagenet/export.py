@@ -24,6 +24,7 @@ from vergeml import faults, runtimes
 from vergeml.errors import VergeMLError
 from vergeml.fileutil import atomic_write_text
 from vergeml.models.imagenet import predictor as keras_predictor
+from vergeml.models.imagenet.features import uint8_input
 
 MAX_CHECK_IMAGES = 64
 # Keras layers that change their input at random: never part of an export.
@@ -85,7 +86,9 @@ class _Job:
                                                 _Decoder(instance, self.size, self.resize))
         print(f"Checking each export on {len(self.images)} {self.source}.")
         self.reference = self._reference(self.images)
-        self.wrapped = wrap(self.keras, self.model, self.preprocess, self.size)
+        # The deployable model: uint8 RGB images in, class probabilities out.
+        self.wrapped = uint8_input(self.keras, self.model, self.preprocess, self.size,
+                                   name="vergeml_export")
         self.folder = Path(instance.path) / "export"
 
     def _reference(self, images):
@@ -150,14 +153,6 @@ class _Job:
                                  vergeml.__version__, (self.instance.results or {}).get("test_acc"),
                                  check)
         atomic_write_text(folder / "metadata.json", json.dumps(meta, indent=2) + "\n")
-
-
-def wrap(keras, model, preprocess, size):
-    """The deployable model: uint8 RGB images in, class probabilities out."""
-    inputs = keras.Input((size, size, 3), dtype="uint8", name="images")
-    pixels = keras.ops.cast(inputs, "float32")
-    outputs = model(preprocess(pixels), training=False)
-    return keras.Model(inputs, outputs, name="vergeml_export")
 
 
 def write_format(fmt, wrapped, path, size):
