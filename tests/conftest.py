@@ -97,6 +97,22 @@ def default_signals():
         signal.signal(signum, signal.SIG_DFL)
 
 
+def http_request(port, method, path, body=None, headers=None, timeout=60):
+    """One HTTP request to ``127.0.0.1:port`` on a new connection.
+
+    Returns:
+        ``(status, headers, body bytes)``; header names as sent by the server.
+    """
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
 def run_ml_process(*args, cwd=None, env=None, timeout=120, input=None):
     """Run ``ml *args`` in a subprocess; see the ``run_ml`` fixture."""
     proc = subprocess.run(ml_command() + [str(a) for a in args], cwd=cwd, env=subprocess_env(env),

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
-from tests.conftest import default_signals
+from tests.conftest import default_signals, http_request
 from tests.integration.predict_helpers import COLOURS, make_instance
 
 pytestmark = pytest.mark.e2e
@@ -58,13 +58,7 @@ class Server:
         self.process, self.port, self.stderr_path = process, port, stderr_path
 
     def request(self, method, path, body=None, headers=None, timeout=30):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body, headers, timeout)
 
     def predict(self, files, fields=()):
         body, content_type = encode_multipart(fields, [("files", n, d) for n, d in files])

@@ -7,7 +7,6 @@ child gets SIGINT and SIGTERM at their default dispositions whatever the test
 runner inherited, so the stop signal always reaches the server's own handler.
 """
 import contextlib
-import http.client
 import json
 import queue
 import re
@@ -17,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.conftest import default_signals, ml_command, subprocess_env
+from tests.conftest import default_signals, http_request, ml_command, subprocess_env
 from tests.e2e.test_rest import encode_multipart
 
 STARTUP_TIMEOUT = 120
@@ -44,13 +43,7 @@ class RestServer:
         Returns:
             ``(status, headers, body bytes)``; header names as sent by the server.
         """
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body, headers, timeout)
 
     def predict(self, files, fields=(), headers=None):
         """POST /predict with ``files`` (``(filename, bytes)``) and text ``fields``.
