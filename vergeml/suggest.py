@@ -34,7 +34,7 @@ def did_you_mean(word, candidates, max_distance=2):
         distance = edit_distance(key, canonical(name))
         limit = max(max_distance, len(key) // 4)
         # A candidate that keeps no character of the word (``x`` -> ``ls``) is no suggestion.
-        if distance <= limit and distance < min(len(key), len(canonical(name))):
+        if distance <= limit and distance < max(len(key), len(canonical(name))):
             scored.append((distance, name))
     return min(scored)[1] if scored else None
 

@@ -561,7 +561,10 @@ def names_one_of(message, fragments):
     problem; an empty value counts when the message shows ``''`` or ``""``.
     """
     message = _normal(message)
-    for raw in set(fragments):
+    # ``-nan`` is the short option ``-n`` with the value ``an`` (argparse's ``-nVALUE``).
+    attached = {str(f)[2:] for f in fragments
+                if str(f).startswith("-") and not str(f).startswith("--") and len(str(f)) > 2}
+    for raw in set(fragments) | attached:
         fragment = _normal(raw)
         for form in {fragment, _normal(_escaped(str(raw)))}:
             if len(form.strip()) >= 3 and form in message:

@@ -334,9 +334,10 @@ def _warn_missing_classes(files, labels, specs):
         spec = specs.get(split)
         if spec is not None and spec.is_zero:
             continue  # the user asked for no such split
-        missing = sorted(set(labels) - {f.label for f in files if f.split == split})
-        if not missing:
-            continue
+        present = {f.label for f in files if f.split == split}
+        missing = sorted(set(labels) - present)
+        if not missing or (split != "train" and not present):
+            continue  # an empty val or test split is its own message (or none), not per class
         if split == "train":
             warn("no training samples for class(es) " + ", ".join(missing))
         else:

@@ -162,17 +162,15 @@ class FeatureExtractor:
         return fn(np.array(batch, dtype=np.float32))
 
     def _compiled(self):
-        """The forward pass of uint8 pixels (preprocessing included) as one traced graph
-        (fixed signature: no retracing)."""
+        """The forward pass as one traced graph (fixed signature: no retracing)."""
         if self._forward is None:
             tf = _tf()
             model = self.model
-            preprocess = load_object(self.backbone.preprocess)
 
             @tf.function(input_signature=[tf.TensorSpec((None, self.size, self.size, 3),
-                                                        tf.uint8)])
-            def forward(pixels):
-                return model(preprocess(tf.cast(pixels, tf.float32)), training=False)
+                                                        tf.float32)])
+            def forward(images):
+                return model(images, training=False)
             self._forward = forward
         return self._forward
 
@@ -218,8 +216,7 @@ class FeatureExtractor:
         import numpy as np
         forward = self._compiled()
         errors = []
-        dataset = self._dataset(len(items), self._loader(items, load_fn, errors), batch_size,
-                                pixels=True)
+        dataset = self._dataset(len(items), self._loader(items, load_fn, errors), batch_size)
         tf = _tf()
         try:
             for indices, images in dataset:
