@@ -3,6 +3,7 @@
 :class:`FeatureExtractor` validates its arguments without importing Keras;
 the network is built on first use of :attr:`FeatureExtractor.model`.
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -214,17 +215,15 @@ class FeatureExtractor:
             yield from openvino_features.iter_features(self, items, load_fn, batch_size)
             return
         import numpy as np
-        forward = self._compiled()
-        errors = []
-        dataset = self._dataset(len(items), self._loader(items, load_fn, errors), batch_size)
         tf = _tf()
-        try:
-            for indices, images in dataset:
-                yield indices.numpy(), forward(images).numpy().astype(np.float32, copy=False)
-        except tf.errors.OpError:
-            if errors:
-                raise errors[0] from None
-            raise
+        forward = self._compiled()
+        preprocess = load_object(self.backbone.preprocess)
+        with contextlib.closing(self.pixel_batches(items, load_fn, batch_size)) as batches:
+            for indices, pixels in batches:
+                # Eager, before the traced forward pass: the fused model's own
+                # ops, so features equal its predictions.
+                images = preprocess(tf.cast(tf.convert_to_tensor(pixels), tf.float32))
+                yield indices, forward(images).numpy().astype(np.float32, copy=False)
 
     def extract(self, images, batch_size=64):
         """Features of a uint8 array ``(n, size, size, 3)``, as float32 ``(n, dim)``."""
@@ -232,47 +231,11 @@ class FeatureExtractor:
         chunks = [f for _, f in self.iter_features(images, lambda x: x, batch_size)]
         return np.concatenate(chunks) if chunks else np.zeros((0, self.dim), "float32")
 
-    def _loader(self, items, load_fn, errors):
-        import numpy as np
-        shape = (self.size, self.size, 3)
-
-        def load(index):
-            try:
-                array = np.asarray(load_fn(items[int(index)]))
-                if array.shape != shape:
-                    raise VergeMLError(f"load_fn returned shape {array.shape} for item "
-                                       f"{int(index)}, expected {shape}")
-                return array.astype(np.uint8, copy=False)
-            except BaseException as err:
-                # Keep the real exception: tf.numpy_function would flatten it to text.
-                errors.append(err)
-                raise
-        return load
-
-    def _dataset(self, count, load, batch_size, pixels=False):
-        """tf.data batches ``(indices, images)`` of ``load(index)``; the images are
-        preprocessed float32, or the uint8 pixels as loaded (``pixels=True``)."""
-        tf = _tf()
-        size = self.size
-        preprocess = load_object(self.backbone.preprocess)
-
-        # Plain graph code: autograph conversion would only add warnings.
-        @tf.autograph.experimental.do_not_convert
-        def load_one(index):
-            image = tf.numpy_function(load, [index], tf.uint8, stateful=False)
-            image.set_shape((size, size, 3))
-            return index, image
-
-        @tf.autograph.experimental.do_not_convert
-        def prepare(indices, images):
-            return indices, preprocess(tf.cast(images, tf.float32))
-
-        dataset = tf.data.Dataset.range(count)
-        dataset = dataset.map(load_one, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        dataset = dataset.batch(batch_size)
-        if not pixels:
-            dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return dataset.prefetch(tf.data.AUTOTUNE)
+    def pixel_batches(self, items, load_fn, batch_size):
+        """``(indices, uint8 pixels)`` batches of ``load_fn(item)``, loaded on a thread
+        pool (see :func:`.pixel_batches.iter_pixel_batches`)."""
+        from vergeml.models.imagenet.pixel_batches import iter_pixel_batches
+        return iter_pixel_batches(items, load_fn, batch_size, (self.size, self.size, 3))
 
     # -- the saved classifier -------------------------------------------------
 

@@ -6,7 +6,7 @@ behind its ``preprocess_input`` (uint8 pixels in; SavedModel ->
 ``<cache>/openvino/<extractor key>-uint8/model.xml`` and compiled for the CPU
 with ``INFERENCE_PRECISION_HINT=f32``: OpenVINO's default bf16/f16 on CPUs
 that have it moves MobileNet features by about 20%. The pixels come from the
-extractor's own tf.data pipeline (same decode and resize), so only the
+extractor's own loading threads (same decode and resize), so only the
 preprocessing and forward pass differ; batches run on a ring of infer requests.
 """
 import os
@@ -117,9 +117,10 @@ def iter_ordered(compiled, batches, jobs=0):
                 yield done_tag, _output(request)
                 free.append(request)
             request = free.pop()
-            # An own contiguous copy, kept until the request is done with it.
-            data = np.array(batch, order="C", copy=True)
-            request.start_async({0: data})
+            # Shared with the request, not copied: kept alive (in ``pending``) until
+            # the request is done with it. Callers must not reuse a batch's buffer.
+            data = np.ascontiguousarray(batch)
+            request.start_async({0: data}, share_inputs=True)
             pending.append((request, tag, data))
         while pending:
             request, tag, _ = pending.popleft()
@@ -137,21 +138,12 @@ def _output(request):
 
 def iter_features(extractor, items, load_fn, batch_size=64):
     """:meth:`FeatureExtractor.iter_features` through OpenVINO (same arguments and yields)."""
-    import numpy as np
+    import contextlib
 
-    from vergeml import backend
+    import numpy as np
     require_openvino()
     compiled = extractor.openvino_model()
-    errors = []
-    # uint8 batches: the IR preprocesses (a quarter of the bytes to copy, no TF op).
-    dataset = extractor._dataset(len(items), extractor._loader(items, load_fn, errors), batch_size,
-                                 pixels=True)
-    tf = backend.load()[0]
-    batches = ((indices.numpy(), images.numpy()) for indices, images in dataset)
-    try:
+    # uint8 batches: the IR preprocesses (a quarter of the bytes to copy).
+    with contextlib.closing(extractor.pixel_batches(items, load_fn, batch_size)) as batches:
         for indices, out in iter_ordered(compiled, batches):
             yield indices, out.astype(np.float32, copy=False)
-    except tf.errors.OpError:
-        if errors:
-            raise errors[0] from None
-        raise
