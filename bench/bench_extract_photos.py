@@ -102,13 +102,14 @@ def bench_backbone(root, label, count, repeat, **kwargs):
     """Rows for one backbone: TensorFlow and OpenVINO against the plain loop."""
     from vergeml.models.imagenet.features import FeatureExtractor
     project, paths = project_of(root, label.split()[0].lower(), count)
-    warm, _ = project_of(root, "warm-" + label.split()[0].lower(), BATCH)
+    # A few photos are enough to trace, convert and compile before timing.
+    warm, _ = project_of(root, "warm-" + label.split()[0].lower(), min(BATCH, count))
     tf_ext = FeatureExtractor(size=SIZE, **kwargs)
     ov_ext = FeatureExtractor(size=SIZE, runtime="openvino",
                               cache_dir=os.path.join(root, "ir"), **kwargs)
     runs = {"plain": lambda: plain_loop(paths, tf_ext), "tensorflow": lambda: ours(project, tf_ext),
             "openvino": lambda: ours(project, ov_ext)}
-    for run in (lambda: plain_loop(paths[:BATCH], tf_ext), lambda: ours(warm, tf_ext),
+    for run in (lambda: plain_loop(paths[:min(BATCH, count)], tf_ext), lambda: ours(warm, tf_ext),
                 lambda: ours(warm, ov_ext)):
         run()  # tracing, conversion, compilation: once per process, not timed
     rates = best_rates(runs, count, repeat)
@@ -122,12 +123,12 @@ def bench_backbone(root, label, count, repeat, **kwargs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (bench-quick)")
-    parser.add_argument("--count", type=int, help="MobileNet photos (default 1000, quick 256)")
-    parser.add_argument("--resnet-count", type=int, help="ResNet-50 photos (default 192, quick 64)")
+    parser.add_argument("--count", type=int, help="MobileNet photos (default 1000, quick 192)")
+    parser.add_argument("--resnet-count", type=int, help="ResNet-50 photos (default 192, quick 16)")
     parser.add_argument("--repeat", type=int, help="passes per contender (default 2, quick 1)")
     opts = parser.parse_args()
-    count = opts.count or (256 if opts.quick else 1000)
-    resnet = opts.resnet_count or (64 if opts.quick else 192)
+    count = opts.count or (192 if opts.quick else 1000)
+    resnet = opts.resnet_count or (16 if opts.quick else 192)
     repeat = opts.repeat or (1 if opts.quick else 2)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["VERGEML_OFFLINE"] = "1"

@@ -7,7 +7,7 @@ remembered split; the fine-tuned run trains the same top first (phase 1),
 then ``--fine-tune-epochs`` more on augmented images.
 
 Run: ``.venv/bin/python bench/bench_fine_tune.py [--quick]`` (about a minute;
-``--quick``: 4 top epochs and 2 fine-tune epochs instead of 10 and 5). Needs
+``--quick``: 2 top epochs and 1 fine-tune epoch instead of 10 and 5). Needs
 ``../shared/weights/mobilenet_2_5_224_tf_no_top.h5`` (or VERGEML_TEST_WEIGHTS).
 Prints test_acc of both, and the fine-tuned run's time against the frozen one's.
 """
@@ -30,7 +30,7 @@ WEIGHTS_FILE = "mobilenet_2_5_224_tf_no_top.h5"
 COMMON = ["--architecture=mobilenet", "--alpha=0.25", "--size=224", "--optimizer=adam",
           "--learning-rate=0.001", "--batch-size=32"]
 SPLITS = ["--val-split=20%", "--test-split=30%"]
-EPOCHS = {False: (10, 5), True: (4, 2)}  # (top, fine-tune) epochs by --quick
+EPOCHS = {False: (10, 5), True: (2, 1)}  # (top, fine-tune) epochs by --quick
 
 
 def make_project(root):

@@ -62,9 +62,9 @@ def best(args, project, repeat):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (bench-quick)")
-    parser.add_argument("--repeat", type=int, help="runs per command (default 5, quick 2)")
+    parser.add_argument("--repeat", type=int, help="runs per command (default 5, quick 1)")
     opts = parser.parse_args()
-    repeat = opts.repeat or (2 if opts.quick else 5)
+    repeat = opts.repeat or (1 if opts.quick else 5)
     os.environ.update({"TF_CPP_MIN_LOG_LEVEL": "2", "VERGEML_OFFLINE": "1"})
     root = tempfile.mkdtemp(prefix="bench-predict-")
     try:

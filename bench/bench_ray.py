@@ -56,9 +56,9 @@ def timed_batches(arrivals):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer photos (bench-quick)")
-    parser.add_argument("--count", type=int, help="photos (default 1000, quick 256)")
+    parser.add_argument("--count", type=int, help="photos (default 1000, quick 128)")
     opts = parser.parse_args()
-    count = opts.count or (256 if opts.quick else 1000)
+    count = opts.count or (128 if opts.quick else 1000)
     os.environ.update({"TF_CPP_MIN_LOG_LEVEL": "2", "VERGEML_OFFLINE": "1"})
     root = tempfile.mkdtemp(prefix="bench-ray-")
     try:

@@ -20,8 +20,8 @@ the ``ml`` process), which a loaded machine disturbs less.
 What a re-run cannot save is fixed: TensorFlow start-up (6-10 s here,
 loaded), building MobileNet, the epochs, testing and saving the model (about
 17 s in all); the ratios fall as the photo set grows. 2,000 photos is about
-the smallest set where the targets are in reach here; ``--quick`` (200
-photos, 3 epochs) runs the same rows, where the fixed cost is most of even
+the smallest set where the targets are in reach here; ``--quick`` (100
+photos, 2 epochs) runs the same rows, where the fixed cost is most of even
 the first train, so its ratios miss the targets.
 
 Run: ``.venv/bin/python bench/bench_retrain.py [--quick]`` (2,000 photos and
@@ -43,7 +43,7 @@ import rows  # noqa: E402
 from bench_extract_photos import keras_home, project_of  # noqa: E402
 
 TRAIN = ["train", "--architecture=mobilenet", "--alpha=0.25", "--size=224"]
-PLAN = {False: {"photos": 2000, "epochs": 10}, True: {"photos": 200, "epochs": 3}}  # by --quick
+PLAN = {False: {"photos": 2000, "epochs": 10}, True: {"photos": 100, "epochs": 2}}  # by --quick
 CACHE_LINE = re.compile(r"cache: ([\d,]+) hit, ([\d,]+) new")
 
 
