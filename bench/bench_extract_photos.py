@@ -30,23 +30,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import photos  # noqa: E402
 import rows  # noqa: E402
+from workspace import keras_home  # noqa: E402
 
-SHARED_WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                              "..", "shared", "weights")
-MOBILENET_FILE = "mobilenet_2_5_224_tf_no_top.h5"
 SIZE = 224
 BATCH = 64
-
-
-def keras_home(root):
-    """A KERAS_HOME holding the shared MobileNet weights (random weights when absent)."""
-    models = os.path.join(root, "keras-home", "models")
-    os.makedirs(models, exist_ok=True)
-    source = os.path.join(SHARED_WEIGHTS, MOBILENET_FILE)
-    if os.path.isfile(source):
-        shutil.copy(source, models)
-    os.environ["KERAS_HOME"] = os.path.dirname(models)
-    return os.path.isfile(os.path.join(models, MOBILENET_FILE))
 
 
 def plain_loop(paths, extractor):

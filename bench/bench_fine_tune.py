@@ -7,14 +7,15 @@ remembered split; the fine-tuned run trains the same top first (phase 1),
 then ``--fine-tune-epochs`` more on augmented images.
 
 Run: ``.venv/bin/python bench/bench_fine_tune.py [--quick]`` (about a minute;
-``--quick``: 2 top epochs and 1 fine-tune epoch instead of 10 and 5). Needs
+``--quick``: 2 top epochs and 1 fine-tune epoch instead of 10 and 5, and no
+warm-up run filling the cache first, so the frozen run's time includes
+extracting the 200 small images, about a second of it). Needs
 ``../shared/weights/mobilenet_2_5_224_tf_no_top.h5`` (or VERGEML_TEST_WEIGHTS).
 Prints test_acc of both, and the fine-tuned run's time against the frozen one's.
 """
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,10 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rows  # noqa: E402
+from workspace import keras_home  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-WEIGHTS = Path(os.environ.get("VERGEML_TEST_WEIGHTS", REPO.parent / "shared" / "weights"))
-WEIGHTS_FILE = "mobilenet_2_5_224_tf_no_top.h5"
 COMMON = ["--architecture=mobilenet", "--alpha=0.25", "--size=224", "--optimizer=adam",
           "--learning-rate=0.001", "--batch-size=32"]
 SPLITS = ["--val-split=20%", "--test-split=30%"]
@@ -72,15 +71,16 @@ def emit_rows(frozen, tuned, seconds, epochs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer epochs (bench-quick)")
-    epochs, tune_epochs = EPOCHS[parser.parse_args().quick]
+    quick = parser.parse_args().quick
+    epochs, tune_epochs = EPOCHS[quick]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "lfw"
-        home = Path(tmp) / "keras"
-        (home / "models").mkdir(parents=True)
-        shutil.copyfile(WEIGHTS / WEIGHTS_FILE, home / "models" / WEIGHTS_FILE)
-        env = dict(os.environ, KERAS_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="2")
+        if not keras_home(tmp):
+            sys.exit("the shared MobileNet weights are missing (../shared/weights)")
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
         make_project(root)
-        ml(root, env, "train", *COMMON, *SPLITS, "--epochs=1", "--name=warm-up")  # fills the cache
+        if not quick:
+            ml(root, env, "train", *COMMON, *SPLITS, "--epochs=1", "--name=warm-up")  # fills the cache
         frozen_s = ml(root, env, "train", *COMMON, *SPLITS, f"--epochs={epochs}", "--name=frozen")
         tuned_s = ml(root, env, "train", *COMMON, *SPLITS, f"--epochs={epochs}",
                      f"--fine-tune-epochs={tune_epochs}",

@@ -1,7 +1,8 @@
 """``ml @x predict one.jpg``: through runtimes that do not import TensorFlow, against Keras.
 
 One real run is trained first (MobileNet a0.25 at 224 with the shared ImageNet
-weights, 2 classes of real photos from ``bench/photos.py``, 1 epoch), then
+weights, 2 classes of real photos from ``bench/photos.py``, 1 epoch; under
+``bench/run.sh``, the last run of ``bench_retrain``'s project instead), then
 each command predicting one ~420x350 JPEG is timed as the user runs it, a
 whole process each time, best of ``--repeat``:
 
@@ -9,8 +10,8 @@ whole process each time, best of ``--repeat``:
 * ``ml @x predict photo.jpg --runtime=openvino`` (the instance's OpenVINO export);
 * ``ml @x predict photo.jpg --export=onnx`` (onnxruntime).
 
-The exports are made before timing (a first ``--runtime=openvino`` makes its
-own; ``ml @x export`` makes the onnx one). The target is absolute: at most
+Both exports are made by one ``ml @x export --format=onnx,openvino`` before
+timing (the one ``--runtime=openvino`` uses). The target is absolute: at most
 2.5 s with a runtime that does not import TensorFlow.
 
 Usage: python bench/bench_predict.py [--quick] [--repeat K]
@@ -27,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import photos  # noqa: E402
 import rows  # noqa: E402
-from bench_extract_photos import keras_home  # noqa: E402
+from workspace import keras_home, trained_project  # noqa: E402
 
 TARGET_SECONDS = 2.5
 
@@ -44,7 +45,14 @@ def ml(*args, cwd):
 
 
 def trained(root, count):
-    """A project with one finished run; returns (project, instance name, one photo)."""
+    """A project with a finished run; returns (project, instance name, one photo).
+
+    The project ``bench_retrain`` left (see ``workspace.py``), else one trained here.
+    """
+    kept = trained_project()
+    if kept is not None:
+        photo = sorted((kept / "samples").glob("*/*.jpg"))[0]
+        return str(kept), "added", str(photo.relative_to(kept))
     project = os.path.join(root, "proj")
     paths = photos.make_photos(os.path.join(project, "samples"), count, classes=("a", "b"))
     with open(os.path.join(project, "vergeml.yaml"), "w") as handle:
@@ -70,8 +78,7 @@ def main():
     try:
         keras_home(root)
         project, name, photo = trained(root, 40)
-        ml(f"@{name}", "export", "--format=onnx", cwd=project)
-        ml(f"@{name}", "predict", photo, "--runtime=openvino", cwd=project)  # converts once
+        ml(f"@{name}", "export", "--format=onnx,openvino", cwd=project)
         keras = best([f"@{name}", "predict", photo], project, repeat)
         for label, extra in (("openvino", ["--runtime=openvino"]), ("onnx", ["--export=onnx"])):
             seconds = best([f"@{name}", "predict", photo, *extra], project, repeat)

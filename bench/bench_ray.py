@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import rows  # noqa: E402
-from bench_extract_photos import keras_home, project_of  # noqa: E402
+from bench_extract_photos import project_of  # noqa: E402
+from workspace import keras_home  # noqa: E402
 
 
 def extract(folder, extractor, settings, arrivals=None):

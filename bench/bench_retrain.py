@@ -40,7 +40,8 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import photos  # noqa: E402
 import rows  # noqa: E402
-from bench_extract_photos import keras_home, project_of  # noqa: E402
+from bench_extract_photos import project_of  # noqa: E402
+from workspace import keep_trained, keras_home  # noqa: E402
 
 TRAIN = ["train", "--architecture=mobilenet", "--alpha=0.25", "--size=224"]
 PLAN = {False: {"photos": 2000, "epochs": 10}, True: {"photos": 100, "epochs": 2}}  # by --quick
@@ -108,6 +109,7 @@ def main():
         again = train(project, env, epochs, "again", count, 0)
         add_photos(root, project, extra)
         added = train(project, env, epochs, "added", count, extra)
+        keep_trained(project)  # bench_predict predicts with its runs
     what = f"{count:,} photos, MobileNet a0.25 224 px, {epochs} epochs"
     emit_row(f"ml train re-run, nothing changed, vs first train, {what}", again, first,
              target=0.5)

@@ -33,7 +33,6 @@ import argparse
 import contextlib
 import io
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -43,10 +42,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rows  # noqa: E402
+from workspace import keras_home  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-WEIGHTS = Path(os.environ.get("VERGEML_TEST_WEIGHTS", REPO.parent / "shared" / "weights"))
-WEIGHTS_FILE = "mobilenet_2_5_224_tf_no_top.h5"
 BACKBONE = ["--architecture=mobilenet", "--alpha=0.25"]
 SPLITS = ["--test-split=30%"]
 # (data set, samples, sizes, seeds) by --quick.
@@ -195,10 +192,9 @@ def main():
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "keras" / "models").mkdir(parents=True)
-        shutil.copyfile(WEIGHTS / WEIGHTS_FILE, tmp / "keras" / "models" / WEIGHTS_FILE)
-        os.environ.update(KERAS_HOME=str(tmp / "keras"), VERGEML_OFFLINE="1",
-                          TF_CPP_MIN_LOG_LEVEL="2")
+        if not keras_home(tmp):
+            sys.exit("the shared MobileNet weights are missing (../shared/weights)")
+        os.environ.update(VERGEML_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
         print(f"default train options; seeds {', '.join(map(str, plan['seeds']))}; "
               f"load average {os.getloadavg()[0]:.2f}", flush=True)
         runs = []

@@ -8,9 +8,15 @@ the issue's private set has), saved as a JPEG of quality 90. Decoding and
 resizing these costs what decoding and resizing camera photos of that size
 costs; their content is real photographic texture, not synthetic noise.
 
-``make_photos(folder, count, seed=0)`` is deterministic for a given count and seed.
+``make_photos(folder, count, seed=0)`` is deterministic for a given count and
+seed; photo ``i`` is the same whatever the count. Under ``bench/run.sh`` the
+photos made once are kept in the run's shared folder (``workspace.py``) and
+copied from there.
 """
 import os
+import shutil
+
+import workspace
 
 SOURCES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
            "motorcycle_right.png", "retina.jpg", "hubble_deep_field.jpg", "ihc.png")
@@ -39,24 +45,39 @@ def make_photos(folder, count, seed=0, classes=None):
         The list of written paths, sorted.
     """
     import numpy as np
-    from PIL import Image
+    shared = workspace.shared_dir()
+    pool = os.path.join(shared, f"photos-seed-{seed}") if shared else None
     rng = np.random.default_rng(seed)
     sources = _sources()
     paths = []
     for i in range(count):
-        name, array = sources[i % len(sources)]
-        picture = Image.fromarray(array)
-        scale = rng.uniform(1.0, 1.6) * max(SIZE[0] / picture.width, SIZE[1] / picture.height)
-        picture = picture.resize((max(SIZE[0], round(picture.width * scale)),
-                                  max(SIZE[1], round(picture.height * scale))), Image.BICUBIC)
-        left = int(rng.integers(0, picture.width - SIZE[0] + 1))
-        top = int(rng.integers(0, picture.height - SIZE[1] + 1))
-        picture = picture.crop((left, top, left + SIZE[0], top + SIZE[1]))
-        if rng.random() < 0.5:
-            picture = picture.transpose(Image.FLIP_LEFT_RIGHT)
+        name = sources[i % len(sources)][0]
+        draws = rng.uniform(1.0, 1.6), rng.integers(0, 2 ** 31, 2), rng.random()
         target = os.path.join(folder, classes[i % len(classes)] if classes else name)
         os.makedirs(target, exist_ok=True)
         path = os.path.join(target, f"{i:05d}.jpg")
-        picture.save(path, quality=90)
+        kept = os.path.join(pool, f"{i:05d}.jpg") if pool else None
+        if kept and os.path.isfile(kept):
+            shutil.copyfile(kept, path)
+        else:
+            _render(sources[i % len(sources)][1], draws).save(path, quality=90)
+            if kept:
+                os.makedirs(pool, exist_ok=True)
+                shutil.copyfile(path, kept + ".tmp")
+                os.replace(kept + ".tmp", kept)
         paths.append(path)
     return sorted(paths)
+
+
+def _render(array, draws):
+    """One photo: a crop of ``array`` at a random scale, maybe mirrored."""
+    from PIL import Image
+    scale_draw, offsets, mirror = draws
+    picture = Image.fromarray(array)
+    scale = scale_draw * max(SIZE[0] / picture.width, SIZE[1] / picture.height)
+    picture = picture.resize((max(SIZE[0], round(picture.width * scale)),
+                              max(SIZE[1], round(picture.height * scale))), Image.BICUBIC)
+    left = int(offsets[0] % (picture.width - SIZE[0] + 1))
+    top = int(offsets[1] % (picture.height - SIZE[1] + 1))
+    picture = picture.crop((left, top, left + SIZE[0], top + SIZE[1]))
+    return picture.transpose(Image.FLIP_LEFT_RIGHT) if mirror < 0.5 else picture

@@ -15,13 +15,14 @@ case "${1-}" in
     *) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
 esac
 BENCH_ROWS="$(mktemp -t bench-rows.XXXXXX)"
-export BENCH_ROWS
-trap 'rm -f "$BENCH_ROWS"' EXIT
+BENCH_SHARED="$(mktemp -d -t bench-shared.XXXXXX)"  # set-up done once (bench/workspace.py)
+export BENCH_ROWS BENCH_SHARED
+trap 'rm -rf "$BENCH_ROWS" "$BENCH_SHARED"' EXIT
 failed=()
 for bench in bench/bench_startup.py bench/bench_list.py bench/bench_cache.py \
-             bench/bench_extract_photos.py bench/bench_predict.py bench/bench_rest.py \
-             bench/bench_fine_tune.py bench/bench_top_probe.py bench/bench_ray.py \
-             bench/bench_retrain.py bench/bench_epoch.py; do
+             bench/bench_extract_photos.py bench/bench_retrain.py bench/bench_predict.py \
+             bench/bench_rest.py bench/bench_fine_tune.py bench/bench_top_probe.py \
+             bench/bench_ray.py bench/bench_epoch.py; do
     printf '\n=== %s\n' "$bench"
     start=$SECONDS
     python "$bench" "$@" || failed+=("$bench (exit $?)")

@@ -169,7 +169,7 @@ def write_format(fmt, wrapped, path, size):
             wrapped.export(str(path), format="onnx", input_signature=sig, verbose=False)
         elif fmt == "tflite":
             wrapped.export(str(path), format="litert", input_signature=sig, verbose=False)
-        elif fmt == "openvino":  # SavedModel -> convert_model -> uncompressed IR
+        elif fmt == "openvino":  # traced tf.function -> convert_model -> uncompressed IR
             from vergeml.models.imagenet.openvino_features import convert_keras
             convert_keras(wrapped, str(path), size, "uint8")
         else:  # parse_formats rejects it first

@@ -1,8 +1,8 @@
 """Backbone features through OpenVINO (``ml train --runtime=openvino``).
 
 The frozen Keras backbone of a :class:`FeatureExtractor` is converted once
-behind its ``preprocess_input`` (uint8 pixels in; SavedModel ->
-``openvino.convert_model``, saved uncompressed) into
+behind its ``preprocess_input`` (uint8 pixels in; its traced ``tf.function``
+-> ``openvino.convert_model``, saved uncompressed) into
 ``<cache>/openvino/<extractor key>-uint8/model.xml`` and compiled for the CPU
 with ``INFERENCE_PRECISION_HINT=f32``: OpenVINO's default bf16/f16 on CPUs
 that have it moves MobileNet features by about 20%. The pixels come from the
@@ -57,27 +57,26 @@ def convert_backbone(model, path, size):
 
 
 def convert_keras(model, path, size, dtype, ov=None):
-    """Keras model -> SavedModel (batch dimension free) -> uncompressed IR at ``path``."""
+    """Keras model -> uncompressed IR at ``path``, batch dimension free.
+
+    OpenVINO converts the model's traced ``tf.function`` in memory: half the
+    time of a SavedModel written to disk and read back (ResNet-50: 5 vs 11 s
+    here), the same graph.
+    """
     import contextlib
     import io
     import warnings
 
-    import keras
+    import tensorflow as tf
     if ov is None:
         ov = openvino_loader.load()
-    saved = tempfile.mkdtemp(prefix=".savedmodel.", dir=os.path.dirname(os.path.dirname(path))
-                             if os.path.isdir(os.path.dirname(os.path.dirname(path))) else None)
-    try:
-        sig = [keras.InputSpec(shape=(None, size, size, 3), dtype=dtype)]
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            model.export(os.path.join(saved, "sm"), format="tf_saved_model",
-                         input_signature=sig, verbose=False)
-            converted = ov.convert_model(os.path.join(saved, "sm"))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        ov.save_model(converted, path, compress_to_fp16=False)
-    finally:
-        shutil.rmtree(saved, ignore_errors=True)
+    forward = tf.function(lambda images: model(images, training=False))
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        traced = forward.get_concrete_function(tf.TensorSpec((None, size, size, 3), dtype))
+        converted = ov.convert_model(traced)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    ov.save_model(converted, path, compress_to_fp16=False)
     return path
 
 

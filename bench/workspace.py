@@ -1,0 +1,59 @@
+"""What the benchmarks of one ``bench/run.sh`` run share, in ``$BENCH_SHARED``.
+
+``bench/run.sh`` makes one folder for the whole run and names it in
+``BENCH_SHARED``, so that set-up nobody times is done once, not by every
+benchmark: a ``KERAS_HOME`` holding the shared MobileNet weights, the
+generated photos (:func:`photos.make_photos` keeps a pool there) and a trained
+project (``bench_retrain`` leaves its project; ``bench_predict`` predicts with
+its last run). A benchmark run by itself (``BENCH_SHARED`` unset) makes all of
+it in its own temp folder.
+"""
+import os
+import shutil
+from pathlib import Path
+
+SHARED_WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "weights"
+MOBILENET_FILE = "mobilenet_2_5_224_tf_no_top.h5"
+TRAINED = "trained-project"
+
+
+def shared_dir():
+    """The run's shared folder (``$BENCH_SHARED``), or None for a benchmark run by itself."""
+    folder = os.environ.get("BENCH_SHARED")
+    return Path(folder) if folder else None
+
+
+def keras_home(root):
+    """Point ``KERAS_HOME`` at a folder holding the shared MobileNet weights.
+
+    Args:
+        root: the benchmark's temp folder (used when there is no shared folder).
+
+    Returns:
+        Whether the weights are there (False: the shared file is missing, so
+        MobileNet runs with random weights).
+    """
+    home = Path(shared_dir() or root) / "keras-home"
+    models = home / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    source = Path(os.environ.get("VERGEML_TEST_WEIGHTS", SHARED_WEIGHTS)) / MOBILENET_FILE
+    if source.is_file() and not (models / MOBILENET_FILE).is_file():
+        shutil.copyfile(source, models / f".{MOBILENET_FILE}.tmp")
+        os.replace(models / f".{MOBILENET_FILE}.tmp", models / MOBILENET_FILE)
+    os.environ["KERAS_HOME"] = str(home)
+    return (models / MOBILENET_FILE).is_file()
+
+
+def keep_trained(project):
+    """Leave a project with finished runs to the benchmarks after this one (when shared)."""
+    shared = shared_dir()
+    if shared is not None:
+        shutil.rmtree(shared / TRAINED, ignore_errors=True)
+        shutil.move(str(project), shared / TRAINED)
+
+
+def trained_project():
+    """The project :func:`keep_trained` left, or None."""
+    shared = shared_dir()
+    folder = shared / TRAINED if shared is not None else None
+    return folder if folder is not None and (folder / "trainings").is_dir() else None
