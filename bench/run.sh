@@ -18,15 +18,31 @@ BENCH_ROWS="$(mktemp -t bench-rows.XXXXXX)"
 BENCH_SHARED="$(mktemp -d -t bench-shared.XXXXXX)"  # set-up done once (bench/workspace.py)
 export BENCH_ROWS BENCH_SHARED
 trap 'rm -rf "$BENCH_ROWS" "$BENCH_SHARED"' EXIT
+# Benchmarks that import TensorFlow themselves; bench-quick runs them in one
+# process (bench/in_process.py), so TensorFlow starts once, not five times.
+in_process=(bench/bench_extract_photos.py bench/bench_rest.py bench/bench_top_probe.py
+            bench/bench_ray.py bench/bench_epoch.py)
 failed=()
-for bench in bench/bench_startup.py bench/bench_list.py bench/bench_cache.py \
-             bench/bench_extract_photos.py bench/bench_retrain.py bench/bench_predict.py \
-             bench/bench_rest.py bench/bench_fine_tune.py bench/bench_top_probe.py \
-             bench/bench_ray.py bench/bench_epoch.py; do
-    printf '\n=== %s\n' "$bench"
-    start=$SECONDS
-    python "$bench" "$@" || failed+=("$bench (exit $?)")
-    printf '=== %s: %d s\n' "$bench" $((SECONDS - start))
+run() {
+    printf '\n=== %s\n' "$1"
+    local start=$SECONDS
+    python "$@" || failed+=("$1 (exit $?)")
+    printf '=== %s: %d s\n' "$1" $((SECONDS - start))
+}
+for bench in bench/bench_startup.py bench/bench_list.py bench/bench_cache.py; do
+    run "$bench" "$@"
+done
+if [[ "${1-}" == --quick ]]; then
+    BENCH_FAILED="$BENCH_SHARED/failed" python bench/in_process.py "$@" "${in_process[@]}" || true
+    if [[ -f "$BENCH_SHARED/failed" ]]; then
+        mapfile -t -O "${#failed[@]}" failed < "$BENCH_SHARED/failed"
+    fi
+else
+    for bench in "${in_process[@]}"; do run "$bench" "$@"; done
+fi
+# bench_predict predicts with the project bench_retrain leaves (bench/workspace.py).
+for bench in bench/bench_retrain.py bench/bench_predict.py bench/bench_fine_tune.py; do
+    run "$bench" "$@"
 done
 markdown=()
 if [[ -z "${CI-}" ]]; then

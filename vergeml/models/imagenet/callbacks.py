@@ -107,6 +107,19 @@ def _number(value):
     return None if math.isnan(value) else value
 
 
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback without its batch hooks: scalars once per epoch.
+
+    With ``update_freq="epoch"`` its batch hooks write nothing, but having
+    them makes Keras convert every batch's logs to Python numbers and run the
+    callbacks in step with training (no async dispatch): 3-5 ms a batch here,
+    more than a step of the top itself.
+    """
+
+    on_train_batch_begin = keras.callbacks.Callback.on_train_batch_begin
+    on_train_batch_end = keras.callbacks.Callback.on_train_batch_end
+
+
 def tensorboard(instance):
     """The TensorBoard callback writing the run's scalars (both phases, one folder)."""
-    return keras.callbacks.TensorBoard(log_dir=str(instance.tensorboard_dir), write_graph=False)
+    return EpochTensorBoard(log_dir=str(instance.tensorboard_dir), write_graph=False)

@@ -1,0 +1,56 @@
+"""Run several benchmarks one after another in this one Python process.
+
+``make bench-quick`` runs the benchmarks that work in-process (they import
+TensorFlow themselves rather than timing ``ml`` subprocesses) through this, so
+TensorFlow starts once instead of once per benchmark: about 5 s each here.
+Each benchmark still measures its own baseline in the same process, after its
+own warm-up, as when it runs alone.
+
+Usage: python bench/in_process.py [--quick] bench/bench_a.py bench/bench_b.py ...
+
+Prints ``=== <path>`` and ``=== <path>: N s`` around each, as ``bench/run.sh``
+does, and exits 1 when any failed; when ``BENCH_FAILED`` names a file, each
+failure is appended to it as one line ``<path> (<why>)``.
+"""
+import os
+import runpy
+import sys
+import time
+import traceback
+
+
+def run_one(path, args):
+    """Run the benchmark script at ``path`` as ``__main__``; returns None or why it failed."""
+    sys.argv = [path, *args]
+    try:
+        runpy.run_path(path, run_name="__main__")
+    except SystemExit as done:
+        if done.code not in (None, 0):
+            if not isinstance(done.code, int):
+                print(done.code, file=sys.stderr)
+            return f"exit {done.code if isinstance(done.code, int) else 1}"
+    except Exception as err:  # noqa: BLE001 (one failing benchmark must not stop the others)
+        traceback.print_exc()
+        return f"{type(err).__name__}"
+    return None
+
+
+def main(argv):
+    args = [a for a in argv if a.startswith("--")]
+    failed = []
+    for path in (a for a in argv if not a.startswith("--")):
+        print(f"\n=== {path}", flush=True)
+        start = time.perf_counter()
+        why = run_one(path, args)
+        print(f"=== {path}: {time.perf_counter() - start:.0f} s", flush=True)
+        if why:
+            failed.append(f"{path} ({why})")
+    record = os.environ.get("BENCH_FAILED")
+    if record and failed:
+        with open(record, "a", encoding="utf-8") as handle:
+            handle.write("".join(f"{line}\n" for line in failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
