@@ -8,7 +8,7 @@
    stay flat because the cache streams.
 
 Run: ``.venv/bin/python bench/bench_cache.py [--quick]`` (about a minute; uses
-a temp dir; ``--quick``: 400 and 4,000 images).
+a temp dir; ``--quick``: 200 and 2,000 images).
 Images get an mtime an hour in the past, like a data set copied earlier
 (files modified within the last 2 s are re-read once, by design).
 """
@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rows  # noqa: E402
 
 STAGE = "features:bench"
-SIZES = {False: (2_000, 20_000), True: (400, 4_000)}  # (small, large) images by --quick
+SIZES = {False: (2_000, 20_000), True: (200, 2_000)}  # (small, large) images by --quick
 
 
 def make_images(root, count):

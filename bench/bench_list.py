@@ -12,6 +12,7 @@ baseline. ``--quick``: 1,000 and 1,500 runs, best of 2.
 Usage: python bench/bench_list.py [--quick] [--runs 1000,10000] [--repeat K]
 """
 import argparse
+import multiprocessing
 import os
 import random
 import resource
@@ -73,28 +74,32 @@ def generate(project, count, seed=0, summaries=True):
 
     With ``summaries`` through ``Instance.save()`` (``data.yaml`` and
     ``data.summary.json``), else ``data.yaml`` alone, as older versions wrote.
-    The files are not fsynced: what is timed is reading them, and syncing
-    10,000 runs would take most of the benchmark.
+    One writer process per core, each with its own share of the runs; the
+    files are not fsynced: what is timed is reading them, not writing them.
     """
-    with mock.patch("os.fsync"):
-        _generate(project, count, seed, summaries)
+    (project / "trainings").mkdir(parents=True)
+    workers = os.cpu_count() or 1
+    shares = [(project, range(w, count, workers), seed * 1000 + w, summaries)
+              for w in range(workers)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pool.starmap(_generate, shares)
 
 
-def _generate(project, count, seed, summaries):
+def _generate(project, indices, seed, summaries):
     rng = random.Random(seed)
     root = project / "trainings"
-    root.mkdir(parents=True)
-    for index in range(count):
-        name = f"{random_name(rng)}-{index}"
-        folder = root / name
-        folder.mkdir()
-        for sub in ("checkpoints", "stats", "plots", "tensorboard"):
-            (folder / sub).mkdir()
-        metadata = synthetic_metadata(name, index, rng)
-        if summaries:
-            Instance(folder, metadata).save()
-        else:
-            (folder / "data.yaml").write_text(yaml.safe_dump(metadata, sort_keys=False))
+    with mock.patch("os.fsync"):
+        for index in indices:
+            name = f"{random_name(rng)}-{index}"
+            folder = root / name
+            folder.mkdir()
+            for sub in ("checkpoints", "stats", "plots", "tensorboard"):
+                (folder / sub).mkdir()
+            metadata = synthetic_metadata(name, index, rng)
+            if summaries:
+                Instance(folder, metadata).save()
+            else:
+                (folder / "data.yaml").write_text(yaml.safe_dump(metadata, sort_keys=False))
 
 
 def drop_summaries(project):
@@ -146,27 +151,55 @@ def ml_command():
     return [str(script)] if script.exists() else [sys.executable, "-m", "vergeml"]
 
 
-def measure(runs, repeat):
-    """``{label: (wall, cpu)}`` for ``runs`` runs, the baseline included."""
-    project = Path(tempfile.mkdtemp(prefix="bench-list-"))
+def keep(project, runs):
+    """Leave exactly ``runs`` runs in ``project/trainings``, the rest moved to ``project/spare``.
+
+    One set of runs is generated for the largest size; the smaller sizes are
+    the first runs of it (by name), so no size pays for writing its own.
+    """
+    live, spare = project / "trainings", project / "spare"
+    spare.mkdir(exist_ok=True)
+    everything = sorted([p for p in [*live.iterdir(), *spare.iterdir()]
+                         if not p.name.startswith(".")],  # ml list's own index stays
+                        key=lambda p: p.name)
+    for index, folder in enumerate(everything):
+        target = (live if index < runs else spare) / folder.name
+        if folder != target:
+            folder.rename(target)
+
+
+def timings(project, runs, repeat, summaries):
+    """``{label: (wall, cpu)}`` of the commands over the ``runs`` runs now in ``project``."""
     ml = ml_command()
+    if not summaries:
+        return {"ml list (yaml only)": best_of(ml + ["list"], project, repeat)}
+    out = subprocess.run(ml + ["list"], cwd=project, capture_output=True, text=True,
+                         check=True, env=child_env()).stdout
+    rows = len(out.splitlines()) - 2
+    assert rows == runs, f"expected {runs} rows, got {rows}"
+    return {"python -c pass": best_of([sys.executable, "-c", "pass"], project, repeat),
+            "ml list": best_of(ml + ["list"], project, repeat),
+            "ml list --output json": best_of(ml + ["list", "--output", "json"], project, repeat),
+            "ml list test_acc -gt 0.5": best_of(ml + ["list", "test_acc", "-gt", "0.5"],
+                                                project, repeat)}
+
+
+def measure(sizes, repeat):
+    """``{runs: {label: (wall, cpu)}}`` for each size, the baseline included."""
+    project = Path(tempfile.mkdtemp(prefix="bench-list-"))
+    results = {runs: {} for runs in sizes}
     try:
-        generate(project, runs)
-        out = subprocess.run(ml + ["list"], cwd=project, capture_output=True, text=True,
-                             check=True, env=child_env()).stdout
-        rows = len(out.splitlines()) - 2
-        assert rows == runs, f"expected {runs} rows, got {rows}"
-        samples = {"python -c pass": best_of([sys.executable, "-c", "pass"], project, repeat),
-                   "ml list": best_of(ml + ["list"], project, repeat),
-                   "ml list --output json": best_of(ml + ["list", "--output", "json"], project,
-                                                    repeat),
-                   "ml list test_acc -gt 0.5": best_of(ml + ["list", "test_acc", "-gt", "0.5"],
-                                                       project, repeat)}
-        drop_summaries(project)
-        samples["ml list (yaml only)"] = best_of(ml + ["list"], project, repeat)
+        generate(project, max(sizes))
+        for summaries in (True, False):
+            if not summaries:
+                keep(project, max(sizes))
+                drop_summaries(project)
+            for runs in sorted(sizes, reverse=True):
+                keep(project, runs)
+                results[runs].update(timings(project, runs, repeat, summaries))
     finally:
         shutil.rmtree(project, ignore_errors=True)
-    return samples
+    return results
 
 
 def show(label, sample, baseline):
@@ -203,9 +236,9 @@ def main():
     runs_list = opts.runs or ("1000,1500" if opts.quick else "1000,10000")
     opts.repeat = opts.repeat or (2 if opts.quick else 3)
     sizes = [int(n) for n in runs_list.split(",") if n.strip()]
-    results = {}
+    results = measure(sizes, opts.repeat)
     for runs in sizes:
-        results[runs] = samples = measure(runs, opts.repeat)
+        samples = results[runs]
         baseline = samples["python -c pass"]
         print(f"ml list over {runs} runs (best of {opts.repeat} by wall time, "
               f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores):")

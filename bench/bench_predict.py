@@ -10,8 +10,9 @@ whole process each time, best of ``--repeat``:
 * ``ml @x predict photo.jpg --runtime=openvino`` (the instance's OpenVINO export);
 * ``ml @x predict photo.jpg --export=onnx`` (onnxruntime).
 
-Both exports are made by one ``ml @x export --format=onnx,openvino`` before
-timing (the one ``--runtime=openvino`` uses). The target is absolute: at most
+Both exports are made before timing by one ``ml @x export --format=onnx,openvino``
+run in this process (the export ``--runtime=openvino`` uses; under
+``bench/in_process.py`` TensorFlow is loaded already). The target is absolute: at most
 2.5 s with a runtime that does not import TensorFlow.
 
 Usage: python bench/bench_predict.py [--quick] [--repeat K]
@@ -62,6 +63,14 @@ def trained(root, count):
     return project, "bench", os.path.relpath(paths[0], project)
 
 
+def export(project, name):
+    """``ml @name export --format=onnx,openvino`` through ``vergeml.cli.main``, in this process."""
+    from vergeml import cli
+    status = cli.main(["--project-dir", project, f"@{name}", "export", "--format=onnx,openvino"])
+    if status:
+        raise SystemExit(f"ml @{name} export failed ({status})")
+
+
 def best(args, project, repeat):
     """The fastest of ``repeat`` whole-process runs of ``ml args``."""
     return min(ml(*args, cwd=project) for _ in range(repeat))
@@ -78,7 +87,7 @@ def main():
     try:
         keras_home(root)
         project, name, photo = trained(root, 40)
-        ml(f"@{name}", "export", "--format=onnx,openvino", cwd=project)
+        export(project, name)
         keras = best([f"@{name}", "predict", photo], project, repeat)
         for label, extra in (("openvino", ["--runtime=openvino"]), ("onnx", ["--export=onnx"])):
             seconds = best([f"@{name}", "predict", photo, *extra], project, repeat)

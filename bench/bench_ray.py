@@ -57,9 +57,9 @@ def timed_batches(arrivals):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer photos (bench-quick)")
-    parser.add_argument("--count", type=int, help="photos (default 1000, quick 128)")
+    parser.add_argument("--count", type=int, help="photos (default 1000, quick 64)")
     opts = parser.parse_args()
-    count = opts.count or (128 if opts.quick else 1000)
+    count = opts.count or (64 if opts.quick else 1000)
     os.environ.update({"TF_CPP_MIN_LOG_LEVEL": "2", "VERGEML_OFFLINE": "1"})
     root = tempfile.mkdtemp(prefix="bench-ray-")
     try:
@@ -70,7 +70,7 @@ def main():
         from vergeml.models.imagenet.features import FeatureExtractor
         extractor = FeatureExtractor("mobilenet", alpha=0.25, size=224, seed=42)
         folder, _ = project_of(root, "photos", count)
-        warm, _ = project_of(root, "warm", 64)
+        warm, _ = project_of(root, "warm", min(64, count))
         extract(warm, extractor, {"engine": "local"})  # tracing: once per process
         local, n = extract(folder, extractor, {"engine": "local"})
         arrivals = []

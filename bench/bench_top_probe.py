@@ -24,7 +24,8 @@ is printed too, for the record.
 
 Run: ``.venv/bin/python bench/bench_top_probe.py [--quick]`` (about 4 minutes
 here: 224 and 96 px, seeds 1-3, 450 photos, 200 LFW, 600 digits; ``--quick``:
-96 px, seed 1, 150 photos, 200 LFW, 200 digits, under a minute). Needs
+96 px, seed 1, 150 photos, 200 LFW, 200 digits, at most 20 epochs instead of
+the default 50, under a minute). Needs
 ``../shared/weights/mobilenet_2_5_224_tf_no_top.h5`` (or VERGEML_TEST_WEIGHTS).
 One row per data set and size: the mean test accuracy over the seeds of the
 top against the probe's, target >= 1x; and one row of the mean over all of them.
@@ -47,8 +48,10 @@ from workspace import keras_home  # noqa: E402
 BACKBONE = ["--architecture=mobilenet", "--alpha=0.25"]
 SPLITS = ["--test-split=30%"]
 # (data set, samples, sizes, seeds) by --quick.
-PLAN = {False: {"photos": 450, "lfw": 200, "digits": 600, "sizes": (224, 96), "seeds": (1, 2, 3)},
-        True: {"photos": 150, "lfw": 200, "digits": 200, "sizes": (96,), "seeds": (1,)}}
+PLAN = {False: {"photos": 450, "lfw": 200, "digits": 600, "sizes": (224, 96), "seeds": (1, 2, 3),
+               "epochs": None},
+        True: {"photos": 150, "lfw": 200, "digits": 200, "sizes": (96,), "seeds": (1,),
+               "epochs": 20}}
 
 
 def write_samples(name, folder, count):
@@ -81,10 +84,11 @@ def project(base, seed):
     return root
 
 
-def train_argv(root, base, seed, size):
-    """``ml ... train`` with the default train options (backbone and size aside)."""
+def train_argv(root, base, seed, size, epochs=None):
+    """``ml ... train`` with the default train options (backbone, size and ``epochs`` aside)."""
     return ["--project-dir", str(root), f"--cache-dir={base / 'cache'}", f"--random-seed={seed}",
-            *SPLITS, "train", *BACKBONE, f"--size={size}", "--name=top"]
+            *SPLITS, "train", *BACKBONE, f"--size={size}", "--name=top",
+            *([f"--epochs={epochs}"] if epochs else [])]
 
 
 def quietly(function, *args):
@@ -138,11 +142,11 @@ def probe(features, scaled=False):
     return float((model.predict(x_test) == y_test).mean())
 
 
-def one_seed(base, seed, size):
+def one_seed(base, seed, size, epochs=None):
     """Top and probes of one seed: ``(top, probe, probe_scaled, best_epoch, seconds)``."""
     import numpy as np
     root = project(base, seed)
-    argv = train_argv(root, base, seed, size)
+    argv = train_argv(root, base, seed, size, epochs)
     start = time.perf_counter()
     meta = train_top(argv)
     seconds = time.perf_counter() - start
@@ -157,7 +161,7 @@ def one_seed(base, seed, size):
 
 
 
-def bench_set(tmp, name, count, sizes, seeds):
+def bench_set(tmp, name, count, sizes, seeds, epochs=None):
     """Every size and seed of one data set; one row per size. Returns the runs."""
     every = []
     for size in sizes:
@@ -165,12 +169,13 @@ def bench_set(tmp, name, count, sizes, seeds):
         write_samples(name, base / "samples", count)
         runs = []
         for seed in seeds:
-            runs.append(one_seed(base, seed, size))
+            runs.append(one_seed(base, seed, size, epochs))
             top, lin, lin_scaled, best, seconds = runs[-1]
             print(f"  {name} {size} px seed {seed}: top {top:.3f} (best epoch {best}, {seconds:.0f} s), "
                   f"probe {lin:.3f}, probe on standardised features {lin_scaled:.3f}", flush=True)
         emit(f"{name} ({count}), MobileNet a0.25 {size} px, "
-             f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}", runs)
+             f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
+             f"{f', {epochs} epochs' if epochs else ''}", runs)
         every += runs
     return every
 
@@ -199,7 +204,7 @@ def main():
               f"load average {os.getloadavg()[0]:.2f}", flush=True)
         runs = []
         for name in ("photos", "lfw", "digits"):
-            runs += bench_set(tmp, name, plan[name], plan["sizes"], plan["seeds"])
+            runs += bench_set(tmp, name, plan[name], plan["sizes"], plan["seeds"], plan["epochs"])
         emit(f"all {len(runs)} runs above", runs)
     print(f"load average {os.getloadavg()[0]:.2f}; {time.perf_counter() - start:.0f} s")
     return 0

@@ -2,7 +2,7 @@
 
 ``make bench-quick`` runs the benchmarks that work in-process (they import
 TensorFlow themselves rather than timing ``ml`` subprocesses) through this, so
-TensorFlow starts once instead of once per benchmark: about 5 s each here.
+TensorFlow starts once instead of once per benchmark: 5-7 s each here.
 Each benchmark still measures its own baseline in the same process, after its
 own warm-up, as when it runs alone.
 
@@ -21,6 +21,7 @@ import traceback
 
 def run_one(path, args):
     """Run the benchmark script at ``path`` as ``__main__``; returns None or why it failed."""
+    fresh_keras()
     sys.argv = [path, *args]
     try:
         runpy.run_path(path, run_name="__main__")
@@ -33,6 +34,18 @@ def run_one(path, args):
         traceback.print_exc()
         return f"{type(err).__name__}"
     return None
+
+
+def fresh_keras():
+    """Drop the models and traced functions earlier benchmarks left (when Keras is loaded).
+
+    A process that holds many traced functions traces new ones more slowly;
+    each benchmark should start as it would alone.
+    """
+    if "keras" in sys.modules:
+        import gc
+        sys.modules["keras"].backend.clear_session()
+        gc.collect()
 
 
 def main(argv):

@@ -18,10 +18,13 @@ BENCH_ROWS="$(mktemp -t bench-rows.XXXXXX)"
 BENCH_SHARED="$(mktemp -d -t bench-shared.XXXXXX)"  # set-up done once (bench/workspace.py)
 export BENCH_ROWS BENCH_SHARED
 trap 'rm -rf "$BENCH_ROWS" "$BENCH_SHARED"' EXIT
-# Benchmarks that import TensorFlow themselves; bench-quick runs them in one
-# process (bench/in_process.py), so TensorFlow starts once, not five times.
+# The benchmarks after these three import TensorFlow themselves or time `ml`
+# subprocesses; bench-quick runs them all in one process (bench/in_process.py),
+# so TensorFlow starts once, not five times. bench_predict predicts with the
+# project bench_retrain leaves (bench/workspace.py).
 in_process=(bench/bench_extract_photos.py bench/bench_rest.py bench/bench_top_probe.py
-            bench/bench_ray.py bench/bench_epoch.py)
+            bench/bench_ray.py bench/bench_epoch.py bench/bench_retrain.py
+            bench/bench_predict.py bench/bench_fine_tune.py)
 failed=()
 run() {
     printf '\n=== %s\n' "$1"
@@ -40,10 +43,6 @@ if [[ "${1-}" == --quick ]]; then
 else
     for bench in "${in_process[@]}"; do run "$bench" "$@"; done
 fi
-# bench_predict predicts with the project bench_retrain leaves (bench/workspace.py).
-for bench in bench/bench_retrain.py bench/bench_predict.py bench/bench_fine_tune.py; do
-    run "$bench" "$@"
-done
 markdown=()
 if [[ -z "${CI-}" ]]; then
     markdown=(--markdown bench/results/latest.md --title "make bench${1:+-quick}")
