@@ -1,10 +1,10 @@
 """Run several benchmarks one after another in this one Python process.
 
-``make bench-quick`` runs the benchmarks that work in-process (they import
-TensorFlow themselves rather than timing ``ml`` subprocesses) through this, so
-TensorFlow starts once instead of once per benchmark: 5-7 s each here.
-Each benchmark still measures its own baseline in the same process, after its
-own warm-up, as when it runs alone.
+``make bench-quick`` runs every benchmark after start-up, list and cache
+through this: six of them import TensorFlow themselves, and here it starts
+once instead of six times (5-7 s each here); the others time ``ml``
+subprocesses, which this process does not slow. Each benchmark still measures
+its own baseline after its own warm-up, as when it runs alone.
 
 Usage: python bench/in_process.py [--quick] bench/bench_a.py bench/bench_b.py ...
 

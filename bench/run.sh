@@ -20,7 +20,7 @@ export BENCH_ROWS BENCH_SHARED
 trap 'rm -rf "$BENCH_ROWS" "$BENCH_SHARED"' EXIT
 # The benchmarks after these three import TensorFlow themselves or time `ml`
 # subprocesses; bench-quick runs them all in one process (bench/in_process.py),
-# so TensorFlow starts once, not five times. bench_predict predicts with the
+# so TensorFlow starts once, not six times. bench_predict predicts with the
 # project bench_retrain leaves (bench/workspace.py).
 in_process=(bench/bench_extract_photos.py bench/bench_rest.py bench/bench_top_probe.py
             bench/bench_ray.py bench/bench_epoch.py bench/bench_retrain.py
