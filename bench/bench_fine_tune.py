@@ -39,13 +39,14 @@ def make_project(root, step=1):
     from PIL import Image
     from skimage.data import lfw_subset
     images = lfw_subset()
-    for index, image in list(enumerate(images))[::step]:
+    for index in range(0, len(images), step):
+        image = images[index]
         label = "face" if index < 100 else "other"
         folder = root / "samples" / label
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray((image * 255).astype("uint8")).convert("RGB").save(folder / f"{index:03d}.png")
     (root / "vergeml.yaml").write_text("model: imagenet\n")
-    return len(images[::step])
+    return len(range(0, len(images), step))
 
 
 def ml(root, env, *args):

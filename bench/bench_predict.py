@@ -52,8 +52,9 @@ def trained(root, count):
     """
     kept = trained_project()
     if kept is not None:
-        photo = sorted((kept / "samples").glob("*/*.jpg"))[0]
-        return str(kept), "added", str(photo.relative_to(kept))
+        folder, run = kept
+        photo = sorted((folder / "samples").glob("*/*.jpg"))[0]
+        return str(folder), run, str(photo.relative_to(folder))
     project = os.path.join(root, "proj")
     paths = photos.make_photos(os.path.join(project, "samples"), count, classes=("a", "b"))
     with open(os.path.join(project, "vergeml.yaml"), "w") as handle:

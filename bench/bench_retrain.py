@@ -109,7 +109,7 @@ def main():
         again = train(project, env, epochs, "again", count, 0)
         add_photos(root, project, extra)
         added = train(project, env, epochs, "added", count, extra)
-        keep_trained(project)  # bench_predict predicts with its runs
+        keep_trained(project, "added")  # bench_predict predicts with this run
     what = f"{count:,} photos, MobileNet a0.25 224 px, {epochs} epochs"
     emit_row(f"ml train re-run, nothing changed, vs first train, {what}", again, first,
              target=0.5)

@@ -44,16 +44,19 @@ def keras_home(root):
     return (models / MOBILENET_FILE).is_file()
 
 
-def keep_trained(project):
-    """Leave a project with finished runs to the benchmarks after this one (when shared)."""
+def keep_trained(project, run):
+    """Leave a project and the name of a finished run in it to the benchmarks after this one
+    (when shared)."""
     shared = shared_dir()
     if shared is not None:
         shutil.rmtree(shared / TRAINED, ignore_errors=True)
         shutil.move(str(project), shared / TRAINED)
+        (shared / f"{TRAINED}.run").write_text(run)
 
 
 def trained_project():
-    """The project :func:`keep_trained` left, or None."""
+    """``(project folder, run name)`` that :func:`keep_trained` left, or None."""
     shared = shared_dir()
-    folder = shared / TRAINED if shared is not None else None
-    return folder if folder is not None and (folder / "trainings").is_dir() else None
+    if shared is None or not (shared / TRAINED / "trainings").is_dir():
+        return None
+    return shared / TRAINED, (shared / f"{TRAINED}.run").read_text()
