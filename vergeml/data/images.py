@@ -88,7 +88,8 @@ def decode_image(data, path="<bytes>", draft=None):
         if draft and img.format == "JPEG":
             img.draft("RGB", draft)
         img.load()
-        img = ImageOps.exif_transpose(img)
+        # In place: a copy of every photo (0.6 ms of a 420x350 JPEG's 1.2 ms decode) otherwise.
+        ImageOps.exif_transpose(img, in_place=True)
         return to_rgb(img)
     except UnidentifiedImageError:
         raise BadImageError(path, "not an image or unsupported format") from None
