@@ -27,8 +27,9 @@ here: 224 and 96 px, seeds 1-3, 450 photos, 200 LFW, 600 digits; ``--quick``:
 96 px, seed 1, 150 photos, 200 LFW, 200 digits, at most 20 epochs instead of
 the default 50, under a minute). Needs
 ``../shared/weights/mobilenet_2_5_224_tf_no_top.h5`` (or VERGEML_TEST_WEIGHTS).
-One row per data set and size: the mean test accuracy over the seeds of the
-top against the probe's, target >= 1x; and one row of the mean over all of them.
+One row per data set (both sizes, every seed): the mean test accuracy of the
+top against the probe's, target >= 1x, with each size's means in its note;
+and one row of the mean over all of them.
 """
 import argparse
 import contextlib
@@ -162,8 +163,13 @@ def one_seed(base, seed, size, epochs=None):
 
 
 def bench_set(tmp, name, count, sizes, seeds, epochs=None):
-    """Every size and seed of one data set; one row per size. Returns the runs."""
-    every = []
+    """Every size and seed of one data set; one row for all of them. Returns the runs.
+
+    One row per data set, not per size: with 3 seeds a size's mean moves by
+    about one test image per seed from run to run (sd 0.01-0.02), the size of
+    the differences it would judge. The note gives each size's means.
+    """
+    every, by_size = [], []
     for size in sizes:
         base = tmp / f"{name}-{size}"
         write_samples(name, base / "samples", count)
@@ -173,21 +179,26 @@ def bench_set(tmp, name, count, sizes, seeds, epochs=None):
             top, lin, lin_scaled, best, seconds = runs[-1]
             print(f"  {name} {size} px seed {seed}: top {top:.3f} (best epoch {best}, {seconds:.0f} s), "
                   f"probe {lin:.3f}, probe on standardised features {lin_scaled:.3f}", flush=True)
-        emit(f"{name} ({count}), MobileNet a0.25 {size} px, "
-             f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
-             f"{f', {epochs} epochs' if epochs else ''}", runs)
+        by_size.append(f"{size} px {_mean(runs, 0):.3f} vs {_mean(runs, 1):.3f}")
         every += runs
+    emit(f"{name} ({count}), MobileNet a0.25 {' and '.join(f'{s}' for s in sizes)} px, "
+         f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}{f', {epochs} epochs' if epochs else ''}",
+         every, "; ".join(by_size))
     return every
 
 
-def emit(what, runs):
+def _mean(runs, column):
+    return statistics.mean(run[column] for run in runs)
+
+
+def emit(what, runs, detail=""):
     """The row of ``runs``: mean test accuracy of the top against the probe's."""
-    tops, probes, scaled = ([run[i] for run in runs] for i in range(3))
+    tops, probes = [run[0] for run in runs], [run[1] for run in runs]
     sd = f"; sd top {statistics.pstdev(tops):.3f}, probe {statistics.pstdev(probes):.3f}" \
         if len(runs) > 1 else ""
     rows.emit(f"frozen top test_acc, {what}", statistics.mean(tops), statistics.mean(probes),
               "acc", target=1.0, note=f"logistic-regression probe{sd}; on standardised "
-              f"features {statistics.mean(scaled):.3f}")
+              f"features {_mean(runs, 2):.3f}{f'; {detail}' if detail else ''}")
 
 
 def main():

@@ -19,6 +19,20 @@ def test_default_options_compile_adam_at_the_auto_rate():
     assert float(top.optimizer.learning_rate) == pytest.approx(0.01)
 
 
+def test_l2_penalises_every_dense_kernel_and_zero_adds_nothing():
+    import numpy as np
+    from vergeml.models.imagenet.top import build_top
+    top = build_top(8, 3, layers=2, dropout=0.0, seed=0, l2=0.01)
+    top(np.ones((1, 8), "float32"))
+    kernels = [layer.kernel for layer in top.layers if hasattr(layer, "kernel")]
+    expected = sum(0.01 * float(np.sum(np.square(k.numpy()))) for k in kernels)
+    assert len(top.losses) == 2
+    assert float(sum(top.losses)) == pytest.approx(expected, rel=1e-5)
+    plain = build_top(8, 3, layers=2, dropout=0.0, seed=0)
+    plain(np.ones((1, 8), "float32"))
+    assert not plain.losses
+
+
 @pytest.mark.filterwarnings("ignore::vergeml.models.imagenet.backbones.SizeWarning")
 def test_a_run_stores_the_auto_rates_as_numbers_and_fine_tunes_at_a_hundredth(
         tmp_path, keras_home, monkeypatch, capsys):
@@ -36,4 +50,7 @@ def test_a_run_stores_the_auto_rates_as_numbers_and_fine_tunes_at_a_hundredth(
     assert hyper["optimizer"] == "adam"
     assert hyper["learning_rate"] == pytest.approx(0.01)
     assert hyper["fine_tune_learning_rate"] == pytest.approx(0.0001)
+    # l2 auto: stored as the number for this run's training split (C = 2 spread over it).
+    train = yaml.safe_load((root / "trainings" / "auto-bot" / "data.yaml").read_text())
+    assert hyper["l2"] == pytest.approx(1 / (4 * train["data"]["num_train"]))
     assert "learning rate 0.0001)" in out   # phase 2's own line

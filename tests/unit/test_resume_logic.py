@@ -43,6 +43,14 @@ def test_the_stored_values_win_over_the_typed_defaults(tmp_path):
     assert "labels" not in args and args.get("resume") is None
 
 
+def test_a_run_stored_before_l2_existed_resumes_without_a_penalty(tmp_path):
+    instance = make_run(tmp_path)
+    del instance.metadata["hyperparameters"]["l2"]
+    assert resumed_args(instance, dict(DEFAULTS), DEFAULTS)["l2"] == 0.0
+    instance = make_run(tmp_path / "newer", l2=0.0009)       # a new run stores its number
+    assert resumed_args(instance, dict(DEFAULTS), DEFAULTS)["l2"] == 0.0009
+
+
 def test_a_typed_default_value_is_ignored(tmp_path):
     instance = make_run(tmp_path)
     # The run's optimizer is sgd, not the default: adam is issue 14's default (the

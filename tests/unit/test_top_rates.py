@@ -3,8 +3,8 @@ import pytest
 
 from vergeml.models.imagenet.fine_tune import fine_tune_rate
 from vergeml.models.imagenet.options import TRAIN_OPTIONS
-from vergeml.models.imagenet.top import (AUTO_FINE_TUNE_LEARNING_RATE, AUTO_LEARNING_RATE,
-                                         resolve_learning_rates)
+from vergeml.models.imagenet.top import (AUTO_FINE_TUNE_LEARNING_RATE, AUTO_L2_C,
+                                         AUTO_LEARNING_RATE, resolve_l2, resolve_learning_rates)
 
 DEFAULTS = {o.name: o.default for o in TRAIN_OPTIONS}
 
@@ -12,8 +12,8 @@ DEFAULTS = {o.name: o.default for o in TRAIN_OPTIONS}
 def test_the_top_defaults_are_issue_14s():
     # Not the original's sgd / 0.0001 / 5 epochs: with those the top stayed far
     # below a logistic regression on the same features (bench/bench_top_probe.py).
-    assert (DEFAULTS["optimizer"], DEFAULTS["learning-rate"], DEFAULTS["epochs"]) == \
-        ("adam", "auto", 50)
+    assert (DEFAULTS["optimizer"], DEFAULTS["learning-rate"], DEFAULTS["epochs"], DEFAULTS["l2"]) \
+        == ("adam", "auto", 100, "auto")
     assert DEFAULTS["fine-tune-learning-rate"] == "auto"
 
 
@@ -53,3 +53,19 @@ def test_a_run_stored_before_auto_keeps_a_tenth():
     stored = {**DEFAULTS, "optimizer": "sgd", "learning-rate": 0.0001, "fine-tune-learning-rate": "auto"}
     assert fine_tune_rate(stored) == pytest.approx(0.00001)
     assert resolve_learning_rates(stored)["learning-rate"] == 0.0001
+
+
+@pytest.mark.parametrize("train_count", [1, 270, 20000])
+def test_l2_auto_is_scikit_learns_penalty_spread_over_the_training_split(train_count):
+    # C * sum(losses) + |w|^2 / 2 per sample: mean loss + |w|^2 / (2 C n).
+    resolved = resolve_l2(DEFAULTS, train_count)
+    assert resolved["l2"] == pytest.approx(1 / (2 * AUTO_L2_C * train_count))
+    assert AUTO_L2_C == 2.0
+    assert resolve_l2(resolved, 5) == resolved                # a number is kept (resuming)
+    assert DEFAULTS["l2"] == "auto"                           # the input unchanged
+
+
+def test_l2_given_or_zero_is_kept():
+    assert resolve_l2({**DEFAULTS, "l2": 0.0}, 100)["l2"] == 0.0
+    assert resolve_l2({**DEFAULTS, "l2": 0.003}, 100)["l2"] == 0.003
+    assert resolve_l2({**DEFAULTS, "l2": "auto"}, 0)["l2"] == pytest.approx(1 / (2 * AUTO_L2_C))

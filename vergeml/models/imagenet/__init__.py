@@ -17,10 +17,11 @@ model: imagenet
 # See `ml help train` for every option.
 train:
   architecture: {architecture}
-  # epochs: 50
+  # epochs: 100
   # learning-rate: auto
   # optimizer: adam
   # dropout: 0.0
+  # l2: auto
 """
 
 

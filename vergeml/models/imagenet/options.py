@@ -9,7 +9,7 @@ from vergeml.models.imagenet.backbones import architecture_names
 from vergeml.options import Option
 
 TRAIN_OPTIONS = (
-    Option("epochs", default=50, type="int", rule=">0",
+    Option("epochs", default=100, type="int", rule=">0",
            help="How many epochs to train the top (the best epoch is kept)."),
     Option("architecture", default="resnet-50", choices=tuple(architecture_names()),
            help="Name of the pre-trained network used as feature extractor."),
@@ -30,6 +30,10 @@ TRAIN_OPTIONS = (
            help="Learning rate of the optimizer (auto: 0.01)."),
     Option("decay", default=0.0, type="float", rule=">=0", help="Learning rate decay per step (inverse time decay)."),
     Option("dropout", default=0.0, type="float", rule="0..0.99", help="Dropout rate before each dense layer (0 means none)."),
+    Option("l2", default="auto", type="float", rule=">=0", also=("auto",),
+           help="L2 penalty on the weights of the top's dense layers, added to the mean loss "
+                "(auto: 1/(4 x training samples), as scikit-learn's LogisticRegression at C=2; "
+                "0 means none)."),
     Option("early-stopping-delta", default=0.0, type="float", rule=">=0",
            help="Smallest decrease of validation loss that counts as improvement."),
     Option("early-stopping-patience", default=0, type="int", rule=">=0",

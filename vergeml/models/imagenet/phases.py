@@ -31,7 +31,7 @@ class Run:
         self.dataset, self.extractor, self.features = dataset, extractor, features
         from vergeml.models.imagenet.top import build_top
         self.top = build_top(features["train"][0].shape[1], len(dataset.labels), args["layers"],
-                             args["dropout"], seed)
+                             args["dropout"], seed, l2=args["l2"])
         self.full = None
         self._frozen = None  # the backbone's own weights, kept while phase 2 changes them
 

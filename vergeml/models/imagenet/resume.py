@@ -65,6 +65,8 @@ def resumed_args(instance, typed, defaults, explicit=()):
     stored = {canonical(k): v for k, v in instance.hyperparameters.items()
               if canonical(k) not in NOT_HYPERPARAMETERS}
     args = {**defaults, **stored, "name": instance.name}
+    if "l2" not in stored:  # stored before l2 existed: the run trained without a penalty
+        args["l2"] = 0.0
     changed = []
     for key, value in (typed or {}).items():
         if key in NOT_HYPERPARAMETERS or value is None:

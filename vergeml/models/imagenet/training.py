@@ -98,7 +98,7 @@ def _train(args, env, metadata=None):
     if args.get("resume"):
         from vergeml.models.imagenet.resume import resume
         return resume(env, args["resume"], args)
-    from vergeml.models.imagenet.top import resolve_learning_rates
+    from vergeml.models.imagenet.top import resolve_l2, resolve_learning_rates
     args = resolve_learning_rates(args)  # stored as numbers: a resumed run never re-resolves auto
     parse_augment(args["augment"])  # a typo fails now, not after the extraction
     project_text = _project_snapshot(args, env)  # as it is now, not after a long extraction
@@ -113,6 +113,7 @@ def _train(args, env, metadata=None):
     extractor = FeatureExtractor.from_options(args, env.random_seed, env.cache_dir)
     extractor.model  # step 2 up front: missing weights fail before any long work
     features = cached_features(dataset, extractor, args, env.settings)
+    args = resolve_l2(args, len(features["train"][0]))  # stored as a number, like the rates
     instance = run = None
     try:
         instance = _create_instance(args, env, dataset, extractor, metadata)
