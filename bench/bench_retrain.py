@@ -13,16 +13,17 @@ KERAS_HOME), 224 px, the default splits, the same epochs every time:
 
 Each run's ``cache: N hit, M new`` line is checked (a re-run that extracts
 anything, or an added run that extracts more than the new photos, fails the
-benchmark). Rows: wall time of 2 vs 1 (target <= 0.5x) and of 3 vs 1
-(target <= 0.6x); their notes give the ratio of CPU times (user + system of
-the ``ml`` process), which a loaded machine disturbs less.
+benchmark). Rows: wall time of 2 vs 1 and of 3 vs 1, without a target
+(issue 16 names the rows but sets none; the 0.5x and 0.6x we once set
+ourselves moved with the first train's speed, not the cache's); their notes
+give the ratio of CPU times (user + system of the ``ml`` process), which a
+loaded machine disturbs less.
 
-What a re-run cannot save is fixed: TensorFlow start-up (6-10 s here,
-loaded), building MobileNet, the epochs, testing and saving the model (about
-17 s in all); the ratios fall as the photo set grows. 2,000 photos is about
-the smallest set where the targets are in reach here; ``--quick`` (100
-photos, 2 epochs) runs the same rows, where the fixed cost is most of even
-the first train, so its ratios miss the targets.
+What a re-run cannot save is fixed: TensorFlow start-up (5-10 s here),
+building MobileNet, the epochs, testing and saving the model (about 8 s in
+all on a quiet machine); the ratios fall as the photo set grows, and rise
+when extraction gets faster. ``--quick`` (100 photos, 2 epochs) runs the
+same rows, where the fixed cost is most of even the first train.
 
 Run: ``.venv/bin/python bench/bench_retrain.py [--quick]`` (2,000 photos and
 10 epochs, about 2.5 minutes here, a third of it making the photos). Needs
@@ -86,9 +87,9 @@ def train(project, env, epochs, name, hit, new):
     return seconds, cpu
 
 
-def emit_row(figure, run, first, target):
+def emit_row(figure, run, first):
     """One row: wall time of ``run`` vs the first train's, with the CPU-time ratio in the note."""
-    rows.emit(figure, run[0], first[0], "s", target=target, higher_is_better=False,
+    rows.emit(figure, run[0], first[0], "s", higher_is_better=False,
               note=f"first train; CPU {run[1]:.0f} vs {first[1]:.0f} s: {run[1] / first[1]:.2f}x")
 
 
@@ -111,10 +112,8 @@ def main():
         added = train(project, env, epochs, "added", count, extra)
         keep_trained(project, "added")  # bench_predict predicts with this run
     what = f"{count:,} photos, MobileNet a0.25 224 px, {epochs} epochs"
-    emit_row(f"ml train re-run, nothing changed, vs first train, {what}", again, first,
-             target=0.5)
-    emit_row(f"ml train after adding 1% ({extra}) new photos vs first train, {what}", added, first,
-             target=0.6)
+    emit_row(f"ml train re-run, nothing changed, vs first train, {what}", again, first)
+    emit_row(f"ml train after adding 1% ({extra}) new photos vs first train, {what}", added, first)
     print(f"load average {os.getloadavg()[0]:.2f}; {time.perf_counter() - start:.0f} s")
     return 0
 

@@ -65,3 +65,15 @@ def test_unknown_runtime_is_a_config_error():
     from vergeml.models.imagenet.features import FeatureExtractor
     with pytest.raises(ConfigError, match="unknown runtime 'onnx'"):
         FeatureExtractor("mobilenet", alpha=0.25, size=96, weights="none", runtime="onnx")
+
+
+def test_batches_run_as_small_requests_of_views_and_come_back_whole():
+    import numpy as np
+    pixels = np.arange(20 * 2).reshape(20, 2)
+    batches = [(np.arange(0, 20), pixels), (np.arange(20, 23), pixels[:3])]
+    pieces = list(openvino_features.split_batches(batches, 8))
+    assert [len(p) for _, p in pieces] == [8, 8, 4, 3]
+    assert [last for (_, last), _ in pieces] == [False, False, True, True]
+    assert all(np.shares_memory(p, pixels) for _, p in pieces)      # views: no copy
+    assert np.array_equal(np.concatenate([p for _, p in pieces[:3]]), pixels)
+    assert openvino_features.REQUEST_BATCH == 8

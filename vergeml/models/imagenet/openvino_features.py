@@ -20,6 +20,10 @@ RUNTIMES = ("tensorflow", "openvino")
 EXTRA_HINT = "pip install 'vergeml[openvino]'"
 # Never the CPU's bf16/f16 (see the module docstring).
 COMPILE_CONFIG = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}
+# Images per infer request. Small batches keep a request's activations in the CPU
+# caches: MobileNet a0.25 at 224 px took 0.81 CPU-ms an image in batches of 8
+# against 1.30 in batches of 64 here (2 cores, the forward pass alone).
+REQUEST_BATCH = 8
 
 
 def require_openvino(action="the openvino runtime", find_spec=None):
@@ -136,7 +140,11 @@ def _output(request):
 
 
 def iter_features(extractor, items, load_fn, batch_size=64):
-    """:meth:`FeatureExtractor.iter_features` through OpenVINO (same arguments and yields)."""
+    """:meth:`FeatureExtractor.iter_features` through OpenVINO (same arguments and yields).
+
+    Each loaded batch runs as requests of :data:`REQUEST_BATCH` images and is
+    yielded whole again, so callers see the same batches as with TensorFlow.
+    """
     import contextlib
 
     import numpy as np
@@ -144,5 +152,20 @@ def iter_features(extractor, items, load_fn, batch_size=64):
     compiled = extractor.openvino_model()
     # uint8 batches: the IR preprocesses (a quarter of the bytes to copy).
     with contextlib.closing(extractor.pixel_batches(items, load_fn, batch_size)) as batches:
-        for indices, out in iter_ordered(compiled, batches):
-            yield indices, out.astype(np.float32, copy=False)
+        parts = []
+        for (indices, last), out in iter_ordered(compiled, split_batches(batches, REQUEST_BATCH)):
+            parts.append(out)
+            if last:
+                yield indices, np.concatenate(parts).astype(np.float32, copy=False)
+                parts = []
+
+
+def split_batches(batches, size):
+    """``(indices, pixels)`` batches as pieces of at most ``size`` images for
+    :func:`iter_ordered`: ``((indices, is_last_piece), pixels[start:stop])``.
+
+    The pieces are views of the batch (no copy); the batch's indices ride on each.
+    """
+    for indices, pixels in batches:
+        for start in range(0, len(pixels), size):
+            yield (indices, start + size >= len(pixels)), pixels[start:start + size]
