@@ -132,11 +132,11 @@ def bench_backbone(root, label, count, repeat, **kwargs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (bench-quick)")
-    parser.add_argument("--count", type=int, help="MobileNet photos (default 1000, quick 128)")
+    parser.add_argument("--count", type=int, help="MobileNet photos (default 1000, quick 96)")
     parser.add_argument("--resnet-count", type=int, help="ResNet-50 photos (default 192, quick 8)")
     parser.add_argument("--repeat", type=int, help="passes per contender (default 2, quick 1)")
     opts = parser.parse_args()
-    count = opts.count or (128 if opts.quick else 1000)
+    count = opts.count or (96 if opts.quick else 1000)
     resnet = opts.resnet_count or (8 if opts.quick else 192)
     repeat = opts.repeat or (1 if opts.quick else 2)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

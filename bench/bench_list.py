@@ -7,7 +7,7 @@ next to the bare interpreter start-up ``python -c pass`` measured in the
 same run; every figure is printed as a ratio to that baseline, with the load
 average. "yaml only" times the same runs with the summaries removed (runs
 written by older versions). Target: ``ml list`` over 1,000 runs <= 5x the
-baseline. ``--quick``: 1,000 and 1,500 runs, best of 2.
+baseline. ``--quick``: 1,000 and 1,200 runs, best of 2.
 
 Usage: python bench/bench_list.py [--quick] [--runs 1000,10000] [--repeat K]
 """
@@ -230,10 +230,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (bench-quick)")
     parser.add_argument("--runs", help="comma-separated numbers of runs "
-                                       "(default 1000,10000, quick 1000,1500)")
+                                       "(default 1000,10000, quick 1000,1200)")
     parser.add_argument("--repeat", type=int, help="runs per command (default 3, quick 2)")
     opts = parser.parse_args()
-    runs_list = opts.runs or ("1000,1500" if opts.quick else "1000,10000")
+    runs_list = opts.runs or ("1000,1200" if opts.quick else "1000,10000")
     opts.repeat = opts.repeat or (2 if opts.quick else 3)
     sizes = [int(n) for n in runs_list.split(",") if n.strip()]
     results = measure(sizes, opts.repeat)

@@ -24,8 +24,8 @@ is printed too, for the record.
 
 Run: ``.venv/bin/python bench/bench_top_probe.py [--quick]`` (about 4 minutes
 here: 224 and 96 px, seeds 1-3, 450 photos, 200 LFW, 600 digits; ``--quick``:
-96 px, seed 1, 150 photos, 200 LFW, 200 digits, at most 20 epochs instead of
-the default 50, under a minute). Needs
+96 px, seed 1, 150 photos, 200 LFW, 200 digits, at most 10 epochs instead of
+the default 100, under a minute). Needs
 ``../shared/weights/mobilenet_2_5_224_tf_no_top.h5`` (or VERGEML_TEST_WEIGHTS).
 One row per data set (both sizes, every seed): the mean test accuracy of the
 top against the probe's, target >= 1x, with each size's means in its note;
@@ -52,7 +52,7 @@ SPLITS = ["--test-split=30%"]
 PLAN = {False: {"photos": 450, "lfw": 200, "digits": 600, "sizes": (224, 96), "seeds": (1, 2, 3),
                "epochs": None},
         True: {"photos": 150, "lfw": 200, "digits": 200, "sizes": (96,), "seeds": (1,),
-               "epochs": 20}}
+               "epochs": 10}}
 
 
 def write_samples(name, folder, count):
