@@ -181,7 +181,7 @@ def bench_set(tmp, name, count, sizes, seeds, epochs=None):
                   f"probe {lin:.3f}, probe on standardised features {lin_scaled:.3f}", flush=True)
         by_size.append(f"{size} px {_mean(runs, 0):.3f} vs {_mean(runs, 1):.3f}")
         every += runs
-    emit(f"{name} ({count}), MobileNet a0.25 {' and '.join(f'{s}' for s in sizes)} px, "
+    emit(f"{name} ({count}), MobileNet a0.25 {' and '.join(map(str, sizes))} px, "
          f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}{f', {epochs} epochs' if epochs else ''}",
          every, "; ".join(by_size))
     return every
