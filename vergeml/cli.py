@@ -74,6 +74,7 @@ def parse(argv):
     reject_empty(command_typed, options, see)
     if topics:
         command_typed["topic"] = topics + list(command_typed.get("topic") or [])
+    env.command_line = {**globals_typed, **command_typed}
     return {"env": env, "command": command, "globals": globals_typed,
             "options": command_typed, "option_set": options, "rest": rest, "extra": extra}
 

@@ -17,6 +17,9 @@ class Environment:
         instance_names: the ``@name`` arguments, without the ``@``.
         subcommand: the part after ``:`` in ``plot:roc`` (or None).
         model_name: the model plugin's name (imagenet unless configured otherwise).
+        command_line: the options typed on the command line (canonical name ->
+            value as typed), global and the command's: what a resumed run
+            checks against its own settings.
 
     Args:
         instance: the first ``@name`` instance when already loaded (else it
@@ -32,6 +35,7 @@ class Environment:
         self.subcommand = subcommand
         self.model_name = model_name or DEFAULT_MODEL
         self._instance = instance
+        self.command_line = {}
 
     def path(self, option):
         """A path setting (``samples-dir``, ``cache-dir``, ``trainings-dir``),

@@ -5,10 +5,13 @@ import shutil
 import threading
 from collections import Counter
 
+import pytest
+
 from tests.unit.test_data_helpers import age, image_project, make_env, write_image
 from vergeml.data import load_dataset
 from vergeml.data.split import SPLITS, SplitItem, SplitSpec
 from vergeml.data.split_memory import MEMORY_FILE, remembered_splits
+from vergeml.errors import ConfigError
 
 P10 = SplitSpec("percent", 0.1)
 
@@ -122,13 +125,27 @@ def test_an_unchanged_run_does_not_rewrite_the_file(tmp_path):
     assert (project / MEMORY_FILE).stat().st_mtime_ns == stamp
 
 
-def test_a_damaged_file_is_reported_and_replaced(tmp_path, capsys):
+@pytest.mark.parametrize("damage", ["truncated", "conflict", "not-utf8", "wrong-shape"])
+def test_a_damaged_file_stops_the_run_and_is_left_as_it_is(tmp_path, damage):
     project = image_project(tmp_path / "p", per_class=10)
     expected = membership(load_dataset(make_env(project)))
-    (project / MEMORY_FILE).write_text('{"format": 1, "assignments": [{"settin')
+    good = (project / MEMORY_FILE).read_text()
+    lines = good.splitlines(keepends=True)
+    damaged = {"truncated": good[:len(good) // 2].encode(),
+               "conflict": "".join(lines[:3] + ["<<<<<<< HEAD\n"] + lines[3:4] + ["=======\n",
+                                   ">>>>>>> other\n"] + lines[4:]).encode(),
+               "not-utf8": good.encode().replace(b"cat", b"c\xffat", 1),
+               "wrong-shape": b'{"format": 1, "assignments": [{"settings": 3}]}'}[damage]
+    (project / MEMORY_FILE).write_bytes(damaged)
+    with pytest.raises(ConfigError) as raised:
+        load_dataset(make_env(project))
+    assert raised.value.message.startswith(f"{MEMORY_FILE} ")
+    assert f"mv {MEMORY_FILE} {MEMORY_FILE}.damaged" in raised.value.hint
+    if damage == "conflict":
+        assert "git conflict markers" in raised.value.message
+    assert (project / MEMORY_FILE).read_bytes() == damaged  # nothing lost or replaced
+    (project / MEMORY_FILE).rename(project / f"{MEMORY_FILE}.damaged")  # the way out the hint gives
     assert membership(load_dataset(make_env(project))) == expected
-    assert "is damaged" in capsys.readouterr().err
-    json.loads((project / MEMORY_FILE).read_text())
 
 
 def test_concurrent_runs_lose_no_images(tmp_path):

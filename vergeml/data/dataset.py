@@ -111,6 +111,11 @@ class Dataset:
         """The :class:`SplitSpec` ``val`` or ``test`` was made with (None if unknown)."""
         return self._split_specs.get(split)
 
+    def files(self):
+        """``(relpath, label, split, digest)`` per file (augmentation variants once)."""
+        return [(s.relpath, s.label or "", s.split, s.digest)
+                for split in SPLITS for s in self._samples[split] if s.variant == 0]
+
     def split_sizes(self):
         """``{'train': n, 'val': n, 'test': n}`` (train counts variants)."""
         return {split: len(self._samples[split]) for split in SPLITS}
@@ -193,13 +198,17 @@ class _File:
     reason: str = ""
 
 
-def load_dataset(env, skip_bad=False, progress=True):
+def load_dataset(env, skip_bad=False, progress=True, assignment=None):
     """Scan, check, split and fingerprint the samples of a project.
 
     Args:
         env: the :class:`vergeml.env.Environment`.
         skip_bad: skip unreadable images with a warning instead of stopping.
         progress: show a progress bar while checking many new files.
+        assignment: ``{relpath: split}`` to use for the samples-directory
+            files instead of the project's remembered split (a resumed run's
+            own record); then nothing is written: neither the split memory
+            nor the digests of the files checked (files it lacks go to train).
 
     Returns:
         :class:`Dataset`.
@@ -214,13 +223,19 @@ def load_dataset(env, skip_bad=False, progress=True):
     files, labels = _scan(env, config.source, specs)
     specs = _source_splits(files, specs)
     cache_mode = _cache_mode(env, config)
-    _check_files(env, [f for f in files if not f.digest], progress, on_disk=cache_mode != "none")
+    _check_files(env, [f for f in files if not f.digest], progress, on_disk=cache_mode != "none",
+                 remember=assignment is None)
     files, bad = _handle_bad(files, skip_bad)
     if config.source.labeled:
         _check_labels(files, labels)
     elif not files:
         raise VergeMLError("no readable images left after skipping the unreadable ones")
-    _assign(env, [f for f in files if f.split is None], specs, config.source.labeled)
+    free = [f for f in files if f.split is None]
+    if assignment is None:
+        _assign(env, free, specs, config.source.labeled)
+    else:
+        for file in free:
+            file.split = assignment.get(file.relpath, "train")
     report_duplicates([f.digest for f in files], [f.split for f in files], [f.relpath for f in files])
     if config.source.labeled:
         _warn_missing_classes(files, labels, specs)
@@ -288,12 +303,12 @@ def _cache_mode(env, config):
     return first_set(env.settings.get("cache"), config.cache, "auto")
 
 
-def _check_files(env, files, progress, on_disk):
+def _check_files(env, files, progress, on_disk, remember=True):
     """Fill in digests and decode verdicts (remembered in the cache database,
-    except in cache mode none, which writes nothing)."""
+    unless ``remember`` is off or in cache mode none, which writes nothing)."""
     store = Store(env.cache_dir if on_disk else None)
     try:
-        infos = FileIndex(store).check([f.path for f in files], progress=progress)
+        infos = FileIndex(store, remember=remember).check([f.path for f in files], progress=progress)
     finally:
         store.close()
     for file, info in zip(files, infos):

@@ -94,11 +94,14 @@ class FileIndex:
     Args:
         store: a :class:`vergeml.data.store.Store`.
         workers: threads for reading/decoding (hashing and decoding release the GIL).
+        remember: write what was checked back to the store (off: read only,
+            for a command that must leave the cache as it found it).
     """
 
-    def __init__(self, store, workers=None):
+    def __init__(self, store, workers=None, remember=True):
         self.store = store
         self.workers = workers or min(4, os.cpu_count() or 1)
+        self.remember = remember
 
     def check(self, paths, progress=True):
         """Digest every file and find out whether it decodes.
@@ -158,7 +161,7 @@ class FileIndex:
             self._save(pending_files, pending_verdicts)
 
     def _save(self, files, verdicts):
-        if files or verdicts:
+        if self.remember and (files or verdicts):
             self.store.write([
                 ("INSERT OR REPLACE INTO files(path, size, mtime_ns, digest, checked_ns) "
                  "VALUES (?, ?, ?, ?, ?)", list(files)),
@@ -171,7 +174,7 @@ class FileIndex:
         """Drop rows of files that are gone, so the table does not grow forever."""
         present = set(paths)
         gone = [(p,) for p in known if p not in present and not os.path.exists(p)]
-        if gone:
+        if gone and self.remember:
             self.store.write([("DELETE FROM files WHERE path = ?", gone)])
 
 

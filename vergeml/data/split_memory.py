@@ -21,7 +21,11 @@ splits the same way.
   read-assign-write step holds an exclusive lock on the project folder, so
   two concurrent runs never corrupt the file or lose each other's images.
   The file is only rewritten when it changes.
-- An unreadable or damaged file is reported with a warning and replaced.
+- An unreadable or damaged file (a truncated write by another tool, git
+  conflict markers) stops the run with a one-line error and is left as it is:
+  assigning fresh splits would silently move validation and test images
+  into training. The user repairs it, or moves it aside to accept fresh
+  splits.
 """
 import contextlib
 import json
@@ -30,11 +34,13 @@ from pathlib import Path
 
 from vergeml.console import warn
 from vergeml.data.split import SPLITS, place_splits
+from vergeml.errors import ConfigError
 from vergeml.fileutil import atomic_write_text
 
 MEMORY_FILE = "vergeml.splits.json"
 FORMAT = 1
 KEEP = 4
+CONFLICT_MARKER = "\n<<<<<<< "
 
 
 def split_settings(val, test, seed, stratified):
@@ -79,23 +85,36 @@ def remembered_splits(project_dir, items, val, test, seed, stratified):
 
 
 def _read(path):
-    """``(text, entries)`` of the memory file; ``(None, [])`` when absent or unusable."""
+    """``(text, entries)`` of the memory file; ``(None, [])`` when absent.
+
+    Raises:
+        ConfigError: the file cannot be read or is damaged (it is left untouched).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None, []
     except (OSError, UnicodeDecodeError) as err:
-        warn(f"cannot read {path} ({getattr(err, 'strerror', None) or err}); splits are assigned afresh")
-        return None, []
+        raise _damaged(path, f"cannot be read: {getattr(err, 'strerror', None) or err}") from None
+    if CONFLICT_MARKER in text:
+        raise _damaged(path, "holds git conflict markers (<<<<<<<)")
     try:
         data = json.loads(text)
         entries = data["assignments"]
         if data.get("format") != FORMAT or not all(_valid(e) for e in entries):
             raise ValueError("unexpected content")
     except (ValueError, KeyError, TypeError, AttributeError) as err:
-        warn(f"{path} is damaged ({err}); splits are assigned afresh and the file is replaced")
-        return text, []
+        raise _damaged(path, f"is damaged ({err})") from None
     return text, entries
+
+
+def _damaged(path, problem):
+    """The error for a memory file that cannot be used: never replaced silently."""
+    aside = path.with_name(path.name + ".damaged")
+    return ConfigError(f"{path.name} {problem}; it records which images are validated and tested",
+                       hint=f"Repair it (for a merge conflict, keep one side), or move it aside to "
+                            f"assign fresh splits: mv {path.name} {aside.name} (validation and "
+                            "test images may then move into training).")
 
 
 def _valid(entry):

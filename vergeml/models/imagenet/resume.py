@@ -4,8 +4,14 @@ A cancelled, crashed or failed run continues from its last completed epoch
 with everything :mod:`.run_state` saved: weights, optimizer state, epoch
 counter, early-stopping counter, random generators and the best score, so
 the best checkpoint is replaced only by a better epoch. The run keeps its
-hyperparameters; only ``epochs`` and ``fine-tune-epochs`` may grow, to extend
-it. The data must be what the run started on (same fingerprint).
+hyperparameters and its data settings (seed, splits, samples folder, the
+``data:`` section, cache mode: :mod:`vergeml.data.run_settings`), whatever
+the project file says now; only ``epochs`` and ``fine-tune-epochs`` may grow,
+to extend it. Each file keeps the split the run recorded for it
+(:mod:`vergeml.instances.sample_record`), and the data must be what the run
+started on (same fingerprint); otherwise the refusal names what changed.
+Until training continues, nothing is written: no split assignment, no cache
+entry, no change to the run.
 """
 import os
 
@@ -41,6 +47,48 @@ def resume(env, name, typed, explicit=()):
     args = resumed_args(instance, typed, defaults, explicit)
     _check_extension(args, state, instance)
     return _continue(env, instance, state, args)
+
+
+def run_dataset(env, instance):
+    """The run's environment and data set, rebuilt as the run started.
+
+    Returns:
+        ``(run_env, dataset)``.
+
+    Raises:
+        UsageError: a data setting typed now differs from the run's.
+        VergeMLError: the samples changed since the run started.
+    """
+    from vergeml.data import load_dataset
+    from vergeml.data.run_settings import run_environment, typed_conflicts
+    from vergeml.instances.sample_record import read_record
+    data = instance.metadata.get("data") or {}
+    run_env = run_environment(env, data)
+    conflicts = typed_conflicts(env, run_env)
+    if conflicts:
+        raise UsageError(f"@{instance.name} keeps the data settings it started with, but these "
+                         f"differ: {', '.join(conflicts)}",
+                         hint="Leave them out to resume, or start a new run with 'ml train'.")
+    record = read_record(instance)
+    assignment = {rel: split for rel, (_, split, _) in record.items()} if record is not None else None
+    dataset = load_dataset(run_env, skip_bad=run_env.settings.get("skip-bad-files", False),
+                           assignment=assignment)
+    if dataset.fingerprint != data.get("fingerprint"):
+        raise VergeMLError(f"the samples changed since @{instance.name} started: "
+                           f"{_what_changed(record, dataset)}; resuming would train on other data",
+                           hint="Put the samples back as they were, or start a new run with "
+                                "'ml train'.")
+    return run_env, dataset
+
+
+def _what_changed(record, dataset):
+    from vergeml.instances.sample_record import compare
+    if record is None:
+        return "a file was added, removed or edited, or the preprocessing changed " \
+               "(this run keeps no list of its samples)"
+    now = {rel: (label, split, digest) for rel, label, split, digest in dataset.files()}
+    return compare(record, now) or "the files are the same, but the preprocessing or split " \
+                                   "settings differ"
 
 
 def _check_status(instance):
@@ -110,18 +158,12 @@ def _check_extension(args, state, instance):
 
 def _continue(env, instance, state, args):
     from vergeml import backend
-    from vergeml.data import load_dataset
     from vergeml.instances.liveness import hostname
     from vergeml.models.imagenet.feature_cache import cached_features
     from vergeml.models.imagenet.features import FeatureExtractor
     from vergeml.models.imagenet.phases import Run
-    data = instance.metadata.get("data") or {}
-    seed = data.get("random_seed", env.random_seed)
-    dataset = load_dataset(env, skip_bad=env.settings.get("skip-bad-files", False))
-    if dataset.fingerprint != data.get("fingerprint"):
-        raise VergeMLError(f"the samples or their preprocessing changed since @{instance.name} "
-                           "started: resuming would train on other data",
-                           hint="Start a new run with 'ml train'.")
+    env, dataset = run_dataset(env, instance)
+    seed = env.random_seed
     backend.load(env.settings)
     extractor = FeatureExtractor.from_options(args, seed, env.cache_dir)
     features = cached_features(dataset, extractor, args, env.settings)

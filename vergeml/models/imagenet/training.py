@@ -15,8 +15,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from vergeml.data.run_settings import stored_settings
 from vergeml.errors import VergeMLError
 from vergeml.instances.run_files import write_project_file
+from vergeml.instances.sample_record import write_record
 from vergeml.spelling import stored_key
 
 
@@ -97,7 +99,8 @@ def _train(args, env, metadata=None):
     from vergeml.models.imagenet.augment import parse_augment
     if args.get("resume"):
         from vergeml.models.imagenet.resume import resume
-        return resume(env, args["resume"], args)
+        typed = {k: v for k, v in args.items() if k in env.command_line}
+        return resume(env, args["resume"], typed, explicit=tuple(typed))
     from vergeml.models.imagenet.top import resolve_l2, resolve_learning_rates
     args = resolve_learning_rates(args)  # stored as numbers: a resumed run never re-resolves auto
     parse_augment(args["augment"])  # a typo fails now, not after the extraction
@@ -188,7 +191,9 @@ def _create_instance(args, env, dataset, extractor, metadata=None):
     instance.metadata["data"] = {"fingerprint": dataset.fingerprint, "labels": list(dataset.labels),
                                  "random_seed": env.random_seed,
                                  "preprocess": env.data_config.get("preprocess") or [],
-                                 **{f"num_{k}": v for k, v in sizes.items()}}
+                                 **{f"num_{k}": v for k, v in sizes.items()},
+                                 **stored_settings(env)}  # what a resumed run rebuilds its data with
+    write_record(instance, dataset.files())
     instance.metadata.update(metadata or {})
     instance.metadata.setdefault("versions", {}).update(
         tensorflow=tf.__version__, keras=keras.__version__, numpy=np.__version__)
