@@ -10,6 +10,7 @@ import re
 import sys
 
 from vergeml.config import device_settings
+from vergeml.console import warn
 from vergeml.errors import VergeMLError
 
 _loaded = None
@@ -50,6 +51,7 @@ def load(settings=None):
                                hint="Install them with: pip install tensorflow") from None
         if device["grow-memory"]:
             _allow_memory_growth(tf)
+        _warn_no_gpu(tf, device["id"])
         _loaded = (tf, keras)
     return _loaded
 
@@ -61,6 +63,13 @@ def _select_device(device):
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     elif match:
         os.environ["CUDA_VISIBLE_DEVICES"] = match.group(1) or "0"
+
+
+def _warn_no_gpu(tf, device):
+    """A GPU asked for but not there is one warning line, not a silent CPU run."""
+    if device.startswith("gpu") and not tf.config.list_physical_devices("GPU"):
+        warn(f"--device={device}: TensorFlow sees no GPU here (no CUDA build of TensorFlow, "
+             "no driver, or no such card); running on the CPU")
 
 
 def _allow_memory_growth(tf):

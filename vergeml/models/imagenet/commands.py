@@ -28,8 +28,13 @@ class TrainCommand(Command):
                 "ml train --learning-rate=0.001,0.01 --dropout=0.2,0.5")
 
     def run(self, args, env):
+        from vergeml.grid import plan
         from vergeml.grid_run import run_grid
+        from vergeml.models.imagenet.run_checks import check_runs
         from vergeml.models.imagenet.training import train
+        if not args.get("resume"):  # a resumed run keeps the options it was checked with
+            base, runs, _ = plan(args, self.options, env.random_seed)
+            check_runs([{**base, **combo} for combo in runs], env)
         return run_grid(args, env, train, self.options)
 
 

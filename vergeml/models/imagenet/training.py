@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from vergeml.console import warn
 from vergeml.data.run_settings import stored_settings
 from vergeml.errors import VergeMLError
 from vergeml.instances.run_files import write_project_file
@@ -144,18 +145,33 @@ def _check_dataset(dataset, args):
     if not dataset.samples("train"):
         raise VergeMLError("the training split is empty",
                            hint="Add samples or lower --val-split / --test-split.")
+    _warn_empty_test(dataset)
     spec = dataset.split_spec("val")
     if dataset.samples("val") or (spec is not None and spec.is_zero):
         return  # never train silently without validation: only --val-split=0 asks for that
-    if spec is not None and spec.kind == "dir":
-        what = "the val-split directory holds no images"
-    else:
-        setting = f"{spec.value * 100:g}%" if spec is not None and spec.kind == "percent" \
-            else getattr(spec, "value", "")
-        what = f"the validation split is empty: too few images per class for val-split {setting}"
-    raise VergeMLError(f"{what}; set --val-split to a count such as --val-split="
-                       f"{max(len(dataset.labels), 1)} or add more images "
+    raise VergeMLError(f"{_empty_split('val', spec)}; set --val-split to a count such as "
+                       f"--val-split={max(len(dataset.labels), 1)} or add more images "
                        "(--val-split=0 trains without validation and keeps the last epoch)")
+
+
+def _warn_empty_test(dataset):
+    """An empty test split is allowed (the run has no test scores), but never silent
+    unless --test-split=0 asked for it."""
+    spec = dataset.split_spec("test")
+    if not dataset.samples("test") and not (spec is not None and spec.is_zero):
+        warn(f"{_empty_split('test', spec)}: the run will have no test scores (test_acc, "
+             f"plots); set --test-split to a count such as --test-split="
+             f"{max(len(dataset.labels), 1)}, or --test-split=0 to train without one")
+
+
+def _empty_split(split, spec):
+    """Why the ``val`` or ``test`` split is empty, for a message."""
+    if spec is not None and spec.kind == "dir":
+        return f"the {split}-split directory holds no images"
+    setting = f"{spec.value * 100:g}%" if spec is not None and spec.kind == "percent" \
+        else getattr(spec, "value", "")
+    name = "validation" if split == "val" else "test"
+    return f"the {name} split is empty: too few images per class for {split}-split {setting}"
 
 
 def _project_snapshot(args, env):
