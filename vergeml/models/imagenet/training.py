@@ -145,9 +145,9 @@ def _check_dataset(dataset, args):
     if not dataset.samples("train"):
         raise VergeMLError("the training split is empty",
                            hint="Add samples or lower --val-split / --test-split.")
-    _warn_empty_test(dataset)
     spec = dataset.split_spec("val")
     if dataset.samples("val") or (spec is not None and spec.is_zero):
+        _warn_empty_test(dataset)
         return  # never train silently without validation: only --val-split=0 asks for that
     raise VergeMLError(f"{_empty_split('val', spec)}; set --val-split to a count such as "
                        f"--val-split={max(len(dataset.labels), 1)} or add more images "
