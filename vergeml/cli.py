@@ -17,8 +17,8 @@ from vergeml.argv import (OPTIONS_HINT, build_parser, expand_flags, extract_inst
                           reject_empty, reject_unknown, reject_unknown_globals, split_around_command,
                           split_command_line, typed_globals)  # noqa: F401 - split_command_line: API
 from vergeml.command import check_arity, lookup
-from vergeml.config import (GLOBAL_OPTIONS, ProjectFile, check_top_level_keys, find_project_file,
-                            load_project_file, path_problem, resolve_globals)
+from vergeml.config import (GLOBAL_OPTIONS, ProjectFile, check_top_level_keys, find_project_dir,
+                            find_project_file, load_project_file, path_problem, resolve_globals)
 from vergeml.env import DEFAULT_MODEL, Environment
 from vergeml.errors import ConfigError, UsageError, VergeMLError
 from vergeml.options import OptionSet, located
@@ -49,7 +49,8 @@ def parse(argv):
     globals_typed = typed_globals(namespace)
     wants_help = word in (None, "help") or globals_typed.get("help")
     name, _, sub = (word or "").partition(":")
-    env = make_environment(globals_typed, instances, subcommand=sub or None, lenient=wants_help)
+    env = make_environment(globals_typed, instances, subcommand=sub or None, lenient=wants_help,
+                           discover=name != "new")
     if word is None:
         reject_unknown_globals(unknown)
         return {"env": env, "command": None, "globals": globals_typed, "options": {}, "rest": rest}
@@ -79,7 +80,7 @@ def parse(argv):
             "options": command_typed, "option_set": options, "rest": rest, "extra": extra}
 
 
-def make_environment(globals_typed, instances, subcommand=None, lenient=False):
+def make_environment(globals_typed, instances, subcommand=None, lenient=False, discover=False):
     """Load the project file and resolve the global options.
 
     Args:
@@ -88,6 +89,9 @@ def make_environment(globals_typed, instances, subcommand=None, lenient=False):
         subcommand: the part after ``:`` in ``plot:roc``, or None.
         lenient: for help, a broken project file is a warning, not an error,
             so ``ml help`` can still explain how to fix it.
+        discover: without ``--project-dir`` or ``--file``, look for the project
+            in the current folder and the folders above it (off for ``ml new``,
+            which creates a project where it runs).
 
     Returns:
         An :class:`Environment`.
@@ -96,7 +100,10 @@ def make_environment(globals_typed, instances, subcommand=None, lenient=False):
         problem = path_problem(globals_typed[name], what) if name in globals_typed else None
         if problem:  # --project-dir= would silently mean the current directory
             raise UsageError(f"--{name}: {problem}", hint=OPTIONS_HINT)
-    project_dir = Path(globals_typed.get("project-dir") or os.getcwd())
+    here = os.getcwd()
+    if discover and not globals_typed.get("file"):
+        here = find_project_dir(here)
+    project_dir = Path(globals_typed.get("project-dir") or here)
     if not project_dir.is_dir():
         raise ConfigError(f"project directory not found: {project_dir}")
     path = find_project_file(project_dir, globals_typed.get("file"))
@@ -130,7 +137,10 @@ def _first_instance(project_dir, settings, instances):
     if not instances:
         return None
     trainings_dir = (project_dir / settings["trainings-dir"]).resolve()
-    if not (trainings_dir / instances[0]).is_dir():
+    try:
+        if not (trainings_dir / instances[0]).is_dir():
+            return None
+    except OSError:  # a name too long for the file system: no such instance
         return None
     from vergeml.instances import load_instance
     return load_instance(trainings_dir, instances[0])

@@ -14,9 +14,9 @@ from vergeml.errors import ConfigError
 from vergeml.locations import (KeyLines, Mark, collect_lines, located, located_at,  # noqa: F401 - Mark: API
                                position)
 from vergeml.options import Option, OptionSet, OptionValueError, parse_located
+from vergeml.project_dir import PROJECT_FILE, find_project_dir, find_project_file  # noqa: F401 - API
 from vergeml.spelling import canonical
 
-PROJECT_FILE = "vergeml.yaml"
 
 DEVICE_PATTERN = (r"auto|cpu|gpu(:\d+)?", "auto, cpu, gpu or gpu:N")
 MEMORY_PATTERN = (r"auto|(100|[1-9]?[0-9])%", "auto or a percentage such as 80%")
@@ -249,26 +249,6 @@ def _canonical_keys(data, top=True, memo=None):
         memo[id(data)] = {canonical(k): (v if top and k == "data" else _canonical_keys(v, False, memo))
                           for k, v in data.items()}
     return memo[id(data)]
-
-
-def find_project_file(project_dir, explicit=None):
-    """Locate the project file.
-
-    Args:
-        project_dir: the project directory.
-        explicit: a path given with ``--file`` (must exist).
-
-    Returns:
-        The path, or None when there is no project file (which is fine for
-        commands that do not need one).
-    """
-    if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise ConfigError(f"project file not found: {explicit}")
-        return path
-    path = Path(project_dir) / PROJECT_FILE
-    return path if path.is_file() else None
 
 
 def resolve_globals(command_line, project):

@@ -30,3 +30,8 @@ class ConfigError(VergeMLError):
     """Bad project file (vergeml.yaml) or bad configuration value."""
 
     exit_code = 2
+
+
+class RunFailed(VergeMLError):
+    """One training run failed for a reason of its own (its loss diverged), not one
+    every run shares: a grid records it and goes on with its next run."""

@@ -11,6 +11,11 @@ GLOSSARY = {
     "architecture": "The pre-trained network used to turn images into features, such as "
                     "resnet-50 or mobilenet. Bigger networks give better features but are "
                     "slower. See 'ml help train' for the list.",
+    "auc": "Area under the ROC curve, from 0.5 (guessing) to 1 (every positive ranked above "
+           "every negative): how well the predicted probabilities separate the classes, "
+           "whatever the threshold. Measured on the test split after training (one-vs-rest, "
+           "averaged over the classes when there are more than two; left out when a class "
+           "has no test sample); see 'ml list -c auc' and 'ml plot:roc'.",
     "batch size": "How many samples are processed together before the weights are updated "
                   "once. Larger batches give smoother gradients and use more memory; "
                   "smaller batches update more often.",
@@ -34,10 +39,20 @@ GLOSSARY = {
     "epochs": "One epoch is one pass over every training sample. --epochs sets how many "
               "passes training makes. Too few underfit, too many may overfit; the best "
               "epoch is kept either way.",
+    "fine-tuning": "Phase 2 of training: after the top is trained on the cached features, "
+                   "the backbone's last layers are unfrozen and trained together with the top "
+                   "on augmented images, at a small learning rate. Slower than phase 1, which "
+                   "trains on cached features. Off by default; turn it on with "
+                   "--fine-tune-epochs=N, and see --fine-tune-layers, "
+                   "--fine-tune-learning-rate and --augment ('ml help train').",
     "hyperparameters": "The settings of a training run chosen before it starts (learning "
                        "rate, epochs, batch size, dropout, ...), as opposed to the weights "
                        "the model learns. Set them on the command line or under train: in "
                        "vergeml.yaml.",
+    "l2": "A penalty on large weights added to the loss: l2 times the sum of the squared "
+          "weights of the top's dense layers. It keeps the classifier simple and helps "
+          "against overfitting, like dropout. Set it with --l2: auto (the default, "
+          "1/(4 x training samples)), a number, or 0 for none.",
     "layers": "How many dense layers the trained top has, including the final softmax "
               "layer. 1 is a linear classifier on the features; each extra layer adds "
               "1024 hidden units.",
@@ -53,6 +68,12 @@ GLOSSARY = {
                    "pattern: training accuracy keeps rising while validation accuracy "
                    "stalls or falls. Remedies: more data, augmentation, dropout, fewer "
                    "epochs or early stopping.",
+    "precision": "Of the samples predicted as a class, the share that really are that "
+                 "class. Recall is the other side: of the samples of a class, the share "
+                 "predicted as it; F1 is their harmonic mean. Stored per label after "
+                 "training on the test split (<label>_precision, <label>_recall, "
+                 "<label>_f1: 'ml list -c cat-precision'); 'ml plot:pr' draws the "
+                 "precision-recall curves.",
     "project": "A folder with a vergeml.yaml project file, a samples folder and, after "
                "training, a trainings folder. Create one with 'ml new <name>'.",
     "project file": "vergeml.yaml in the project folder: the model, data settings and "
@@ -101,6 +122,14 @@ SYNONYMS = {
     "validation split": "val split",
     "lr": "learning rate",
     "seed": "random seed",
+    "fine tune": "fine-tuning",
+    "finetune": "fine-tuning",
+    "fine tuning": "fine-tuning",
+    "recall": "precision",
+    "f1": "precision",
+    "roc auc": "auc",
+    "l2 regularization": "l2",
+    "weight decay": "l2",
 }
 
 

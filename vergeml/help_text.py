@@ -13,6 +13,7 @@ from vergeml import __version__, glossary, plugins
 from vergeml.command import ANY_INSTANCES, ONE_INSTANCE, OPTIONAL_INSTANCE, lookup
 from vergeml.config import GLOBAL_OPTIONS
 from vergeml.errors import UsageError
+from vergeml.spelling import canonical
 from vergeml.suggest import suggestion
 
 TOPICS = {
@@ -272,6 +273,22 @@ def plugin_help(kind, plugin):
                       "Keys (in vergeml.yaml):", format_rows(yaml_rows(plugin.options)) or "  (none)"])
 
 
+def command_option_help(topic, env):
+    """The options named ``topic`` of every command, model commands first, or ''.
+
+    ``ml help augment`` -> ``Option of ml train:`` and the ``--augment`` row.
+    """
+    name = canonical(topic)
+    builtin, model_cmds = _commands(env)
+    parts = []
+    for command_name, command in model_cmds + builtin:
+        option = next((o for o in command.options if not o.positional and
+                       name in (o.name, *o.aliases)), None)
+        if option is not None:
+            parts.append(f"Option of ml {command_name}:\n" + format_rows(option_rows([option])))
+    return "\n\n".join(parts)
+
+
 def find_topic(topic, env):
     """Resolve a help topic to its text.
 
@@ -302,12 +319,16 @@ def find_topic(topic, env):
         (o for o in GLOBAL_OPTIONS if o.short and topic == f"-{o.short}"), None)
     if option is not None:  # before the operations, which import Pillow
         return format_rows(option_rows([option]))
-    for group, kind in ((plugins.OPERATIONS, "operation"), (plugins.SOURCES, "data source")):
-        if topic in plugins.names(group):
-            return plugin_help(kind, plugins.instantiate(group, topic))
     found = glossary.lookup(topic)
     if found:
         return f"{found[0]}\n\n{wrap(found[1], indent=4)}"
+    # An operation or source, then every command option of that name (augment is both
+    # an operation and ml train --augment; resize an operation and a train/predict option).
+    sections = [plugin_help(kind, plugins.instantiate(group, topic))
+                for group, kind in ((plugins.OPERATIONS, "operation"), (plugins.SOURCES, "data source"))
+                if topic in plugins.names(group)] + [command_option_help(topic, env)]
+    if any(sections):
+        return "\n\n".join(section for section in sections if section)
     builtin, model_cmds = _commands(env)
     commands = [n for n, _ in builtin + model_cmds] + [a for _, c in builtin for a in c.aliases]
     candidates = (commands + ["options", "glossary", "models"] + list(TOPICS)

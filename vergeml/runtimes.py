@@ -27,26 +27,29 @@ class ExportFormat:
     Args:
         name: the ``--format`` value and the folder name under ``export/``.
         artifact: the model file (or folder) inside the export folder.
-        tolerance: the largest absolute difference of a probability from the
-            Keras model that the self-check accepts.
         modules: the modules the format needs beyond the base install
             (the ``export`` extra), to write or to run it.
     """
 
     name: str
     artifact: str
-    tolerance: float
     modules: tuple = ()
 
 
 FORMATS = {
-    "savedmodel": ExportFormat("savedmodel", "saved_model", 1e-5),
-    "tflite": ExportFormat("tflite", "model.tflite", 1e-4, ("ai_edge_litert",)),
-    "onnx": ExportFormat("onnx", "model.onnx", 1e-5, ("onnxruntime", "tf2onnx", "onnx")),
-    "keras": ExportFormat("keras", "model.keras", 1e-5),
+    "savedmodel": ExportFormat("savedmodel", "saved_model"),
+    "tflite": ExportFormat("tflite", "model.tflite", ("ai_edge_litert",)),
+    "onnx": ExportFormat("onnx", "model.onnx", ("onnxruntime", "tf2onnx", "onnx")),
+    "keras": ExportFormat("keras", "model.keras"),
     # Run in f32 (INFERENCE_PRECISION_HINT): the CPU's default bf16 moves MobileNet ~20%.
-    "openvino": ExportFormat("openvino", "model.xml", 1e-4, ("openvino",)),
+    "openvino": ExportFormat("openvino", "model.xml", ("openvino",)),
 }
+# The self-check's one rule, for every format: each probability within TOLERANCE of
+# the Keras model's, and the same top-1 class on every image (the hard check). float32
+# runtimes sum in other orders; the difference peaks at probabilities near 0.5 (it goes
+# with p(1-p)) and measured up to 9e-6 on four MobileNet digit models (every format,
+# 240 images) and 1.5e-5 on others (issue 30): 5e-5 leaves a margin of three.
+TOLERANCE = 5e-5
 DEFAULT_FORMAT = "savedmodel"
 # The modules needed only to run an export (predict), not to write one.
 RUN_MODULES = {"tflite": ("ai_edge_litert",), "onnx": ("onnxruntime",), "openvino": ("openvino",)}
@@ -173,7 +176,7 @@ def metadata(fmt, labels, size, resize, architecture, variant, version, test_acc
             "ml_version": version, "test_acc": test_acc, "check": check}
 
 
-def compare(reference, got, tolerance):
+def compare(reference, got, tolerance=TOLERANCE):
     """Compare exported probabilities with the Keras model's.
 
     The top-1 label must be the same on every image. An image where the Keras
@@ -182,7 +185,7 @@ def compare(reference, got, tolerance):
 
     Args:
         reference, got: ``n x classes`` arrays (anything NumPy accepts).
-        tolerance: the largest accepted absolute difference.
+        tolerance: the largest accepted absolute difference (:data:`TOLERANCE`).
 
     Returns:
         ``{"images", "max_abs_diff", "top1_mismatches", "ties", "tolerance", "passed"}``
@@ -233,7 +236,7 @@ def _load_onnx(path, threads):
     options = ort.SessionOptions()
     options.log_severity_level = 3
     # ORT_ENABLE_ALL adds layout transforms (NCHWc) that measured 7.6e-6 from Keras on
-    # MobileNet, close to the 1e-5 check; extended fusions measured 4.4e-6.
+    # MobileNet where extended fusions measured 4.4e-6: the smaller difference.
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     if threads:
         options.intra_op_num_threads = threads

@@ -71,7 +71,7 @@ def test_every_format_exports_reloads_and_matches_keras(project, call_ml, capsys
         again = run(images)
         seconds = time.monotonic() - started
         np.testing.assert_array_equal(got, again)  # no live augmentation, deterministic
-        report = runtimes.compare(reference, got, runtimes.FORMATS[fmt].tolerance)
+        report = runtimes.compare(reference, got)
         assert report["passed"], (fmt, report)
         assert (reference.argmax(1) == np.asarray(got).argmax(1)).all(), fmt
         size = export_module.disk_size(out / runtimes.FORMATS[fmt].artifact)
@@ -169,4 +169,4 @@ def test_metadata_json_is_valid_json_with_check_figures(project, call_ml):
     assert call_ml(f"@{name}", "export", "--format=keras").returncode == 0
     path = folder / "trainings" / name / "export" / "keras" / "metadata.json"
     check = json.loads(path.read_text())["check"]
-    assert check["max_abs_diff"] <= check["tolerance"] == 1e-5 and check["top1_mismatches"] == 0
+    assert check["max_abs_diff"] <= check["tolerance"] == 5e-5 and check["top1_mismatches"] == 0

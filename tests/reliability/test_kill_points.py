@@ -66,9 +66,10 @@ TRAIN_KILLS = {
     "final-save": Kill("file.replace:model.keras"),
     "finished-status": Kill("instance.status:finished"),
 }
-# Known bug (reported): a kill between reserving the run's folder and writing its first
-# data.yaml leaves an empty folder that `ml list` shows as "broken" (with a warning),
-# not "crashed". The fix belongs in vergeml/instances/metadata.py (read_instance).
+# A kill between reserving the run's folder and writing its first data.yaml leaves the
+# folder with only the reservation (.reserved.json: pid, host): `ml list` shows it
+# "crashed" (vergeml/instances/metadata.py, read_instance); an empty folder made by
+# hand is "broken", as docs/list.md says.
 KNOWN_BUGS = {}
 GRID = ("--learning-rate=0.002,0.004",)
 

@@ -202,8 +202,8 @@ def test_yaml_syntax_error_at_the_end_of_the_file_points_after_the_last_line(tmp
 # -- 5. a broken data: section -------------------------------------------------------------
 
 BROKEN_DATA = "model: imagenet\ndata:\n  input:\n    type: labeled-imag\n"
-DATA_ERROR = ["Error: vergeml.yaml:4:11: data.input.type: unknown type 'labeled-imag'. "
-              "Did you mean 'labeled-image'?",
+DATA_ERROR = ["Error: vergeml.yaml:4:11: data.input.type: unknown type 'labeled-imag'; "
+              "expected one of image, labeled-image, mnist. Did you mean 'labeled-image'?",
               "    type: labeled-imag",
               "          ^"]
 

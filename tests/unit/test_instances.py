@@ -179,14 +179,25 @@ def test_broken_metadata_is_listed_as_broken(tmp_path, capsys, content):
 @pytest.mark.parametrize("leftover", [None, ".data.yaml.tmp-123"])
 def test_folder_killed_before_its_metadata_is_crashed(tmp_path, capsys, leftover):
     new(tmp_path, name="good")
-    folder = tmp_path / "trainings" / "killed"
-    folder.mkdir()
+    folder = folders._reserve(tmp_path / "trainings", "killed")  # as ml train reserves it
+    assert read_instance(folder).status == "running"  # being created: its process lives
+    claim = folder / metadata.RESERVATION_FILE
+    claim.write_text(claim.read_text().replace(f'"pid": {os.getpid()}', f'"pid": {2 ** 22 + 7}'))
     if leftover:
         (folder / leftover).write_text("status: runn")
     found = {i.name: i.status for i in scan_instances(tmp_path / "trainings")}
     assert found["killed"] == "crashed"
     assert {i.name: i.status for i in scan_instances(tmp_path / "trainings", summary=True)} == found
     assert "killed" not in capsys.readouterr().err  # no "broken" warning
+
+
+def test_an_empty_folder_made_by_hand_is_broken_and_a_saved_run_drops_its_claim(tmp_path, capsys):
+    good = new(tmp_path, name="good")
+    assert not (good.path / metadata.RESERVATION_FILE).exists()
+    (tmp_path / "trainings" / "empty").mkdir()
+    found = {i.name: i.status for i in scan_instances(tmp_path / "trainings", summary=True)}
+    assert found == {"good": "running", "empty": "broken"}  # docs/list.md: no data.yaml
+    assert "@empty: no data.yaml (listed as broken)" in capsys.readouterr().err
 
 
 def test_half_written_file_is_broken(tmp_path, capsys):

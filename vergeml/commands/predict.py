@@ -4,6 +4,7 @@ import os
 import sys
 
 from vergeml.command import ONE_INSTANCE, Command
+from vergeml.console import warn
 from vergeml.errors import VergeMLError
 from vergeml.inputs import expand_paths, input_problem
 from vergeml.model import LABELS_OPTION
@@ -38,6 +39,8 @@ class PredictCommand(Command):
     def run(self, args, env):
         """Predict every file and print the results; exit 1 only if all failed."""
         instance = env.instance()  # an unknown @name is reported first (cheap: data.yaml only)
+        if args.get("format") == "json" and args.get("compact"):
+            warn("--compact has no effect with --format=json (the JSON lists every label asked for)")
         paths = expand_paths(args["files"])
         if not paths:
             raise VergeMLError("no image files found in: " + " ".join(args["files"]))

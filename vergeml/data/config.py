@@ -115,7 +115,9 @@ def _parse_plugin(value, key, lines):
     name = str(value.get("type") or (DEFAULT_SOURCE if key == "input" else ""))
     cls = source_class(name)
     if cls is None or not _fits(cls, key):
-        raise ConfigError(located(lines, f"{where}.type", _wrong_type(name, cls, key)))
+        # The shorthands (input: bogus, data: bogus) have no type: key to point at.
+        spot = next((k for k in (f"{where}.type", where) if lines and k in lines), "data")
+        raise ConfigError(located(lines, spot, _wrong_type(name, cls, key)))
     section = {k: v for k, v in value.items() if k != "type"}
     return cls.from_section(section, where=where, lines=lines)
 
@@ -136,6 +138,7 @@ def _wrong_type(name, cls, key):
     if not name:
         return f"{where}: missing; expected one of {', '.join(names)}"
     if cls is None:
-        return f"{where}: unknown type '{name}'.{suggestion(name, names)}"
+        return (f"{where}: unknown type '{name}'; expected one of {', '.join(names)}."
+                f"{suggestion(name, names)}")
     moved = " (it belongs under data.output)" if key == "input" else ""
     return f"{where}: {name} is not an {key} type{moved}; expected one of {', '.join(names)}"

@@ -6,6 +6,7 @@ composited on black (the same colour ``aspect-fit`` letterboxes with).
 """
 import io
 import re
+import warnings
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -28,6 +29,19 @@ BACKGROUND = (0, 0, 0)
 # A truncated file must be an error, never a silently grey-padded image.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
+# The one pixel limit of the tool: every image it decodes (training, ml predict, the
+# REST service, the export check) goes through decode_image, which refuses a larger
+# one from its header, before any pixel is decoded. 178,956,970 pixels is what
+# training always accepted (twice Pillow's default MAX_IMAGE_PIXELS): a 200-megapixel
+# phone photo (16320x12240) fits. Pillow's own check is moved up to it, so Pillow
+# never warns about an image the tool accepts (a 100-megapixel photo printed a
+# DecompressionBombWarning per open) and still refuses at twice the limit (frames and
+# tiles of formats the header check does not see).
+MAX_PIXELS = 178_956_970
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Pillow now warns only about images over the limit, which check_pixels refuses in one line.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
 # Errors Pillow raises for files it cannot decode.
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
                   Image.DecompressionBombError, IndexError, TypeError)
@@ -48,11 +62,12 @@ class BadImageError(VergeMLError):
         self.reason = reason
 
 
-def load_image(path):
+def load_image(path, draft=None):
     """Decode an image file into an upright RGB image.
 
     Args:
         path: file path (str or Path).
+        draft: see :func:`decode_image`.
 
     Returns:
         ``PIL.Image`` in mode RGB.
@@ -65,7 +80,7 @@ def load_image(path):
             data = handle.read()
     except OSError as err:
         raise BadImageError(path, err.strerror or str(err)) from None
-    return decode_image(data, path)
+    return decode_image(data, path, draft)
 
 
 def decode_image(data, path="<bytes>", draft=None):
@@ -74,17 +89,23 @@ def decode_image(data, path="<bytes>", draft=None):
     Args:
         data: the encoded file content.
         path: name used in error messages.
-        draft: optional ``(w, h)``: let JPEG decode at a reduced scale, which
-            still reads the whole stream (enough to find truncation) but is
-            several times faster.
+        draft: optional ``(w, h)``: let JPEG decode at a reduced scale (1/2,
+            1/4 or 1/8, the largest that keeps both sides at least ``w`` and
+            ``h``), which still reads the whole stream (enough to find
+            truncation) but is several times faster and needs up to 64 times
+            less memory.
 
     Returns:
         ``PIL.Image`` in mode RGB.
+
+    Raises:
+        BadImageError: not an image, damaged, or over :data:`MAX_PIXELS`.
     """
     if not data:
         raise BadImageError(path, "not an image: empty file (0 bytes)")
     try:
         img = Image.open(io.BytesIO(data))
+        check_pixels(img.size, path)
         if draft and img.format == "JPEG":
             img.draft("RGB", draft)
         img.load()
@@ -116,14 +137,32 @@ def verify_image(data, path="<bytes>"):
     return ""
 
 
+def check_pixels(size, path="<bytes>"):
+    """Refuse an image of more than :data:`MAX_PIXELS` pixels (a small file can hold one).
+
+    Args:
+        size: ``(width, height)`` from the header.
+        path: name used in the message.
+
+    Raises:
+        BadImageError: over the limit.
+    """
+    width, height = size
+    if width * height > MAX_PIXELS:
+        raise BadImageError(path, too_large_reason(f"{width}x{height}, {width * height:,} pixels"))
+
+
+def too_large_reason(what):
+    """The one wording of an image over :data:`MAX_PIXELS` (``what``: its size)."""
+    return (f"image too large ({what}; the limit is {MAX_PIXELS:,} pixels): "
+            "a possible decompression bomb, not decoded")
+
+
 def _too_large(err):
-    """The reason for an image Pillow refuses as a decompression bomb: more than
-    twice ``MAX_IMAGE_PIXELS`` (between one and two times it only warns, so
-    large camera photos still load). A small file can hold such an image."""
+    """The reason for an image Pillow itself refuses as a decompression bomb (a
+    frame or tile over twice :data:`MAX_PIXELS`)."""
     numbers = [int(n) for n in re.findall(r"\d+", str(err))]
-    size = f"{numbers[0]:,} pixels, " if numbers else ""
-    return (f"image too large ({size}over the limit of {2 * Image.MAX_IMAGE_PIXELS:,}, twice "
-            "Pillow's MAX_IMAGE_PIXELS): a possible decompression bomb, not decoded")
+    return too_large_reason(f"{numbers[0]:,} pixels" if numbers else "over twice the limit")
 
 
 def _reason(err):

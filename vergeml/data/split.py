@@ -28,7 +28,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from vergeml.errors import ConfigError, VergeMLError
+from vergeml.errors import ConfigError
 from vergeml.console import warn
 
 
@@ -145,9 +145,9 @@ def place_splits(items, val, test, seed, remembered=None):
         that are gone (so an image put back gets its split back).
 
     Raises:
-        VergeMLError: when counts ask for more samples than there are, or
-            nothing would be left for training.
-        ConfigError: when the percentages add up to 100% or more.
+        ConfigError: when counts ask for more samples than there are, nothing
+            would be left for training, or the percentages add up to 100% or
+            more (settings that do not fit the data: exit 2).
     """
     items = [SplitItem(x, x) if isinstance(x, str) else x for x in items]
     remembered = remembered or {}
@@ -163,8 +163,8 @@ def place_splits(items, val, test, seed, remembered=None):
         order = sorted(indices, key=lambda i: (_rank(seed, items[i].digest), items[i].relpath))
         _fill(result, order, dict(zip(("val", "test"), targets[group])), kept[group])
     if items and "train" not in result:
-        raise VergeMLError("no samples left for training after the val and test splits",
-                           hint="Lower val-split or test-split.")
+        raise ConfigError("no samples left for training after the val and test splits",
+                          hint="Lower val-split or test-split.")
     present = {item.relpath for item in items}
     records = {rel: rec for rel, rec in remembered.items() if rel not in used and rel not in present}
     records.update((item.relpath, (_short(item.digest), split)) for item, split in zip(items, result))
@@ -311,10 +311,10 @@ def _short(digest):
 def _check_sizes(total, val, test):
     counts = sum(s.value for s in (val, test) if s.kind == "count")
     percents = sum(s.value for s in (val, test) if s.kind == "percent")
-    if counts > total:
-        raise VergeMLError(f"not enough samples for the val and test split: asked for {counts}, "
-                           f"there are {total}",
-                           hint="If you use counts for val-split or test-split, lower them.")
+    if counts > total:  # a setting that cannot fit the data: a configuration error (exit 2)
+        raise ConfigError(f"not enough samples for the val and test split: asked for {counts}, "
+                          f"there are {total}",
+                          hint="If you use counts for val-split or test-split, lower them.")
     if percents >= 1.0:
         raise ConfigError("val-split and test-split add up to 100% or more; nothing is left for training")
 

@@ -3,6 +3,7 @@
 A new instance reserves its name with an exclusive ``mkdir``, so two runs
 started at once never share a folder.
 """
+import json
 import os
 import re
 import time
@@ -12,7 +13,8 @@ from vergeml import __version__, faults
 from vergeml.console import warn
 from vergeml.errors import UsageError, VergeMLError
 from vergeml.fileutil import writing
-from vergeml.instances.instance import RUNNING, Instance, utc_now_iso
+from vergeml.fileutil import atomic_write_text
+from vergeml.instances.instance import RESERVATION_FILE, RUNNING, Instance, utc_now_iso
 from vergeml.instances.list_index import read_summaries
 from vergeml.instances.liveness import hostname
 from vergeml.instances.metadata import read_instance
@@ -21,6 +23,10 @@ from vergeml.spelling import stored_key
 from vergeml.suggest import suggestion
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+# A new name may not start with '-' (it reads as an option: ml @-x, --name -x) and
+# stays far below the 255 bytes a file name may have (an OSError, not a message).
+NEW_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+MAX_NAME_LENGTH = 100
 SUBFOLDERS = ("checkpoints", "stats", "plots", "tensorboard")
 
 
@@ -115,7 +121,7 @@ def load_instance(trainings_dir, name):
         raise UsageError(f"unknown instance @{name}: no trainings folder at {trainings_dir}.",
                          hint="Run 'ml train' to create an instance.")
     path = trainings_dir / name
-    if not NAME_PATTERN.match(name) or not path.is_dir():
+    if len(name) > MAX_NAME_LENGTH or not NAME_PATTERN.match(name) or not path.is_dir():
         known = [p.name for p in instance_dirs(trainings_dir)]
         raise UsageError(f"unknown instance @{name}.{suggestion(name, known, prefix='@')}",
                          hint="Run 'ml list' to see all instances.")
@@ -152,6 +158,7 @@ def create_instance(trainings_dir, model, backbone, hyperparameters, name=None):
     instance = Instance(path, _initial_metadata(path.name, model, backbone, hyperparameters))
     try:
         instance.save()
+        (path / RESERVATION_FILE).unlink(missing_ok=True)  # data.yaml says it all now
         with writing(path):
             for sub in SUBFOLDERS:
                 (path / sub).mkdir(exist_ok=True)
@@ -174,9 +181,12 @@ def check_new_name(trainings_dir, name):
     Raises:
         UsageError: ``name`` is invalid or already taken.
     """
-    if not NAME_PATTERN.match(name):
+    if len(name) > MAX_NAME_LENGTH:
+        raise UsageError(f"invalid instance name '{name[:20]}...': {len(name)} characters, "
+                         f"at most {MAX_NAME_LENGTH}.")
+    if not NEW_NAME_PATTERN.match(name):
         raise UsageError(f"invalid instance name '{name}': use only letters, digits, "
-                         "'-' and '_'.")
+                         "'-' and '_', and do not start with '-'.")
     if (Path(trainings_dir) / name).exists():
         raise _name_taken(trainings_dir, name)
 
@@ -231,7 +241,7 @@ def _reserve(trainings_dir, name):
             path.mkdir()
         except FileExistsError:
             raise _name_taken(trainings_dir, name) from None
-        return path
+        return _claim(path)
     return _reserve_random(trainings_dir)
 
 
@@ -246,10 +256,22 @@ def _reserve_random(trainings_dir):
         path = trainings_dir / candidate
         try:
             path.mkdir()
-            return path
         except FileExistsError:
             continue
+        return _claim(path)
     raise VergeMLError(f"could not find a free instance name in {trainings_dir}.")
+
+
+def _claim(path):
+    """Write :data:`RESERVATION_FILE` into a just reserved folder, so a run killed
+    before its ``data.yaml`` lists as ``crashed`` (see ``metadata._reservation``)."""
+    claim = {"pid": os.getpid(), "host": hostname(), "created_at": time.time()}
+    try:
+        atomic_write_text(path / RESERVATION_FILE, json.dumps(claim))
+    except BaseException:
+        os.rmdir(path)  # nothing else is in it yet
+        raise
+    return path
 
 
 def _initial_metadata(name, model, backbone, hyperparameters):

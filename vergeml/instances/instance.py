@@ -17,6 +17,10 @@ METADATA_FILE = "data.yaml"
 # without SUMMARY_SKIP, as JSON, with the digest of the data.yaml it was
 # written with. data.yaml stays the truth; a stale or odd summary is ignored.
 SUMMARY_FILE = "data.summary.json"
+# Written when a run reserves its folder, removed once data.yaml is saved: the pid and
+# host of the run creating it. A folder without data.yaml but with this file is a run
+# killed (or still busy) before its first save; without it, a broken folder.
+RESERVATION_FILE = ".reserved.json"
 # Top-level metadata blocks ml list never shows: not parsed for summaries.
 SUMMARY_SKIP = ("history", "data", "versions")
 

@@ -14,6 +14,7 @@ import sys
 from vergeml.console import warn
 from vergeml.errors import UsageError
 from vergeml.instances.instance import CANCELLED
+from vergeml.instances.model_column import COLUMN as MODEL_COLUMN, loose, model_value
 from vergeml.instances.table_render import github_columns
 from vergeml.spelling import stored_key
 from vergeml.suggest import suggestion
@@ -105,10 +106,8 @@ def value_of(instance, key):
     key = _stored_key(key)
     if key == "instance":
         return instance.name
-    if key == "model":
-        meta = instance.metadata
-        return meta.get("backbone") or instance.hyperparameters.get("architecture") \
-            or meta.get("model") or _MISSING
+    if key == MODEL_COLUMN:
+        return model_value(instance, _MISSING)
     if key == "status":
         return instance.status or _MISSING
     if key.startswith("test_") and instance.status == CANCELLED:
@@ -247,7 +246,9 @@ def matches(instance, key, op, operand):
     if value is _MISSING:
         return False
     left, right = _number(value), _number(operand)
-    if left is None or right is None or isinstance(value, str):
+    if _stored_key(key) == MODEL_COLUMN:  # resnet-50 and resnet50 are the same architecture
+        left, right = loose(format_cell(MODEL_COLUMN, value)), loose(operand)
+    elif left is None or right is None or isinstance(value, str):
         # Text comparison, case-insensitive: 'status -eq Finished' works.
         left, right = format_cell(normalize_key(key), value).lower(), str(operand).lower()
     try:

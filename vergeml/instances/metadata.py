@@ -12,7 +12,8 @@ import os
 import re
 from pathlib import Path
 
-from vergeml.instances.instance import (CRASHED, METADATA_FILE, STORED_STATUSES, SUMMARY_FILE,
+from vergeml.instances.instance import (METADATA_FILE, RESERVATION_FILE, RUNNING, STORED_STATUSES,
+                                        SUMMARY_FILE,
                                         SUMMARY_SKIP, Instance, metadata_digest)
 
 # libyaml's loader is ~10x faster than the pure-Python one; ml list reads one
@@ -40,10 +41,14 @@ def read_instance(path, skip=()):
     try:
         text = (path / METADATA_FILE).read_bytes()
     except FileNotFoundError:
-        if _never_started(path):
-            # Killed between reserving the name and writing data.yaml: a run that
-            # crashed before it began (partial: never saved).
-            return Instance(path, {"name": path.name, "status": CRASHED}, partial=True)
+        claim = _reservation(path)
+        if claim is not None:
+            # Reserved, data.yaml not written yet: a run being created, or killed in
+            # between (then crashed: its pid is gone). Partial: never saved.
+            return Instance(path, {"name": path.name, "status": RUNNING, "pid": claim.get("pid"),
+                                   "host": claim.get("host"),
+                                   "results": {"created_at": claim.get("created_at")}},
+                            partial=True)
         return Instance(path, problem=f"no {METADATA_FILE}")
     except OSError as err:
         return Instance(path, problem=f"cannot read {METADATA_FILE}: {err.strerror or err}")
@@ -59,18 +64,21 @@ def read_instance(path, skip=()):
     return Instance(path, data if not problem else None, problem)
 
 
-def _never_started(path):
-    """Whether a run folder holds nothing, or nothing but hidden temp files.
+def _reservation(path):
+    """What a run wrote into the folder it reserved (pid, host, created_at), when the
+    folder holds nothing else but hidden temp files; else None.
 
-    Creating a run reserves its folder, then writes ``data.yaml`` (atomically);
-    only a process killed in between leaves such a folder. A run being created
-    right now looks the same for those few milliseconds.
+    Only ``ml train`` writes :data:`RESERVATION_FILE`, so an empty folder made by
+    hand (or anything else without ``data.yaml``) is ``broken``, as docs/list.md says.
     """
     try:
         with os.scandir(path) as entries:
-            return all(entry.name.startswith(".") for entry in entries)
-    except OSError:
-        return False
+            if not all(entry.name.startswith(".") for entry in entries):
+                return None
+        claim = json.loads((Path(path) / RESERVATION_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return claim if isinstance(claim, dict) else None
 
 
 def _read_summary(path, text):

@@ -132,10 +132,10 @@ class _Job:
         except VergeMLError as err:
             result = {"images": len(self.images), "max_abs_diff": float("inf"),
                       "top1_mismatches": len(self.images), "ties": 0,
-                      "tolerance": runtimes.FORMATS[fmt].tolerance, "passed": False,
+                      "tolerance": runtimes.TOLERANCE, "passed": False,
                       "problem": err.message if hasattr(err, "message") else str(err)}
         else:
-            result = runtimes.compare(self.reference, got, runtimes.FORMATS[fmt].tolerance)
+            result = runtimes.compare(self.reference, got)
         result["check_seconds"] = round(time.monotonic() - started, 2)
         result["source"] = self.source
         return result
@@ -196,7 +196,7 @@ def check_images(instance, samples_dir, decoder):
         if not os.path.isfile(path):
             continue
         try:
-            arrays.append(decoder.decode(keras_predictor._open_path(path)))
+            arrays.append(decoder.decode(keras_predictor._open_path(path, decoder.draft)))
         except Exception:  # noqa: BLE001 - an unreadable sample is skipped, not fatal
             continue
     if arrays:
