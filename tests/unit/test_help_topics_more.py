@@ -3,22 +3,8 @@ fine-tune, precision; a command option such as ``augment`` (ml train --augment) 
 well as the operation of that name."""
 import pytest
 
+from tests.unit.test_help import flat, ml_help  # noqa: F401 - ml_help is a fixture
 from vergeml import glossary
-
-
-def flat(text):
-    return " ".join(text.split())
-
-
-@pytest.fixture
-def ml_help(call_ml, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-
-    def run(*topic):
-        result = call_ml("help", *topic)
-        assert result.returncode == 0, result.output
-        return result.stdout
-    return run
 
 
 @pytest.mark.parametrize("topic, term, mentions", [
