@@ -4,13 +4,17 @@ Runs go one after another in this process and share the feature cache (the
 cache is keyed by the backbone settings, not by the top's hyperparameters).
 Each run records the grid id in its ``data.yaml`` from the start (top-level
 ``grid`` and ``grid_run``), so ``ml list --grid`` shows a run in progress too. Ctrl-C cancels the
-current run (the run marks itself cancelled) and starts no further one.
+current run (the run marks itself cancelled) and starts no further one. A run
+that fails for a reason of its own (:class:`vergeml.errors.RunFailed`: its
+loss diverged at a learning rate too high) is reported and the grid goes on.
 """
 import logging
 import math
 import sys
 
 from vergeml import faults
+from vergeml.console import warn
+from vergeml.errors import RunFailed
 from vergeml.grid import describe, new_grid_id, plan
 from vergeml.instances import scan_instances
 from vergeml.instances.grid_listing import GRID_KEY, RUN_KEY, best_first, grid_columns
@@ -27,8 +31,9 @@ def run_grid(args, env, train, options):
         options: the command's declarations.
 
     Returns:
-        0 when every run finished, else the first run's non-zero status (130:
-        cancelled, the next runs not started).
+        0 when every run finished; the first non-zero status of a run (130:
+        cancelled, the next runs not started); 1 when a run failed with
+        :class:`RunFailed` and the others went on.
     """
     base, runs, grid_axes = plan(args, options, env.random_seed)
     if len(runs) == 1:  # a grid of one value per option is a normal run
@@ -40,16 +45,21 @@ def run_grid(args, env, train, options):
     drawn = f" ({total} of {size} drawn with seed {env.random_seed})" if total < size else ""
     print(f"Grid {grid_id}: {total} runs over "
           + ", ".join(f"{n} ({len(v)} values)" for n, v in grid_axes.items()) + drawn, flush=True)
+    failed = 0
     for number, combo in enumerate(runs, 1):
         print(f"Grid {grid_id} run {number}/{total}: {describe(combo, order)}", flush=True)
         faults.point("grid.run")
-        status = train(_run_args(args, base, combo), env,
-                       metadata={GRID_KEY: grid_id, RUN_KEY: number})
+        try:
+            status = train(_run_args(args, base, combo), env,
+                           metadata={GRID_KEY: grid_id, RUN_KEY: number})
+        except RunFailed as error:  # this run's own failure: the other values may do well
+            warn(f"grid run {number}/{total} failed: {error.message}")
+            failed, status = failed + 1, 0
         if status:
             return status
         _release_backend()
     _summary(env.trainings_dir, grid_id)
-    return 0
+    return 1 if failed else 0
 
 
 def _run_args(args, base, combo):

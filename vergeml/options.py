@@ -8,10 +8,10 @@ generated from them, so a rule and its message can never disagree.
 """
 import math
 import re
+from dataclasses import dataclass
 
 from vergeml.errors import ConfigError
 from vergeml.locations import located
-from vergeml.records import REQUIRED, FrozenRecord
 from vergeml.spelling import canonical, stored_key
 from vergeml.suggest import suggestion
 
@@ -35,7 +35,8 @@ class OptionValueError(ValueError):
     """A value does not satisfy an option's declaration."""
 
 
-class Option(FrozenRecord):
+@dataclass(frozen=True)
+class Option:
     r"""Declaration of one setting.
 
     Args:
@@ -62,11 +63,22 @@ class Option(FrozenRecord):
         aliases: other accepted names (``format`` for ``output``).
     """
 
-    # A frozen record, as @dataclass(frozen=True) made it (see vergeml.records).
-    FIELDS = (("name", REQUIRED), ("default", None), ("type", "str"), ("help", ""),
-              ("choices", ()), ("rule", ""), ("also", ()), ("pattern", ()), ("short", ""),
-              ("flag", False), ("positional", False), ("nargs", ""), ("metavar", ""),
-              ("yaml", True), ("required", False), ("aliases", ()))
+    name: str
+    default: object = None
+    type: str = "str"
+    help: str = ""
+    choices: tuple = ()
+    rule: str = ""
+    also: tuple = ()
+    pattern: tuple = ()
+    short: str = ""
+    flag: bool = False
+    positional: bool = False
+    nargs: str = ""
+    metavar: str = ""
+    yaml: bool = True
+    required: bool = False
+    aliases: tuple = ()
 
     @property
     def dest(self):

@@ -3,9 +3,12 @@
 The real ``ml`` in a subprocess on a small real project (200 scikit-learn
 digits, 20 per class, as PNG files) with MobileNet alpha 0.25 and its real
 ImageNet weights at 32 px. All runs share the project, so the features are
-extracted once. A run is stopped by watching its ``checkpoints/state.json``
-(replaced atomically once per epoch) and signalling it once it reports the
-wanted epoch: never by sleeping.
+extracted once. A run is stopped at an exact epoch through a fault point
+(:mod:`vergeml.faults`, action ``pause``): ``<phase>.epoch`` is reached when
+an epoch begins, after the one before it is committed; the run creates a flag
+file there and holds until the test signals it. So the test never races the
+training: however fast or loaded the machine, the run is signalled with
+exactly the wanted epochs committed, in the wanted phase.
 """
 import csv
 import json
@@ -136,33 +139,42 @@ def assert_complete(project, name, top_epochs, fine_tune_epochs, leftover=()):
 
 
 class Background:
-    """``ml train`` as a child the test signals; output goes to files (no pipe to fill)."""
+    """``ml train`` as a child the test signals; output goes to files (no pipe to fill).
 
-    def __init__(self, project, ml_env, tmp_path, name, *args):
+    ``pause_at``: ``(point, hit)``: the run holds at the ``hit``-th time it reaches
+    the fault point (``top.epoch``, ``fine-tune.epoch``) until it is signalled.
+    """
+
+    def __init__(self, project, ml_env, tmp_path, name, *args, pause_at):
         self.project, self.name = project, name
         self.out, self.err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+        self.flag = tmp_path / f"{name}.paused"
+        point, hit = pause_at
+        env = {**ml_env, "VERGEML_FAULT_POINT": point, "VERGEML_FAULT_HIT": hit,
+               "VERGEML_FAULT_ACTION": "pause", "VERGEML_FAULT_FILE": self.flag}
         with open(self.out, "w") as out, open(self.err, "w") as err:
             self.proc = subprocess.Popen(ml_command() + ["train", f"--name={name}", *args],
-                                         cwd=project, env=subprocess_env(ml_env), stdout=out,
+                                         cwd=project, env=subprocess_env(env), stdout=out,
                                          stderr=err, preexec_fn=default_signals)
 
     def output(self):
         return self.out.read_text() + self.err.read_text()
 
-    def wait_for(self, phase, epochs, timeout=240):
-        """Poll state.json until the run has committed ``epochs`` and is in ``phase``."""
+    def wait_paused(self, timeout=240):
+        """Wait until the run holds at its point; its ``state.json`` then.
+
+        The run stays there until signalled, so how often this looks does not
+        matter: it cannot miss the moment.
+        """
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while not self.flag.exists():
             if self.proc.poll() is not None:
-                raise AssertionError(f"ml train ended early ({self.proc.returncode}):\n"
-                                     + self.output()[-3000:])
-            state = read_state(self.project, self.name)
-            if state and state["epochs_done"] >= epochs:
-                assert state["phase"] == phase, \
-                    f"the run left phase {phase} before the test saw it: {state['epochs_done']}"
-                return state
-            time.sleep(0.005)
-        raise AssertionError(f"no epoch {epochs} in {timeout}s:\n{self.output()[-3000:]}")
+                raise AssertionError(f"ml train ended before its pause point "
+                                     f"({self.proc.returncode}):\n{self.output()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no pause in {timeout}s:\n{self.output()[-3000:]}")
+            time.sleep(0.1)
+        return read_state(self.project, self.name)
 
     def signal(self, signum, timeout=120):
         self.proc.send_signal(signum)
@@ -178,8 +190,8 @@ class Background:
 def background(project, ml_env, tmp_path):
     runs = []
 
-    def start(name, *args):
-        run = Background(project, ml_env, tmp_path, name, *args)
+    def start(name, *args, pause_at):
+        run = Background(project, ml_env, tmp_path, name, *args, pause_at=pause_at)
         runs.append(run)
         return run
     yield start
@@ -249,11 +261,14 @@ def test_a_finished_run_has_nothing_to_resume(finished, ml_env):
 
 def test_kill_in_phase_1_then_resume_completes_the_run(project, ml_env, background):
     epochs, fine_tune = 30, 2
-    run = background("kill-top", *ARGS, f"--epochs={epochs}", f"--fine-tune-epochs={fine_tune}")
-    run.wait_for("top", 3)
+    # Held as epoch 4 begins: epochs 1-3 are committed.
+    run = background("kill-top", *ARGS, f"--epochs={epochs}", f"--fine-tune-epochs={fine_tune}",
+                     pause_at=("top.epoch", 4))
+    paused = run.wait_paused()
     assert run.signal(signal.SIGKILL) == -signal.SIGKILL
     killed = read_state(project, "kill-top")            # the state the dead run left
-    assert killed["phase"] == "top" and 3 <= killed["epochs_done"] < epochs, killed
+    assert killed == paused
+    assert killed["phase"] == "top" and killed["epochs_done"] == 3, killed
     leftover = temp_files(project, "kill-top")          # a kill -9 may leave one
     assert len(leftover) <= 1, leftover
     assert list_rows(project, ml_env, "status")["kill-top"]["status"] == "crashed"
@@ -282,10 +297,12 @@ def test_kill_in_phase_1_then_resume_completes_the_run(project, ml_env, backgrou
 def resumed_in_phase_2(project, ml_env, tmp_path_factory):
     """A 2 + 3 epoch run killed after its first fine-tune epoch, then resumed."""
     epochs, fine_tune = 2, 3
+    # Held as phase 2's second epoch begins: its first is committed.
     run = Background(project, ml_env, tmp_path_factory.mktemp("kill-tune"), "kill-tune", *ARGS,
-                     f"--epochs={epochs}", f"--fine-tune-epochs={fine_tune}")
+                     f"--epochs={epochs}", f"--fine-tune-epochs={fine_tune}",
+                     pause_at=("fine-tune.epoch", 2))
     try:
-        run.wait_for("fine-tune", epochs + 1)
+        run.wait_paused()
         code = run.signal(signal.SIGKILL)
     finally:
         run.kill()
@@ -303,7 +320,7 @@ def test_kill_in_phase_2_then_resume_completes_the_run(project, resumed_in_phase
     killed, epochs, fine_tune = run.killed, run.epochs, run.fine_tune
     assert run.code == -signal.SIGKILL
     assert killed["phase"] == "fine-tune"
-    assert epochs + 1 <= killed["epochs_done"] < epochs + fine_tune, killed
+    assert killed["epochs_done"] == epochs + 1, killed
     assert not run.had_model and len(run.leftover) <= 1, run.leftover
 
     result = run.result
@@ -333,8 +350,11 @@ def test_a_model_resumed_in_phase_2_loads_without_warnings(project, resumed_in_p
 
 @pytest.mark.slow
 def test_ctrl_c_in_phase_2_cancels_with_a_loadable_model(project, ml_env, background):
-    run = background("interrupted", *ARGS, "--epochs=2", "--fine-tune-epochs=3")
-    run.wait_for("fine-tune", 3)
+    # Ctrl-C as phase 2's second epoch begins: epoch 3 (its first) is committed.
+    run = background("interrupted", *ARGS, "--epochs=2", "--fine-tune-epochs=3",
+                     pause_at=("fine-tune.epoch", 2))
+    paused = run.wait_paused()
+    assert paused["phase"] == "fine-tune" and paused["epochs_done"] == 3, paused
     code = run.signal(signal.SIGINT)
     output = run.output()
     assert code == 130, (code, output[-3000:])
@@ -342,12 +362,9 @@ def test_ctrl_c_in_phase_2_cancels_with_a_loadable_model(project, ml_env, backgr
     meta = read_metadata(project, "interrupted")
     assert meta["status"] == "cancelled" and meta["error"] is None and "pid" not in meta
     state = read_state(project, "interrupted")
-    assert 3 <= state["epochs_done"] <= 5, state
-    # data.yaml follows state.json; a signal between the two writes of an epoch leaves it one behind.
-    done = len(meta["history"])
-    assert meta["history"] == state["history"][:done], output[-3000:]
-    assert done >= max(3, state["epochs_done"] - 1), (done, state["epochs_done"], output[-3000:])
-    if done == state["epochs_done"]:
-        assert meta["results"]["best_epoch"] == state["best_epoch"]
+    assert state == paused                     # nothing trained after the signal
+    # The signal came between epochs: data.yaml has every committed epoch (it follows state.json).
+    assert meta["history"] == state["history"] and len(meta["history"]) == 3, output[-3000:]
+    assert meta["results"]["best_epoch"] == state["best_epoch"]
     assert_loadable_model(project, "interrupted")
     assert list_rows(project, ml_env, "status")["interrupted"]["status"] == "cancelled"

@@ -4,10 +4,19 @@ The tests run as root here, where ``chmod 0o555`` does not stop a write, so a
 read-only or full folder is a real mount: a tmpfs of a few hundred KB mounted
 on the folder (``mount -t tmpfs``), remounted read-only when asked. A user
 who is not root gets a read-only folder from ``chmod`` instead; a full disk
-needs a mount, so without one those tests are skipped with the reason.
+needs a mount.
+
+A test that needs a mount FAILS when it cannot get one, saying what is
+missing (root, or a ``mount -t tmpfs`` that works), so a run that could not
+make the fault never looks like a run that survived it. CI runs as root,
+where the mount works, so ``make test`` runs these tests. Where mounting is
+not possible (a laptop without root, a container without ``CAP_SYS_ADMIN``),
+set ``VERGEML_NO_MOUNT=1``: those tests are then skipped, by request, and say so
+(nothing is mounted).
 """
 import contextlib
 import errno
+import functools
 import os
 import sqlite3
 import subprocess
@@ -23,26 +32,51 @@ def is_root():
     return os.geteuid() == 0
 
 
-def can_mount():
-    """Whether this process may mount a tmpfs (root, and ``mount`` works here)."""
+NO_MOUNT = "VERGEML_NO_MOUNT"  # set to 1: skip the tests that need a mount instead of failing
+
+
+@functools.lru_cache(maxsize=None)
+def mount_problem():
+    """Why this process cannot mount a tmpfs, or None when it can (probed once).
+
+    Returns:
+        None, or what is missing, in a few words.
+    """
     if not is_root():
-        return False
+        return f"root (this process runs as uid {os.geteuid()})"
     probe = Path("/tmp") / f"vergeml-mount-probe-{os.getpid()}"
     probe.mkdir(exist_ok=True)
     try:
-        if _mount(probe, "64k") != 0:
-            return False
+        result = _run_mount(probe, "64k")
+        if result.returncode != 0:
+            said = (result.stderr or result.stdout).strip() or f"exit {result.returncode}"
+            return f"a working `mount -t tmpfs` (it said: {said})"
         _umount(probe)
-        return True
+        return None
+    except OSError as err:  # no mount program at all
+        return f"the mount program ({err})"
     finally:
         probe.rmdir()
 
 
+def can_mount():
+    """Whether this process may mount a tmpfs (root, and ``mount`` works here)."""
+    return mount_problem() is None
+
+
 def require_mount():
-    """Skip the test when no tmpfs can be mounted (a full disk cannot be made otherwise)."""
-    if not can_mount():
-        pytest.skip("a full file system needs a tmpfs mount: run the tests as root "
-                    "where mount works")
+    """Fail the test when no tmpfs can be mounted, naming what is missing.
+
+    ``VERGEML_NO_MOUNT=1`` skips it instead (nothing is mounted, not even a probe).
+    """
+    if os.environ.get(NO_MOUNT) == "1":
+        pytest.skip(f"{NO_MOUNT}=1: a full or read-only file system needs a tmpfs mount")
+    problem = mount_problem()
+    if problem is None:
+        return
+    pytest.fail(f"a full or read-only file system needs a tmpfs mount, which needs {problem}. "
+                f"Run the tests as root where mount works (CI does), or set {NO_MOUNT}=1 "
+                "to skip the tests that need it.", pytrace=False)
 
 
 @contextlib.contextmanager
@@ -85,6 +119,7 @@ def read_only_folder(folder):
     """
     folder = Path(folder)
     if is_root():
+        require_mount()
         with tmpfs(folder, "64k", read_only=True):
             yield folder
         return
@@ -169,9 +204,13 @@ def checked_rows(cache_dir, table):
         return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] if table in known else 0
 
 
-def _mount(folder, size):
+def _run_mount(folder, size):
     return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                          capture_output=True).returncode
+                          capture_output=True, text=True)
+
+
+def _mount(folder, size):
+    return _run_mount(folder, size).returncode
 
 
 def _umount(folder):

@@ -54,6 +54,10 @@ TRAIN_KILLS = {
     # Commit 1 stores the file digests; commit 2 is the first 256 feature vectors.
     "extraction-commit": Kill("cache.commit", 2, **BEFORE_RUN),
     "extraction-done": Kill("extraction.done", **BEFORE_RUN),
+    # A kill between reserving the run's folder and writing its first data.yaml leaves the
+    # folder with only the reservation (.reserved.json: pid, host): `ml list` shows it
+    # "crashed" (vergeml/instances/metadata.py, read_instance); an empty folder made by
+    # hand is "broken", as docs/list.md says.
     "run-reserved": Kill("instance.reserved", resumable=False),
     "top-epoch": Kill("top.epoch", 2),
     "top-batch": Kill("top.batch", 12),  # in the middle of epoch 2 (8 batches an epoch)
@@ -66,11 +70,6 @@ TRAIN_KILLS = {
     "final-save": Kill("file.replace:model.keras"),
     "finished-status": Kill("instance.status:finished"),
 }
-# A kill between reserving the run's folder and writing its first data.yaml leaves the
-# folder with only the reservation (.reserved.json: pid, host): `ml list` shows it
-# "crashed" (vergeml/instances/metadata.py, read_instance); an empty folder made by
-# hand is "broken", as docs/list.md says.
-KNOWN_BUGS = {}
 GRID = ("--learning-rate=0.002,0.004",)
 
 
@@ -80,9 +79,7 @@ def ref(tmp_path_factory, ml_env):
 
 
 def kill_params():
-    return [pytest.param(key, id=key, marks=(pytest.mark.slow,) + (
-                (pytest.mark.xfail(reason=KNOWN_BUGS[key], strict=True),) if key in KNOWN_BUGS
-                else ())) for key in TRAIN_KILLS]
+    return [pytest.param(key, id=key, marks=pytest.mark.slow) for key in TRAIN_KILLS]
 
 
 @pytest.mark.parametrize("key", kill_params())

@@ -25,8 +25,8 @@ def test_both_auto_give_the_constants():
 
 
 @pytest.mark.parametrize("rate, fine_tune, expected", [
-    (0.001, "auto", (0.001, 0.0001)),      # a given rate: phase 2 gets a tenth of it, as before
-    (0.002, None, (0.002, 0.0002)),
+    (0.001, "auto", (0.001, 0.00001)),     # a given rate: phase 2 gets a hundredth of it, as auto
+    (0.002, None, (0.002, 0.00002)),
     ("auto", 0.00003, (0.01, 0.00003)),    # a given phase-2 rate is kept
     (0.05, 0.001, (0.05, 0.001)),
 ])
@@ -35,7 +35,15 @@ def test_a_given_rate_wins(rate, fine_tune, expected):
     resolved = resolve_learning_rates(args)
     assert (resolved["learning-rate"], resolved["fine-tune-learning-rate"]) == \
         pytest.approx(expected)
-    assert fine_tune_rate(args) == pytest.approx(expected[1])
+    assert fine_tune_rate(resolved) == pytest.approx(expected[1])
+
+
+def test_typing_the_auto_rate_gives_phase_2_what_auto_gives():
+    """Issue 30: --learning-rate=0.01 gave phase 2 0.001 while auto (also 0.01) gave 0.0001."""
+    typed = resolve_learning_rates({**DEFAULTS, "learning-rate": AUTO_LEARNING_RATE})
+    auto = resolve_learning_rates(DEFAULTS)
+    assert typed == auto
+    assert typed["fine-tune-learning-rate"] == AUTO_FINE_TUNE_LEARNING_RATE == 0.0001
 
 
 def test_resolving_is_idempotent_and_leaves_the_input_alone():

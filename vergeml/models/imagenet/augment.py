@@ -124,3 +124,31 @@ def build_augmenter(pairs, seed):
     }
     return layers.Pipeline([make[name](strength, seed + index)
                             for index, (name, strength) in enumerate(pairs)], name="augment")
+
+
+# Draws an augmentation layer makes per batch stay far below this (RandomZoom makes two):
+# batch k's draws use generator counters k * DRAWS_PER_BATCH onwards, never another batch's.
+DRAWS_PER_BATCH = 64
+
+
+def reseed(augmenter, key):
+    """Set each augmentation layer's generator to a state fixed by its seed and ``key``.
+
+    Keras' generators advance with every draw, and the parallel calls of a
+    ``tf.data`` map advanced them in whatever order the threads ran: the same
+    seed augmented differently from run to run. Reseeded per batch, a batch's
+    augmentation depends on (layer seed, batch key) alone, so a run repeats
+    and a resumed run augments as the uninterrupted run did.
+
+    Args:
+        augmenter: from :func:`build_augmenter`.
+        key: the batch's number over the whole run (a scalar int64 tensor).
+    """
+    import tensorflow as tf
+    for layer in augmenter.layers:
+        generator = getattr(layer, "generator", None)
+        if generator is None:
+            continue
+        state = generator.state
+        counter = tf.cast(key, state.dtype) * DRAWS_PER_BATCH
+        state.assign(tf.stack([tf.constant(layer.seed or 0, state.dtype), counter]))

@@ -102,7 +102,7 @@ def fine_tune(top, extractor, dataset, args, instance, state, seed):
     """
     import keras
     from vergeml.models.imagenet.augment import build_augmenter, parse_augment
-    from vergeml.models.imagenet.callbacks import EpochCheckpoint, tensorboard
+    from vergeml.models.imagenet.callbacks import EpochCheckpoint, loss_metrics, tensorboard
     from vergeml.models.imagenet.pipeline import epoch_dataset, image_transform, steps_per_epoch
     from vergeml.models.imagenet.run_state import restore_seeds
     from vergeml.models.imagenet.top import fault_points, load_last, make_optimizer, verbosity
@@ -111,11 +111,11 @@ def fine_tune(top, extractor, dataset, args, instance, state, seed):
     full = extractor.full_model(top)
     count = unfreeze(extractor.model, args["fine-tune-layers"])
     full.compile(optimizer=make_optimizer(args["optimizer"], fine_tune_rate(args), args["decay"]),
-                 loss="sparse_categorical_crossentropy", metrics=["acc"])
+                 loss="sparse_categorical_crossentropy", metrics=loss_metrics())
     augmenter = build_augmenter(parse_augment(args["augment"]), seed)
     if state.phase == "fine-tune":
         load_last(full, instance, state)
-        restore_seeds(state.seeds, full, augmenter)
+        restore_seeds(state.seeds, full)  # the augmenter is reseeded per batch (pipeline.py)
     total = phase_end(state, "top") + args["fine-tune-epochs"]
     first, batch = state.epochs_done, args["batch-size"]
     train = epoch_dataset(arrays["train"], batch, seed, first, total,
@@ -125,7 +125,7 @@ def fine_tune(top, extractor, dataset, args, instance, state, seed):
         if len(arrays["val"][0]) else None
     checkpoint = EpochCheckpoint(instance, state, "fine-tune",
                                  patience=args["early-stopping-patience"] if val is not None else 0,
-                                 min_delta=args["early-stopping-delta"], seeded=(augmenter,))
+                                 min_delta=args["early-stopping-delta"])
     print(f"Fine-tuning {count} layers of {extractor.backbone.name} and the top "
           f"(epochs {first + 1}-{total}, learning rate {fine_tune_rate(args):g})")
     keras.utils.set_random_seed(seed + first)
@@ -136,9 +136,9 @@ def fine_tune(top, extractor, dataset, args, instance, state, seed):
 
 
 def fine_tune_rate(args):
-    """``fine-tune-learning-rate`` as a number (``auto``: :func:`.top.resolve_learning_rates`)."""
-    from vergeml.models.imagenet.top import resolve_learning_rates
-    return resolve_learning_rates(args)["fine-tune-learning-rate"]
+    """``fine-tune-learning-rate`` of the run as a number (:func:`.top.run_fine_tune_rate`)."""
+    from vergeml.models.imagenet.top import run_fine_tune_rate
+    return run_fine_tune_rate(args)
 
 
 def phase_end(state, phase):

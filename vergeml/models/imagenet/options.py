@@ -49,8 +49,8 @@ TRAIN_OPTIONS = (
            help="How many of the backbone's last layers with weights to unfreeze in phase 2 "
                 "(BatchNormalization stays frozen), or all."),
     Option("fine-tune-learning-rate", default="auto", type="float", rule=">0", also=("auto",),
-           help="Learning rate of phase 2 (auto: a tenth of learning-rate, or 0.0001 when "
-                "learning-rate is auto)."),
+           help="Learning rate of phase 2 (auto: a hundredth of learning-rate, given or auto: "
+                "0.0001 with learning-rate 0.01)."),
     Option("augment", default=list(DEFAULT_AUGMENT), type="list",
            help="Augmentation of phase 2's training images, each name[:strength]: "
                 + ", ".join(AUGMENTATIONS) + "; none for no augmentation."),

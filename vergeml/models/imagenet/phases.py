@@ -43,19 +43,41 @@ class Run:
         if not len(self.features["val"][0]):  # only with --val-split=0: the last epoch is kept
             self.instance.update_results(save=False, selection="last-epoch (no validation split)")
         self.instance.update_results(tuned=FINE_TUNED if args.get("fine-tune-epochs") else FROZEN)
-        if state.phase == "top" and state.epochs_done < args["epochs"] and not state.stopped_early:
+        if state.phase == "top" and state.epochs_done < args["epochs"] and not state.stopped_early \
+                and not state.diverged:
             _header(1, self._phases(), f"training the top on cached features, {args['epochs']} epochs")
             fit_top(self.top, self.features, args, self.instance, state, self.seed)
         elif state.phase == "top" and state.best_file:
             self.top.load_weights(self.instance.checkpoints_dir / state.best_file)
-        if args.get("fine-tune-epochs"):
+        if args.get("fine-tune-epochs") and not state.diverged:
             if state.phase == "top":  # phase 2 starts: its early stopping starts afresh
                 state.wait, state.wait_best = 0, None
             self._frozen = self.extractor.model.get_weights()
             _header(2, 2, f"fine-tuning on images, {args['fine-tune-epochs']} epochs")
             self.full = fine_tune(self.top, self.extractor, self.dataset, args, self.instance,
                                   state, self.seed)
+        if state.diverged:
+            self._stop_diverged()
         return self.finish()
+
+    def _stop_diverged(self):
+        """The loss became NaN or infinite: say so in one line; keep the best
+        earlier epoch, or fail the run when there is none.
+
+        Raises:
+            RunFailed: no epoch before the divergence to keep.
+        """
+        from vergeml.console import warn
+        from vergeml.errors import RunFailed
+        state = self.state
+        row = next((r for r in state.history if r["epoch"] == state.diverged), {})
+        option = "--fine-tune-learning-rate" if row.get("phase") == "fine-tune" else "--learning-rate"
+        message = f"loss became NaN or infinite at epoch {state.diverged}; lower {option}"
+        self.instance.update_results(save=False, diverged_epoch=state.diverged)
+        if not state.best_file:
+            raise RunFailed(f"{message} (no earlier epoch to keep)",
+                            hint="A smaller learning rate, or fewer layers, keeps training stable.")
+        warn(f"{message} (keeping epoch {state.best_epoch})")
 
     def _phases(self):
         return 2 if self.args.get("fine-tune-epochs") else 1
@@ -107,26 +129,22 @@ class Run:
             model.save(tmp)
 
     def cancel(self):
-        """Ctrl-C or SIGTERM: make the best checkpoint so far usable, mark cancelled."""
+        """Ctrl-C or SIGTERM: make the best checkpoint so far usable, mark cancelled.
+
+        Everything is taken from the state as committed on disk, not the one in
+        memory: the signal may have landed in the middle of an epoch's commit,
+        after the state in memory moved on but before ``state.json`` did.
+        """
+        from vergeml.models.imagenet.callbacks import record
+        from vergeml.models.imagenet.run_state import RunState, load_state
         print("\nCancelled: keeping the best checkpoint so far.", file=sys.stderr)
         try:
+            self.state = load_state(self.instance.checkpoints_dir) or RunState()
             if self.state.best_file:
                 self.save(self.best_model())
         finally:
-            self._sync_metadata()
+            record(self.instance, self.state)
             self.instance.set_status("cancelled")
-
-    def _sync_metadata(self):
-        """Make ``data.yaml`` agree with the committed state (a signal may land
-        between the commit of an epoch and its metadata update)."""
-        state, instance = self.state, self.instance
-        instance.metadata["history"] = list(state.history)
-        best = next((row for row in state.history if row["epoch"] == state.best_epoch), None)
-        if best is not None:
-            instance.update_results(save=False, best_epoch=best["epoch"],
-                                    **{k: v for k, v in best.items()
-                                       if k not in ("epoch", "phase") and v is not None})
-        instance.update_results(save=False, epochs_done=state.epochs_done)
 
 
 def _header(number, total, text):

@@ -39,7 +39,9 @@ def epoch_dataset(arrays, batch_size, seed, first_epoch, last_epoch, shuffle=Tru
         last_epoch: the epoch after the last one.
         shuffle: shuffle each epoch (training) or keep the order (validation, test).
         transform: optional ``(x, y) -> (x, y)`` graph function applied per
-            batch in parallel (augmentation, preprocessing).
+            batch in parallel (preprocessing), or one from :func:`image_transform`
+            with an augmenter: ``(x, y, key) -> (x, y)``, given the batch's number
+            over the whole run and applied one batch after another.
 
     Returns:
         A dataset of known cardinality, so Keras neither guesses nor warns.
@@ -53,30 +55,49 @@ def epoch_dataset(arrays, batch_size, seed, first_epoch, last_epoch, shuffle=Tru
         return x_all[indices], y_all[indices]
 
     @tf.autograph.experimental.do_not_convert
-    def fetch(indices):
+    def fetch(indices, key):
         x, y = tf.numpy_function(gather, [indices], (x_spec.dtype, y_spec.dtype), stateful=False)
         x.set_shape(x_spec.shape)
         y.set_shape(y_spec.shape)
-        return x, y
-    batches = -(-len(x_all) // batch_size) * max(0, last_epoch - first_epoch)
+        return x, y, key
+    per_epoch = -(-len(x_all) // batch_size)
+
+    def keyed_batches():
+        batches = epoch_batches(len(x_all), batch_size, seed, first_epoch, last_epoch, shuffle)
+        return ((indices, first_epoch * per_epoch + number) for number, indices in enumerate(batches))
     dataset = tf.data.Dataset.from_generator(
-        lambda: epoch_batches(len(x_all), batch_size, seed, first_epoch, last_epoch, shuffle),
-        output_signature=tf.TensorSpec((None,), tf.int64))
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+        keyed_batches, output_signature=(tf.TensorSpec((None,), tf.int64), tf.TensorSpec((), tf.int64)))
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(
+        per_epoch * max(0, last_epoch - first_epoch)))
     dataset = dataset.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if getattr(transform, "keyed", False):
+        # One batch at a time: the transform sets the augmenter's generator states,
+        # which parallel calls would share.
+        return dataset.map(transform).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(lambda x, y, key: (x, y))
     if transform is not None:
         dataset = dataset.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def image_transform(preprocess, augmenter=None):
-    """The per-batch graph function: uint8 -> float32 -> augment (training only) -> preprocess."""
+    """The per-batch graph function: uint8 -> float32 -> augment (training only) -> preprocess.
+
+    With an augmenter it takes the batch key too (see :func:`epoch_dataset`) and
+    reseeds the augmenter from it (:func:`.augment.reseed`).
+    """
     import tensorflow as tf
 
     @tf.autograph.experimental.do_not_convert
     def transform(images, labels):
-        images = tf.cast(images, tf.float32)
-        if augmenter is not None:
-            images = augmenter(images, training=True)
-        return preprocess(images), labels
-    return transform
+        return preprocess(tf.cast(images, tf.float32)), labels
+    if augmenter is None:
+        return transform
+    from vergeml.models.imagenet.augment import reseed
+
+    @tf.autograph.experimental.do_not_convert
+    def augment(images, labels, key):
+        reseed(augmenter, key)
+        return transform(augmenter(tf.cast(images, tf.float32), training=True), labels)
+    augment.keyed = True
+    return augment

@@ -4,7 +4,9 @@ Every completed epoch writes, in this order:
 
 1. ``last-<epoch>.weights.h5``: the weights of the model being trained with
    its optimizer state (Keras saves the optimizer of a compiled model);
-2. ``best-<epoch>.weights.h5`` when the epoch is the best so far;
+2. ``best-<epoch>.weights.h5`` when the epoch is the best so far: a hard link
+   to the last file, which holds exactly what it would (a copy where the file
+   system has no hard links), so an improving epoch writes its weights once;
 3. ``state.json`` (atomically), naming those two files, the epoch counter,
    the best score, the early-stopping counter, the random generators' states
    and the history;
@@ -17,10 +19,12 @@ replaced only by a better epoch (keras-team/keras#17012 is about exactly
 that going wrong with ``ModelCheckpoint`` and ``BackupAndRestore``).
 """
 import json
+import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from vergeml.fileutil import atomic_save_weights, atomic_write_text
+from vergeml.fileutil import atomic_path, atomic_save_weights, atomic_write_text
 
 STATE_FILE = "state.json"
 FORMAT = 1
@@ -41,6 +45,7 @@ class RunState:
         wait: epochs without improvement of val_loss (early stopping).
         wait_best: the lowest val_loss early stopping has seen.
         stopped_early: phase 1 ended early.
+        diverged: the epoch whose loss became NaN or infinite (training stopped), or None.
         seeds: states of the models' random generators, by variable path.
         history: one dict per epoch.
     """
@@ -55,6 +60,7 @@ class RunState:
     wait: int = 0
     wait_best: float = None
     stopped_early: bool = False
+    diverged: int = None
     seeds: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
 
@@ -85,12 +91,15 @@ def commit(folder, state, last_model, best_model=None):
         state: the :class:`RunState` after the epoch (its file names are set here).
         last_model: the model being trained (saved with its optimizer state).
         best_model: the model to save as the best checkpoint when this epoch is
-            the best, else None.
+            the best, else None; when it is ``last_model`` the best file is a
+            link to the last one, not a second write of the same weights.
     """
     folder = Path(folder)
     epoch = state.epochs_done
     state.last_file = _save(last_model, folder / f"last-{epoch}.weights.h5")
-    if best_model is not None:
+    if best_model is last_model:
+        state.best_file = link_atomically(folder / state.last_file, folder / f"best-{epoch}.weights.h5")
+    elif best_model is not None:
         state.best_file = _save(best_model, folder / f"best-{epoch}.weights.h5")
     atomic_write_text(folder / STATE_FILE, json.dumps({"format": FORMAT, **asdict(state)}, indent=1))
     keep = {state.last_file, state.best_file}
@@ -102,6 +111,25 @@ def commit(folder, state, last_model, best_model=None):
 def _save(model, path):
     atomic_save_weights(model, path)
     return path.name
+
+
+def link_atomically(source, target):
+    """Make ``target`` a hard link to ``source`` (a copy where links fail), replacing it atomically.
+
+    Checkpoint files are only ever replaced, never changed in place, so the
+    two names can share their bytes: a 100-layer top's weights take seconds
+    and gigabytes to write.
+
+    Returns:
+        The name of ``target``.
+    """
+    with atomic_path(target) as tmp:
+        tmp.unlink()  # os.link will not replace the placeholder atomic_path made
+        try:
+            os.link(source, tmp)
+        except OSError:  # a file system without hard links (some network and FUSE mounts)
+            shutil.copyfile(source, tmp)
+    return Path(target).name
 
 
 def seed_states(*models):

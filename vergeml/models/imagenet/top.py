@@ -11,30 +11,47 @@ defaults reach it on every bench set (``bench/bench_top_probe.py``,
 ``docs/train.md``).
 """
 
-# learning-rate auto: phase 1's rate; and phase 2's when that is auto too
-# (a tenth of 0.01 wrecks the pre-trained backbone in phase 2's first epoch).
+# learning-rate auto: phase 1's rate.
 AUTO_LEARNING_RATE = 0.01
-AUTO_FINE_TUNE_LEARNING_RATE = 0.0001
+# fine-tune-learning-rate auto: this fraction of learning-rate, auto or given
+# (a tenth of 0.01 wrecks the pre-trained backbone in phase 2's first epoch).
+FINE_TUNE_FRACTION = 0.01
+AUTO_FINE_TUNE_LEARNING_RATE = AUTO_LEARNING_RATE * FINE_TUNE_FRACTION  # 0.0001
+# Runs stored before learning-rate had auto kept fine-tune auto unresolved: a tenth.
+LEGACY_FINE_TUNE_FRACTION = 0.1
 # l2 auto: scikit-learn's penalty at this C, spread over the training samples
 # (C * sum of losses + |w|^2 / 2 is, per sample, mean loss + |w|^2 / (2 C n)).
 AUTO_L2_C = 2.0
 
 
 def resolve_learning_rates(args):
-    """``args`` with ``learning-rate`` and ``fine-tune-learning-rate`` as numbers.
+    """``args`` of a new run with ``learning-rate`` and ``fine-tune-learning-rate`` as numbers.
 
     ``learning-rate: auto`` is :data:`AUTO_LEARNING_RATE`;
-    ``fine-tune-learning-rate: auto`` is a tenth of a ``learning-rate`` that
-    is given, else :data:`AUTO_FINE_TUNE_LEARNING_RATE`. A new run stores the
-    numbers (as it stores ``size``), so resuming it never depends on these
-    constants; a run stored before ``auto`` existed keeps its "a tenth" rule.
+    ``fine-tune-learning-rate: auto`` is :data:`FINE_TUNE_FRACTION` (a
+    hundredth) of ``learning-rate``, whether that is given or auto: 0.01
+    typed gives phase 2 what ``auto`` (0.01) gives, 0.0001. A new run stores
+    the numbers (as it stores ``size``), so resuming it never depends on these
+    constants; see :func:`run_fine_tune_rate` for the runs stored before.
     """
     rate, fine_tune = args.get("learning-rate"), args.get("fine-tune-learning-rate")
-    if fine_tune in (None, "auto"):
-        fine_tune = AUTO_FINE_TUNE_LEARNING_RATE if rate in (None, "auto") else rate / 10
     if rate in (None, "auto"):
         rate = AUTO_LEARNING_RATE
+    if fine_tune in (None, "auto"):
+        fine_tune = rate * FINE_TUNE_FRACTION
     return {**args, "learning-rate": rate, "fine-tune-learning-rate": fine_tune}
+
+
+def run_fine_tune_rate(args):
+    """Phase 2's learning rate of a run's own options (resolved, or as stored).
+
+    A run stored before ``learning-rate`` had ``auto`` holds a number there and
+    ``auto`` for phase 2: it keeps the rule it started with, a tenth.
+    """
+    rate, fine_tune = args.get("learning-rate"), args.get("fine-tune-learning-rate")
+    if fine_tune in (None, "auto") and rate not in (None, "auto"):
+        return rate * LEGACY_FINE_TUNE_FRACTION
+    return resolve_learning_rates(args)["fine-tune-learning-rate"]
 
 
 def resolve_l2(args, train_count):
@@ -97,9 +114,10 @@ def compile_top(top, args):
     Only phase 1 compiles it: a top that phase 1 never trained (a run resumed
     in phase 2) carries no unbuilt optimizer into the saved model.
     """
+    from vergeml.models.imagenet.callbacks import loss_metrics
     rate = resolve_learning_rates(args)["learning-rate"]
     top.compile(optimizer=make_optimizer(args["optimizer"], rate, args["decay"]),
-                loss="sparse_categorical_crossentropy", metrics=["acc"])
+                loss="sparse_categorical_crossentropy", metrics=loss_metrics())
 
 
 def fit_top(top, features, args, instance, state, seed):
