@@ -40,7 +40,7 @@ bench-quick: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash bench/run.sh --quick
 
 docs: $(STAMP)
-	$(PY) -m vergeml.docs docs
+	$(PY) -m vergeml.cli.reference_docs docs
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

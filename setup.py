@@ -2,7 +2,7 @@
 from setuptools import find_packages, setup
 
 ENTRY_POINTS = {
-    "console_scripts": ["ml = vergeml.cli:main"],
+    "console_scripts": ["ml = vergeml.cli.main:main"],
     "vergeml.cmd": [
         "help = vergeml.commands.help:HelpCommand",
         "new = vergeml.commands.new:NewCommand",
@@ -40,9 +40,9 @@ ENTRY_POINTS = {
         "ham10000 = vergeml.downloads.catalog:HAM10000",
     ],
     "vergeml.plot": [
-        "roc = vergeml.plots.plugins:RocPlot",
-        "pr = vergeml.plots.plugins:PrPlot",
-        "confusion-matrix = vergeml.plots.plugins:ConfusionMatrixPlot",
+        "roc = vergeml.plots.plot_commands:RocPlot",
+        "pr = vergeml.plots.plot_commands:PrPlot",
+        "confusion-matrix = vergeml.plots.plot_commands:ConfusionMatrixPlot",
     ],
     "vergeml.run": [
         "rest = vergeml.commands.run:RestService",

@@ -51,9 +51,9 @@ def make_images(root, count):
 def build(root):
     """One ``ml train``-like pass; prints timings, counts and peak RSS as JSON."""
     import numpy as np
-    from vergeml.config import GLOBAL_OPTIONS, ProjectFile
+    from vergeml.settings.project_settings import GLOBAL_OPTIONS, ProjectFile
     from vergeml.data import load_dataset
-    from vergeml.env import Environment
+    from vergeml.settings.environment import Environment
     base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     env = Environment(root, ProjectFile(data={"data": {"preprocess": [

@@ -1,7 +1,7 @@
 """Seconds per epoch of the top over 10,000 cached feature vectors, against a bare ``model.fit``.
 
 Ours: phase 1 of ``ml train`` as it runs, in this process:
-:func:`vergeml.models.imagenet.top.fit_top` with the default train options
+:func:`vergeml.models.imagenet.training.head.fit_top` with the default train options
 (one softmax Dense layer, Adam, batch 64, validation every epoch) on a real
 instance folder, so each epoch includes what ``ml train`` does around the
 step: the ``tf.data`` pipeline gathering seeded batches, the checkpoint
@@ -53,21 +53,21 @@ def feature_vectors(count):
 
 def train_options(epochs):
     """The default train options of the imagenet model, with ``epochs``."""
-    from vergeml.models.imagenet.options import TRAIN_OPTIONS
+    from vergeml.models.imagenet.imagenet_options import TRAIN_OPTIONS
     return {**{option.name: option.default for option in TRAIN_OPTIONS}, "epochs": epochs}
 
 
 def fresh_top(args):
     """The top ``ml train`` builds for these features (not yet compiled)."""
-    from vergeml.models.imagenet.top import build_top
+    from vergeml.models.imagenet.training.head import build_top
     return build_top(DIM, CLASSES, args["layers"], args["dropout"], SEED)
 
 
 def ours(features, epochs, trainings):
     """Seconds of ``fit_top`` for ``epochs`` epochs on a new instance in ``trainings``."""
     from vergeml.instances import create_instance
-    from vergeml.models.imagenet.run_state import RunState
-    from vergeml.models.imagenet.top import fit_top
+    from vergeml.models.imagenet.training.run_state import RunState
+    from vergeml.models.imagenet.training.head import fit_top
     args = train_options(epochs)
     instance = create_instance(trainings, "imagenet", "mobilenet", args)
     top = fresh_top(args)
@@ -79,7 +79,7 @@ def ours(features, epochs, trainings):
 
 def baseline(features, epochs):
     """Seconds of plain ``model.fit`` of the same top on the same arrays for ``epochs`` epochs."""
-    from vergeml.models.imagenet.top import compile_top
+    from vergeml.models.imagenet.training.head import compile_top
     args = train_options(epochs)
     top = fresh_top(args)
     start = time.perf_counter()
@@ -104,7 +104,7 @@ def main():
     count, epochs = plan["vectors"], plan["epochs"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     start = time.perf_counter()
-    from vergeml import backend  # TensorFlow
+    from vergeml.runtimes import tensorflow_setup as backend  # TensorFlow
     _, keras = backend.load()
     keras.utils.set_random_seed(SEED)
     features = feature_vectors(count)

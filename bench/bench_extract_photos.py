@@ -59,10 +59,10 @@ def ours(project, extractor, scans=None):
     Returns the seconds of the extraction alone; the dataset's loading before it
     (a fresh scan: every photo digested and decode-checked) is appended to ``scans``.
     """
-    from vergeml.config import GLOBAL_OPTIONS, ProjectFile
+    from vergeml.settings.project_settings import GLOBAL_OPTIONS, ProjectFile
     from vergeml.data import load_dataset
-    from vergeml.env import Environment
-    from vergeml.models.imagenet.feature_cache import sample_features
+    from vergeml.settings.environment import Environment
+    from vergeml.models.imagenet.extraction.feature_cache import sample_features
     shutil.rmtree(os.path.join(project, ".cache"), ignore_errors=True)
     env = Environment(project, ProjectFile(), settings=GLOBAL_OPTIONS.resolve({}, {}))
     start = time.perf_counter()
@@ -102,7 +102,7 @@ def project_of(root, name, count):
 
 def bench_backbone(root, label, count, repeat, **kwargs):
     """Rows for one backbone: TensorFlow and OpenVINO against the plain loop."""
-    from vergeml.models.imagenet.features import FeatureExtractor
+    from vergeml.models.imagenet.extraction.features import FeatureExtractor
     project, paths = project_of(root, label.split()[0].lower(), count)
     # A few photos are enough to trace, convert and compile before timing.
     warm, _ = project_of(root, "warm-" + label.split()[0].lower(), min(BATCH, count))
@@ -144,7 +144,7 @@ def main():
     root = tempfile.mkdtemp(prefix="bench-extract-photos-")
     try:
         real = keras_home(root)
-        from vergeml import backend
+        from vergeml.runtimes import tensorflow_setup as backend
         backend.load()
         print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
               f"MobileNet weights: {'ImageNet' if real else 'random (shared file missing)'}")

@@ -65,8 +65,8 @@ def trained(root, count):
 
 
 def export(project, name):
-    """``ml @name export --format=onnx,openvino`` through ``vergeml.cli.main``, in this process."""
-    from vergeml import cli
+    """``ml @name export --format=onnx,openvino`` through ``vergeml.cli.main.main``, in this process."""
+    from vergeml.cli import main as cli
     status = cli.main(["--project-dir", project, f"@{name}", "export", "--format=onnx,openvino"])
     if status:
         raise SystemExit(f"ml @{name} export failed ({status})")

@@ -26,10 +26,10 @@ from workspace import keras_home  # noqa: E402
 
 def extract(folder, extractor, settings, arrivals=None):
     """Seconds and sample count of one extraction of every sample into a fresh cache."""
-    from vergeml.config import GLOBAL_OPTIONS, ProjectFile
+    from vergeml.settings.project_settings import GLOBAL_OPTIONS, ProjectFile
     from vergeml.data import load_dataset
-    from vergeml.env import Environment
-    from vergeml.models.imagenet import feature_cache
+    from vergeml.settings.environment import Environment
+    from vergeml.models.imagenet.extraction import feature_cache
     shutil.rmtree(os.path.join(folder, ".cache"), ignore_errors=True)
     env = Environment(folder, ProjectFile(), settings=GLOBAL_OPTIONS.resolve({}, {}))
     dataset = load_dataset(env, progress=False)
@@ -44,7 +44,7 @@ def extract(folder, extractor, settings, arrivals=None):
 
 def timed_batches(arrivals):
     """Wrap ``ray_engine.iter_batches`` to note when each batch arrives."""
-    from vergeml.models.imagenet import ray_engine
+    from vergeml.models.imagenet.extraction import ray_engine
     real = ray_engine.iter_batches
 
     def timed(*args, **kwargs):
@@ -65,9 +65,9 @@ def main():
     try:
         keras_home(root)
         from tests.ray_helpers import loopback_cluster
-        from vergeml import backend
+        from vergeml.runtimes import tensorflow_setup as backend
         backend.load()
-        from vergeml.models.imagenet.features import FeatureExtractor
+        from vergeml.models.imagenet.extraction.features import FeatureExtractor
         extractor = FeatureExtractor("mobilenet", alpha=0.25, size=224, seed=42)
         folder, _ = project_of(root, "photos", count)
         warm, _ = project_of(root, "warm", min(64, count))

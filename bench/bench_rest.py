@@ -35,7 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def fabricate(trainings_dir, name="bench-tron", size=96, classes=10):
     """A digits-sized instance: MobileNet alpha 0.25 (random weights) + softmax top."""
-    from vergeml import backend
+    from vergeml.runtimes import tensorflow_setup as backend
     _, keras = backend.load()
     import yaml
     folder = Path(trainings_dir) / name

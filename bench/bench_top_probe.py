@@ -12,7 +12,7 @@ For each data set, size and seed: a fresh project (the samples and the
 feature cache are shared by the seeds), then ``ml train`` with the default
 train options (only ``--architecture=mobilenet --alpha=0.25 --size=S`` are
 given, with the shared ImageNet weights) run in this process through
-``vergeml.cli.main``, the code path of the ``ml`` command (TensorFlow is
+``vergeml.cli.main.main``, the code path of the ``ml`` command (TensorFlow is
 imported once). ``--test-split=30%`` gives the test accuracy a finer grain
 than the default 10% would; the validation split keeps its default (10%).
 Then the probe: ``LogisticRegression(max_iter=1000)`` with the default C=1 on
@@ -104,7 +104,7 @@ def quietly(function, *args):
 def train_top(argv):
     """Run ``ml train`` in this process; returns the run's results (``data.yaml``)."""
     import yaml
-    from vergeml import cli
+    from vergeml.cli import main as cli
     status, output = quietly(cli.main, argv)
     if status:
         sys.exit(f"ml {' '.join(argv)} failed ({status}):\n{output[-3000:]}")
@@ -115,10 +115,10 @@ def train_top(argv):
 
 def cached_split(argv):
     """The cached features and labels of each split of the project, as ``ml train`` used them."""
-    from vergeml import cli
+    from vergeml.cli import main as cli
     from vergeml.data import load_dataset
-    from vergeml.models.imagenet.feature_cache import cached_features
-    from vergeml.models.imagenet.features import FeatureExtractor
+    from vergeml.models.imagenet.extraction.feature_cache import cached_features
+    from vergeml.models.imagenet.extraction.features import FeatureExtractor
     parsed = cli.parse(argv)
     env = parsed["env"]
     args = parsed["option_set"].resolve(parsed["options"], env.project.section("train"),

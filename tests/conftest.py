@@ -13,7 +13,7 @@ Fixtures (use them by naming them as test arguments):
     ``PYTHONUNBUFFERED=1`` and no ``VERGEML_DEBUG`` unless ``env`` sets them.
 
 ``call_ml``
-    ``call_ml(*args)`` runs ``vergeml.cli.main(list(args))`` in-process and
+    ``call_ml(*args)`` runs ``vergeml.cli.main.main(list(args))`` in-process and
     returns an :class:`MLResult` with what it printed (captured with
     ``capsys``). The current directory is whatever the test chose, e.g. with
     ``monkeypatch.chdir(project)``. ``VERGEML_DEBUG`` is unset.
@@ -128,8 +128,8 @@ def run_ml():
 
 @pytest.fixture
 def call_ml(capsys, monkeypatch):
-    """``call_ml(*args)`` -> ``MLResult``: ``vergeml.cli.main`` in-process."""
-    from vergeml.cli import main
+    """``call_ml(*args)`` -> ``MLResult``: ``vergeml.cli.main.main`` in-process."""
+    from vergeml.cli.main import main
     monkeypatch.delenv("VERGEML_DEBUG", raising=False)
     monkeypatch.setenv("COLUMNS", "100")
     # main() adjusts these process-wide; restore them after the test.

@@ -1,5 +1,5 @@
 """Allow ``python -m vergeml``."""
-from vergeml.cli import main
+from vergeml.cli.main import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -61,7 +61,7 @@ FAILING_TRAIN = textwrap.dedent("""
     def run(self, args, env):
         raise {error}
     TrainCommand.run = run
-    from vergeml.cli import main
+    from vergeml.cli.main import main
     sys.exit(main(["train"]))
 """)
 

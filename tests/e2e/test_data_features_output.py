@@ -15,7 +15,7 @@ def test_rerun_imports_no_tensorflow(tmp_path, keras_home):
     (root / "vergeml.yaml").write_text(
         "data: {output: labeled-image-features}\n"
         "train: {architecture: mobilenet, alpha: 0.25, size: 96, weights: none}\n")
-    script = ("import sys; from vergeml.cli import main; code = main(['preprocess']); "
+    script = ("import sys; from vergeml.cli.main import main; code = main(['preprocess']); "
               "print('tensorflow' in sys.modules); sys.exit(code)")
     runs = [subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True,
                            text=True, timeout=120, env={"VERGEML_OFFLINE": "1", "PATH": "/usr/bin",

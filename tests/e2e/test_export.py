@@ -61,7 +61,7 @@ def test_predict_through_an_export_gives_the_same_labels(exported, ml_env):
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
 def test_predict_through_onnx_or_tflite_imports_no_tensorflow(exported, ml_env, fmt):
     project, name, _ = exported
-    code = ("import sys\nfrom vergeml.cli import main\n"
+    code = ("import sys\nfrom vergeml.cli.main import main\n"
             f"rc = main(['@{name}', 'predict', '--export={fmt}', '--compact', sys.argv[1]])\n"
             "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
             "print('HEAVY', heavy)\nsys.exit(rc or (3 if heavy else 0))\n")

@@ -29,11 +29,11 @@ PLUGIN = textwrap.dedent('''
     import numpy as np
     from PIL import Image
 
-    from vergeml.command import Command
+    from vergeml.commands.command_base import Command
     from vergeml.commands.predict import PredictCommand
     from vergeml.fileutil import atomic_write_text
     from vergeml.instances import create_instance
-    from vergeml.model import Model, Predictor
+    from vergeml.model import Model, Predictor  # the old path, kept as an alias
 
     LABELS = ["blue", "red"]
 

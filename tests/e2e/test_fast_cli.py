@@ -25,7 +25,7 @@ GUARD = textwrap.dedent("""
     import sys
     sys.path.insert(0, {repo!r})
     sys.argv = ["ml"] + {argv!r}
-    from vergeml.cli import main
+    from vergeml.cli.main import main
     code = main()
     heavy = sorted({{m.split(".")[0] for m in sys.modules}} & set({heavy!r}))
     if heavy:
@@ -37,7 +37,7 @@ GUARD = textwrap.dedent("""
 LOAD_ALL_PLUGINS = textwrap.dedent("""
     import sys
     sys.path.insert(0, {repo!r})
-    from vergeml import plugins
+    from vergeml.plugins import registry as plugins
     groups = (plugins.COMMANDS, plugins.MODELS, plugins.SOURCES, plugins.OPERATIONS,
               plugins.DOWNLOADS, plugins.PLOTS, plugins.SERVICES)
     loaded = [(g, n) for g in groups for n in plugins.names(g)]

@@ -75,7 +75,7 @@ def test_cli_usage_errors_exit_2(runs):
 
 
 def test_cli_does_not_import_tensorflow(runs):
-    code = ("import sys; from vergeml.cli import main; rc = main(['list']); "
+    code = ("import sys; from vergeml.cli.main import main; rc = main(['list']); "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]; "
             "assert not bad, bad; sys.exit(rc)")
     result = subprocess.run([sys.executable, "-c", code], cwd=runs, capture_output=True,

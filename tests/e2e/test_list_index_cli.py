@@ -34,7 +34,7 @@ LIST = textwrap.dedent("""
     real_clock = list_index._clock_ns
     list_index._clock_ns = lambda: real_clock() + {later_ns}  # the listing comes later
     sys.argv = ["ml", "list"]
-    from vergeml.cli import main
+    from vergeml.cli.main import main
     code = main()
     sys.stdout.flush()
     loaded = sorted({{m.split(".")[0] for m in sys.modules}} & set({modules!r}))

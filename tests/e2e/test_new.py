@@ -1,7 +1,7 @@
 """The quick start as a user types it: the real ``ml new`` and ``ml help train``."""
 import pytest
 
-from vergeml.models.imagenet.options import TRAIN_OPTIONS
+from vergeml.models.imagenet.imagenet_options import TRAIN_OPTIONS
 
 pytestmark = pytest.mark.e2e
 

@@ -41,7 +41,7 @@ def test_predict_runtime_openvino_converts_once_matches_keras_and_imports_no_ten
     print(f"openvino vs keras probabilities: max abs diff {diff:.2e}")
     assert diff <= 1e-4
     # later uses: the IR, without TensorFlow
-    code = ("import sys\nfrom vergeml.cli import main\n"
+    code = ("import sys\nfrom vergeml.cli.main import main\n"
             f"rc = main(['@{name}', 'predict', '--runtime=openvino', '--compact', sys.argv[1]])\n"
             "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
             "print('HEAVY', heavy)\nsys.exit(rc or (3 if heavy else 0))\n")

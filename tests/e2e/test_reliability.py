@@ -156,7 +156,7 @@ def load_checkpoints(folder):
     """Load top.weights.h5 and model.keras; check they hold the same top."""
     import keras
     import numpy as np
-    from vergeml.models.imagenet.top import build_top
+    from vergeml.models.imagenet.training.head import build_top
     top = build_top(FEATURE_DIM, 10, 1, 0.0, 0)
     top.load_weights(folder / "checkpoints" / "top.weights.h5")
     model = keras.saving.load_model(folder / "checkpoints" / "model.keras")

@@ -111,7 +111,7 @@ def test_list_finds_per_label_metrics_by_the_original_names(trained, ml_env):
 @pytest.mark.slow
 def test_without_a_project_file_the_resolved_settings_are_written(trained, ml_env, tmp_path):
     import yaml
-    from vergeml.config import load_project_file
+    from vergeml.settings.project_settings import load_project_file
     source, _ = trained
     project = tmp_path / "bare"
     shutil.copytree(source / "samples", project / "samples")

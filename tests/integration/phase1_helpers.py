@@ -51,8 +51,8 @@ def train(folder, name, **changes):
         name: the run's name.
         **changes: train options other than :data:`ARGS` (underscores for hyphens).
     """
-    from vergeml.models.imagenet.phases import Run
-    from vergeml.models.imagenet.run_state import RunState
+    from vergeml.models.imagenet.training.training_run import Run
+    from vergeml.models.imagenet.training.run_state import RunState
     args = {**ARGS, **{k.replace("_", "-"): v for k, v in changes.items()}}
     instance = create_instance(folder, "imagenet", "mobilenet", dict(args), name=name)
     run = Run(instance, RunState(), args, 1, dataset(), Extractor(), features())

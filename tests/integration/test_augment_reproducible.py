@@ -8,8 +8,8 @@ now augmented from (layer seed, batch number) alone.
 import numpy as np
 import pytest
 
-from vergeml.models.imagenet.augment import DEFAULT_AUGMENT, build_augmenter, parse_augment
-from vergeml.models.imagenet.pipeline import epoch_dataset, image_transform
+from vergeml.models.imagenet.training.augment import DEFAULT_AUGMENT, build_augmenter, parse_augment
+from vergeml.models.imagenet.training.pipeline import epoch_dataset, image_transform
 
 BATCH, EPOCHS = 4, 2
 

@@ -77,7 +77,7 @@ def test_weights_file_matches_what_keras_asks_for(name, alpha, size, monkeypatch
 
 
 def test_missing_weights_fail_fast_and_name_the_file(keras_home):
-    from vergeml.models.imagenet.features import FeatureExtractor
+    from vergeml.models.imagenet.extraction.features import FeatureExtractor
     start = time.monotonic()
     extractor = FeatureExtractor("resnet-50")
     with pytest.raises(VergeMLError) as info:
@@ -93,7 +93,8 @@ def test_missing_weights_fail_fast_and_name_the_file(keras_home):
 
 
 def test_missing_weights_without_forced_offline_probe_the_network(keras_home, monkeypatch):
-    from vergeml.models.imagenet import features, weights
+    from vergeml.models.imagenet import weights
+    from vergeml.models.imagenet.extraction import features
     monkeypatch.delenv("VERGEML_OFFLINE")
     monkeypatch.setattr(weights, "_online", lambda: False)
     monkeypatch.setattr(weights, "_uses_proxy", lambda: False)  # or CI's proxy would be tried
@@ -111,7 +112,7 @@ def test_network_probe_is_bounded():
 
 
 def test_missing_size_specific_file_points_at_the_one_present(keras_home):
-    from vergeml.models.imagenet.features import FeatureExtractor
+    from vergeml.models.imagenet.extraction.features import FeatureExtractor
     (keras_home / "models").mkdir(parents=True)
     (keras_home / "models" / "mobilenet_2_5_224_tf_no_top.h5").write_bytes(b"x")
     with pytest.raises(VergeMLError) as info:
@@ -137,7 +138,7 @@ BIG = {"efficientnet-v2-l", "nasnet-large", "efficientnet-b7", "convnext-xlarge"
 def test_every_architecture_builds_and_runs(name, keras_home):
     """weights none, smallest input, batch of one: one forward step."""
     import keras
-    from vergeml.models.imagenet.features import FeatureExtractor
+    from vergeml.models.imagenet.extraction.features import FeatureExtractor
     backbone = get_backbone(name)
     extractor = FeatureExtractor(name, size=backbone.min_size, weights="none", seed=0)
     images = np.full((1, backbone.min_size, backbone.min_size, 3), 128, np.uint8)

@@ -20,8 +20,8 @@ def preprocess(env, directory="pre", **args):
 @pytest.mark.filterwarnings("ignore::vergeml.models.imagenet.backbones.SizeWarning")
 def test_preprocess_writes_feature_vectors_shared_with_training(tmp_path, keras_home, monkeypatch,
                                                                 capsys):
-    from vergeml.models.imagenet.features import FeatureExtractor
-    from vergeml.models.imagenet.feature_cache import cached_features
+    from vergeml.models.imagenet.extraction.features import FeatureExtractor
+    from vergeml.models.imagenet.extraction.feature_cache import cached_features
     monkeypatch.setenv("VERGEML_OFFLINE", "1")
     root = digits_project(tmp_path / "p", count=24)
     env = features_env(root, "labeled-image-features", train=MOBILENET)

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from vergeml.downloads import catalog, http
-from vergeml.downloads.base import RemoteFile
+from vergeml.downloads.download_base import RemoteFile
 from vergeml.errors import VergeMLError
 
 from tests.unit.download_helpers import make_tar, make_zip, run_download

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tests.export_helpers import read_meta, trained_project
-from vergeml import runtimes
-from vergeml.models.imagenet import export as export_module
+from vergeml.runtimes import export_formats as runtimes
+from vergeml.models.imagenet.export import exporter as export_module
 
 ALL = ("savedmodel", "tflite", "onnx", "keras")
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import MOBILENET_WEIGHTS, WEIGHTS_DIR
 from vergeml.errors import ConfigError, VergeMLError
-from vergeml.models.imagenet.features import FeatureExtractor
+from vergeml.models.imagenet.extraction.features import FeatureExtractor
 
 SHARED = WEIGHTS_DIR / MOBILENET_WEIGHTS
 SIZE = 96

@@ -7,12 +7,12 @@ every comparison below pass for the wrong reason.
 import numpy as np
 import pytest
 
-from vergeml.models.imagenet.augment import DEFAULT_AUGMENT, build_augmenter, parse_augment
-from vergeml.models.imagenet.fine_tune import unfreeze
-from vergeml.models.imagenet.pipeline import epoch_dataset, image_transform
-from vergeml.models.imagenet.run_state import (STATE_FILE, RunState, commit, load_state,
+from vergeml.models.imagenet.training.augment import DEFAULT_AUGMENT, build_augmenter, parse_augment
+from vergeml.models.imagenet.training.fine_tune import unfreeze
+from vergeml.models.imagenet.training.pipeline import epoch_dataset, image_transform
+from vergeml.models.imagenet.training.run_state import (STATE_FILE, RunState, commit, load_state,
                                                restore_seeds, seed_states)
-from vergeml.models.imagenet.top import build_top, make_optimizer
+from vergeml.models.imagenet.training.head import build_top, make_optimizer
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::vergeml.models.imagenet.backbones.SizeWarning"),
@@ -26,7 +26,7 @@ CLASSES = 3
 @pytest.fixture
 def extractor(keras_home):
     """A new backbone per test (tests change its weights and trainable flags)."""
-    from vergeml.models.imagenet.features import FeatureExtractor
+    from vergeml.models.imagenet.extraction.features import FeatureExtractor
     extractor = FeatureExtractor("mobilenet", alpha=0.25, size=SIZE, weights="imagenet", seed=1)
     extractor.model  # noqa: B018 (build it)
     return extractor

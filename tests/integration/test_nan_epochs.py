@@ -18,9 +18,9 @@ def instance(tmp_path):
 
 def run_epochs(instance, logs):
     """The checkpoint callback over ``logs``, epoch k's kernel filled with k; stops when Keras would."""
-    from vergeml.models.imagenet.callbacks import EpochCheckpoint
-    from vergeml.models.imagenet.run_state import RunState
-    from vergeml.models.imagenet.top import build_top
+    from vergeml.models.imagenet.training.callbacks import EpochCheckpoint
+    from vergeml.models.imagenet.training.run_state import RunState
+    from vergeml.models.imagenet.training.head import build_top
     top = build_top(4, 3, 1, 0.0, seed=1)
     callback = EpochCheckpoint(instance, RunState(), "top", patience=5)
     callback.set_model(top)

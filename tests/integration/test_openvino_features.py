@@ -4,9 +4,9 @@ import os
 import numpy as np
 import pytest
 
-from vergeml import openvino_loader
-from vergeml.models.imagenet.feature_cache import feature_stage
-from vergeml.models.imagenet.features import FeatureExtractor
+from vergeml.runtimes import openvino_import as openvino_loader
+from vergeml.models.imagenet.extraction.feature_cache import feature_stage
+from vergeml.models.imagenet.extraction.features import FeatureExtractor
 
 openvino_loader.load()  # the test extra installs it; never a silent skip
 
@@ -70,7 +70,7 @@ def test_openvino_features_match_tensorflow(keras_home, tmp_path, faces):
 
 @pytest.mark.slow
 def test_async_queue_keeps_order_and_equals_sync(keras_home, tmp_path, faces):
-    from vergeml.models.imagenet import openvino_features
+    from vergeml.models.imagenet.extraction import openvino_features
     ext = FeatureExtractor("mobilenet", alpha=0.25, size=SIZE, runtime="openvino",
                            cache_dir=tmp_path)
     compiled = ext.openvino_model()

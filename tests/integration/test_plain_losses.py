@@ -31,7 +31,7 @@ def test_stored_losses_are_the_plain_cross_entropy(tmp_path):
 
 
 def best_top(instance):
-    from vergeml.models.imagenet.top import build_top
+    from vergeml.models.imagenet.training.head import build_top
     top = build_top(DIM, CLASSES, 1, 0.0, 1)
     top.load_weights(instance.top_weights_path)
     return top

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vergeml.env import Environment
+from vergeml.settings.environment import Environment
 from vergeml.errors import VergeMLError
 
 from tests.integration.predict_helpers import COLOURS, make_instance
@@ -140,8 +140,8 @@ def test_predictor_batches_many_files_and_rejects_missing_model(project, tmp_pat
 
 
 def test_predict_passes_the_device_settings_to_the_backend(project, capsys, monkeypatch):
-    """--device must reach vergeml.backend.load (the first call configures TensorFlow)."""
-    from vergeml import backend
+    """--device must reach vergeml.runtimes.tensorflow_setup.load (the first call configures TensorFlow)."""
+    from vergeml.runtimes import tensorflow_setup as backend
     seen = []
     real = backend.load
 

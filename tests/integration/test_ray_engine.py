@@ -15,9 +15,9 @@ from tests.ray_helpers import face_photos, free_address, loopback_cluster
 from tests.unit.test_data_helpers import age, make_env
 from vergeml.data import Cache, load_dataset
 from vergeml.errors import VergeMLError
-from vergeml.models.imagenet import ray_engine
-from vergeml.models.imagenet.feature_cache import feature_stage, sample_features
-from vergeml.models.imagenet.features import FeatureExtractor
+from vergeml.models.imagenet.extraction import ray_engine
+from vergeml.models.imagenet.extraction.feature_cache import feature_stage, sample_features
+from vergeml.models.imagenet.extraction.features import FeatureExtractor
 
 SIZE = 96
 TOLERANCE = 1e-5

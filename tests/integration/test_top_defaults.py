@@ -11,8 +11,8 @@ from tests.unit.test_data_helpers import digits_project
 
 def test_default_options_compile_adam_at_the_auto_rate():
     import keras
-    from vergeml.models.imagenet.options import TRAIN_OPTIONS
-    from vergeml.models.imagenet.top import build_top, compile_top
+    from vergeml.models.imagenet.imagenet_options import TRAIN_OPTIONS
+    from vergeml.models.imagenet.training.head import build_top, compile_top
     top = build_top(8, 3, layers=1, dropout=0.0, seed=0)
     compile_top(top, {o.name: o.default for o in TRAIN_OPTIONS})
     assert isinstance(top.optimizer, keras.optimizers.Adam)
@@ -21,7 +21,7 @@ def test_default_options_compile_adam_at_the_auto_rate():
 
 def test_l2_penalises_every_dense_kernel_and_zero_adds_nothing():
     import numpy as np
-    from vergeml.models.imagenet.top import build_top
+    from vergeml.models.imagenet.training.head import build_top
     top = build_top(8, 3, layers=2, dropout=0.0, seed=0, l2=0.01)
     top(np.ones((1, 8), "float32"))
     kernels = [layer.kernel for layer in top.layers if hasattr(layer, "kernel")]
@@ -38,7 +38,7 @@ def test_a_run_stores_the_auto_rates_as_numbers_and_fine_tunes_at_a_hundredth(
         tmp_path, keras_home, monkeypatch, capsys):
     """learning-rate auto is stored as 0.01 (resuming never re-resolves it); phase 2's
     auto is 0.0001 then, not a tenth of 0.01 (that wrecks the backbone)."""
-    from vergeml import cli
+    from vergeml.cli import main as cli
     monkeypatch.setenv("VERGEML_OFFLINE", "1")
     root = digits_project(tmp_path / "p", count=60)
     status = cli.main(["--project-dir", str(root), "train", "--architecture=mobilenet",

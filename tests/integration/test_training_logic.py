@@ -12,9 +12,9 @@ def instance(tmp_path):
 
 
 def _run_epochs(instance, logs):
-    from vergeml.models.imagenet.callbacks import EpochCheckpoint
-    from vergeml.models.imagenet.run_state import RunState
-    from vergeml.models.imagenet.top import build_top
+    from vergeml.models.imagenet.training.callbacks import EpochCheckpoint
+    from vergeml.models.imagenet.training.run_state import RunState
+    from vergeml.models.imagenet.training.head import build_top
     top = build_top(4, 3, 1, 0.0, seed=1)
     callback = EpochCheckpoint(instance, RunState(), "top")
     callback.set_model(top)
@@ -60,7 +60,7 @@ def test_without_validation_every_epoch_replaces_the_checkpoint(instance):
 
 
 def test_top_layers_and_dropout():
-    from vergeml.models.imagenet.top import build_top
+    from vergeml.models.imagenet.training.head import build_top
     top = build_top(16, 5, layers=3, dropout=0.5, seed=0)
     names = [layer.name for layer in top.layers]
     assert names.count("dense_layer_1") == 1 and names.count("dense_layer_2") == 1
@@ -72,7 +72,7 @@ def test_top_layers_and_dropout():
 
 def test_optimizer_choice_and_decay():
     import keras
-    from vergeml.models.imagenet.top import make_optimizer
+    from vergeml.models.imagenet.training.head import make_optimizer
     sgd = make_optimizer("sgd", 0.01, 0.0)
     assert isinstance(sgd, keras.optimizers.SGD) and sgd.momentum == pytest.approx(0.9)
     adam = make_optimizer("adam", 0.01, 0.5)

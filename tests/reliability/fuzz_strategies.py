@@ -1,10 +1,10 @@
 """Hypothesis strategies for the bad-input fuzz: ``ml`` command lines and ``vergeml.yaml`` bytes.
 
 Every name comes from the code, not from a copied list: the commands'
-options from their declarations (:func:`vergeml.cli.find_command`), the global
-options from :data:`vergeml.config.GLOBAL_OPTIONS`, the ``device:`` mapping
-from :data:`vergeml.config.DEVICE_OPTIONS`, the ``data:`` keys, sources and
-operations from :mod:`vergeml.data.config` and the plugin tables. A new
+options from their declarations (:func:`vergeml.cli.main.find_command`), the global
+options from :data:`vergeml.settings.project_settings.GLOBAL_OPTIONS`, the ``device:`` mapping
+from :data:`vergeml.settings.project_settings.DEVICE_OPTIONS`, the ``data:`` keys, sources and
+operations from :mod:`vergeml.data.data_section` and the plugin tables. A new
 option is fuzzed the day it is declared.
 
 Values that name paths (``--samples-dir``, ``--file``, ``new DIR`` ...) are
@@ -98,17 +98,17 @@ def numbers():
 
 @functools.lru_cache(maxsize=None)
 def command_options(word):
-    """The declared options of command ``word`` (tuple of :class:`vergeml.options.Option`)."""
-    from vergeml.cli import find_command
-    from vergeml.env import Environment
+    """The declared options of command ``word`` (tuple of :class:`vergeml.settings.option.Option`)."""
+    from vergeml.cli.main import find_command
+    from vergeml.settings.environment import Environment
     with tempfile.TemporaryDirectory() as folder:  # no project file: the default model
         return tuple(find_command(word, Environment(folder)).options)
 
 
 @functools.lru_cache(maxsize=None)
 def global_options():
-    """The global options (tuple of :class:`vergeml.options.Option`)."""
-    from vergeml.config import GLOBAL_OPTIONS
+    """The global options (tuple of :class:`vergeml.settings.option.Option`)."""
+    from vergeml.settings.project_settings import GLOBAL_OPTIONS
     return tuple(GLOBAL_OPTIONS)
 
 
@@ -270,8 +270,8 @@ def _yaml_options(options):
 @_once
 def _data_section():
     """The ``data:`` section: its keys, sources and operations from the code."""
-    from vergeml import plugins
-    from vergeml.data.config import DATA_KEYS, source_names
+    from vergeml.plugins import registry as plugins
+    from vergeml.data.data_section import DATA_KEYS, source_names
     from vergeml.data.formats import CACHE_MODES
     ops = plugins.names(plugins.OPERATIONS)
     op = st.builds(lambda name, rest: {"op": name, **rest},
@@ -294,7 +294,7 @@ def _data_section():
 
 @functools.lru_cache(maxsize=None)
 def _device_options():
-    from vergeml.config import DEVICE_OPTIONS
+    from vergeml.settings.project_settings import DEVICE_OPTIONS
     return tuple(DEVICE_OPTIONS)
 
 
@@ -485,7 +485,7 @@ def _stream(errors):
 
 
 def run_in_process(argv, cwd):
-    """``vergeml.cli.main(argv)`` in ``cwd`` with stdout/stderr captured like a console.
+    """``vergeml.cli.main.main(argv)`` in ``cwd`` with stdout/stderr captured like a console.
 
     The streams use the real console's error handlers (surrogateescape on stdout,
     backslashreplace on stderr, what Python picks under a UTF-8 locale) so a case that
@@ -498,7 +498,7 @@ def run_in_process(argv, cwd):
     import os
     import sys
     import warnings
-    from vergeml.cli import main
+    from vergeml.cli.main import main
     saved = (os.getcwd(), sys.stdout, sys.stderr, warnings.formatwarning,
              os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
     out, err = _stream("surrogateescape"), _stream("backslashreplace")
@@ -604,7 +604,7 @@ def problems(outcome, fragments):
 def fragments_of_argv(argv):
     """The strings a message about ``argv`` may name: every token, its parts, the canonical
     name of every option it spells and the required arguments of its command."""
-    from vergeml.spelling import canonical
+    from vergeml.settings.spelling import canonical
     tables = global_options() + tuple(o for word in COMMANDS if word in argv
                                       for o in command_options(word))
     parts = set()
@@ -731,16 +731,16 @@ def describe(argv, yaml_bytes, found, outcome=None):
 
 @contextlib.contextmanager
 def harness(root):
-    """A :class:`Harness` with the tripwires set: loading TensorFlow (``vergeml.backend.load``)
+    """A :class:`Harness` with the tripwires set: loading TensorFlow (``vergeml.runtimes.tensorflow_setup.load``)
     or a model's predictor raises :class:`HeavyWork`, so no case can start real work.
 
     Also the console of every ``ml`` test: ``COLUMNS=100``, no ``VERGEML_DEBUG``.
     """
     import pytest
-    import vergeml.backend
+    import vergeml.runtimes.tensorflow_setup
     from vergeml.models.imagenet import ImagenetModel
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(vergeml.backend, "load", _tripwire)
+        patch.setattr(vergeml.runtimes.tensorflow_setup, "load", _tripwire)
         patch.setattr(ImagenetModel, "predictor", _tripwire)
         patch.setenv("COLUMNS", "100")
         patch.delenv("VERGEML_DEBUG", raising=False)

@@ -90,7 +90,7 @@ def check_agreement(folder):
 def _weights_problems(folder, state):
     """model.keras and top.weights.h5 hold the top of the best checkpoint state.json names."""
     import keras
-    from vergeml.models.imagenet.top import build_top
+    from vergeml.models.imagenet.training.head import build_top
     checkpoints = folder / "checkpoints"
     best = build_top(DIM, CLASSES, 1, 0.0, 1)
     best.load_weights(checkpoints / state["best_file"])

@@ -2,7 +2,7 @@
 prints no traceback, and a non-zero exit's message names the problem.
 
 How the cases run
-    The bulk runs in-process through :func:`vergeml.cli.main` (a real ``ml`` start costs
+    The bulk runs in-process through :func:`vergeml.cli.main.main` (a real ``ml`` start costs
     0.1-0.5 s; 400 of them would not fit the budget of ``make test``), with stdout and
     stderr captured as the console has them (surrogateescape / backslashreplace, so a
     non-UTF-8 argv byte behaves as in a terminal). :func:`test_in_process_is_the_real_ml`
@@ -14,7 +14,7 @@ Why no case starts real work
     section, splits) and then stop at "no labels found"; ``@fake-tron predict`` names files
     that do not exist. This is chosen over stubbing the commands: the validation under test
     is the one users get, up to the last check before the work. As a guard, the harness
-    replaces ``vergeml.backend.load`` and the model's ``predictor`` with tripwires that fail
+    replaces ``vergeml.runtimes.tensorflow_setup.load`` and the model's ``predictor`` with tripwires that fail
     the case, and fails a case that imports TensorFlow or Keras (the modules already loaded
     by earlier tests of the session aside).
 
@@ -77,8 +77,8 @@ def test_empty_paths_are_refused_by_name(cli, option, value, word):
 
 def unrelated_words():
     """Words sharing no character with any command name: no suggestion can help."""
-    from vergeml.cli import command_names
-    from vergeml.env import Environment
+    from vergeml.cli.main import command_names
+    from vergeml.settings.environment import Environment
     used = set("".join(command_names(Environment("."))))
     alphabet = [c for c in "abcdefghijklmnopqrstuvwxyz0123456789" if c not in used]
     return st.text(st.sampled_from(alphabet), min_size=1, max_size=4)

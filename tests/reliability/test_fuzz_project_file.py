@@ -5,9 +5,9 @@ and broken syntax. Every case exits 0, 1 or 2 with no traceback, within seconds,
 non-zero exit's message names the file, a key or a value of it.
 
 The cases run as in ``test_fuzz_cli`` (see its docstring): in-process through
-``vergeml.cli.main`` in a fresh project with an empty ``samples/`` folder, so ``train``
+``vergeml.cli.main.main`` in a fresh project with an empty ``samples/`` folder, so ``train``
 and ``preprocess`` validate everything for real and stop before any work; tripwires on
-``vergeml.backend.load`` and the model's predictor; a sample through the real ``ml``.
+``vergeml.runtimes.tensorflow_setup.load`` and the model's predictor; a sample through the real ``ml``.
 ``@seed(SEED)``, ``VERGEML_FUZZ_SEED`` to change it; a failure prints the seed and the file.
 """
 import pytest

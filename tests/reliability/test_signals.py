@@ -74,7 +74,7 @@ def test_signal_in_each_phase(ref, ml_env, tmp_path, phase, signum):
 def _best_checkpoint_loads(folder, meta):
     """model.keras loads and predicts; in phase 1 its top is the best epoch's top."""
     import keras
-    from vergeml.models.imagenet.top import build_top
+    from vergeml.models.imagenet.training.head import build_top
     model = keras.saving.load_model(folder / "checkpoints" / "model.keras")
     assert model.input_shape == (None, 64, 64, 3) and model.output_shape == (None, 10)
     probabilities = model.predict(np.zeros((2, 64, 64, 3), "float32"), verbose=0)

@@ -4,8 +4,8 @@ import tarfile
 import zipfile
 
 from vergeml.commands.download import DownloadCommand
-from vergeml.config import GLOBAL_OPTIONS
-from vergeml.env import Environment
+from vergeml.settings.project_settings import GLOBAL_OPTIONS
+from vergeml.settings.environment import Environment
 
 
 def make_env(tmp_path, subcommand=None):

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from vergeml.commands.plot import PlotCommand
-from vergeml.env import Environment
+from vergeml.settings.environment import Environment
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -41,7 +41,7 @@ def trainings(tmp_path, monkeypatch):
 
 def plot(tmp_path, capsys, kind, name, **options):
     """Run ``ml @name plot:<kind>`` in-process; return (stdout lines, stderr)."""
-    from vergeml import plugins
+    from vergeml.plugins import registry as plugins
     plugin = plugins.instantiate(plugins.PLOTS, kind) if kind else None
     args = plugin.option_set().resolve(options, None) if plugin else {}
     env = Environment(tmp_path, settings={"trainings-dir": "trainings"}, instance_names=[name],

@@ -1,7 +1,7 @@
 """Shared by the TensorBoard tests (no tests here): instance folders and environments."""
 import yaml
 
-from vergeml.env import Environment
+from vergeml.settings.environment import Environment
 
 
 def make_run(trainings, name, scalars=True):

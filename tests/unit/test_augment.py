@@ -2,12 +2,12 @@
 import pytest
 
 from vergeml.errors import ConfigError
-from vergeml.models.imagenet.augment import AUGMENTATIONS, DEFAULT_AUGMENT, parse_augment
+from vergeml.models.imagenet.training.augment import AUGMENTATIONS, DEFAULT_AUGMENT, parse_augment
 
 
 def test_the_module_does_not_import_keras_at_the_top():
     # (The unit guard fails the test when parsing imports TensorFlow or Keras.)
-    import vergeml.models.imagenet.augment as augment
+    import vergeml.models.imagenet.training.augment as augment
     assert "keras" not in vars(augment) and "tensorflow" not in vars(augment)
     assert parse_augment(["flip-horizontal"]) == [("flip-horizontal", None)]
 

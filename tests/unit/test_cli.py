@@ -1,6 +1,6 @@
-"""The ``ml`` command line: grammar, spellings, precedence, errors and exit codes (vergeml.cli).
+"""The ``ml`` command line: grammar, spellings, precedence, errors and exit codes (vergeml.cli.main).
 
-The tests call ``vergeml.cli.main(argv)`` in-process with ``train`` replaced
+The tests call ``vergeml.cli.main.main(argv)`` in-process with ``train`` replaced
 by a recorder, so option handling is checked without training anything; what
 a user sees from the real ``ml`` in a subprocess is in tests/e2e/test_cli.py.
 """
@@ -8,10 +8,11 @@ import re
 
 import pytest
 
-from vergeml import __version__, cli
+from vergeml import __version__
+from vergeml.cli import main as cli
 from vergeml.errors import UsageError, VergeMLError
 from vergeml.models.imagenet.commands import TrainCommand
-from vergeml.options import OptionSet
+from vergeml.settings.option_set import OptionSet
 
 COMMANDS = ("help", "new", "list", "download", "preprocess", "run", "plot", "train", "predict")
 PROJECT_YAML = "model: imagenet\nrandom_seed: 11\ntrain:\n  epochs: 7\n  learning_rate: 0.01\n"

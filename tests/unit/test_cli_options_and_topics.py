@@ -4,9 +4,10 @@ import re
 
 import pytest
 
-from vergeml import glossary, plugins
+from vergeml.cli import glossary
+from vergeml.plugins import registry as plugins
 from vergeml.commands.predict import PredictCommand
-from vergeml.help_text import TOPICS
+from vergeml.cli.help_text import TOPICS
 from vergeml.models.imagenet.commands import TrainCommand
 
 

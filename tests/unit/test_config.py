@@ -1,7 +1,7 @@
-"""The project file and the global options (vergeml.config)."""
+"""The project file and the global options (vergeml.settings.project_settings)."""
 import pytest
 
-from vergeml.config import (GLOBAL_OPTIONS, ProjectFile, check_top_level_keys, find_project_file,
+from vergeml.settings.project_settings import (GLOBAL_OPTIONS, ProjectFile, check_top_level_keys, find_project_file,
                             load_project_file, resolve_globals)
 from vergeml.errors import ConfigError
 

@@ -2,8 +2,8 @@
 not fit the samples, and an unknown data source written as a shorthand."""
 import pytest
 
-from vergeml.config import ProjectFile, load_project_file
-from vergeml.data.config import parse_data_config
+from vergeml.settings.project_settings import ProjectFile, load_project_file
+from vergeml.data.data_section import parse_data_config
 from vergeml.data.split import SplitSpec, assign_splits
 from vergeml.errors import ConfigError
 

@@ -6,18 +6,19 @@ broken ``data:`` section reported only by the commands that read it.
 """
 import pytest
 
-from vergeml import backend, plugins
-from vergeml.cli import command_options
+from vergeml.runtimes import tensorflow_setup as backend
+from vergeml.plugins import registry as plugins
+from vergeml.cli.main import command_options
 from vergeml.commands.predict import PredictCommand
 from vergeml.commands.run import RestService
-from vergeml.config import ProjectFile, load_project_file, resolve_globals
-from vergeml.env import Environment
+from vergeml.settings.project_settings import ProjectFile, load_project_file, resolve_globals
+from vergeml.settings.environment import Environment
 from vergeml.errors import ConfigError
 from vergeml.models.imagenet.commands import TrainCommand
 
 
 def device_settings(settings):
-    from vergeml.config import device_settings as validated
+    from vergeml.settings.project_settings import device_settings as validated
     return validated(settings)
 
 

@@ -266,10 +266,10 @@ def test_load_array_is_thread_safe(project):
 
 def test_command_line_cache_mode_beats_the_data_section(tmp_path):
     """--cache=auto typed on the command line wins over data: cache: none."""
-    from vergeml.config import GLOBAL_OPTIONS, ProjectFile
+    from vergeml.settings.project_settings import GLOBAL_OPTIONS, ProjectFile
     from vergeml.data.dataset import _cache_mode
-    from vergeml.data.config import parse_data_config
-    from vergeml.env import Environment
+    from vergeml.data.data_section import parse_data_config
+    from vergeml.settings.environment import Environment
     config = parse_data_config({"cache": "none"})
     typed = Environment(tmp_path, ProjectFile(), GLOBAL_OPTIONS.resolve({"cache": "auto"}, {}))
     untyped = Environment(tmp_path, ProjectFile(), GLOBAL_OPTIONS.resolve({}, {}))

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.unit.test_data_helpers import features_env
-from vergeml.data.config import parse_data_config
+from vergeml.data.data_section import parse_data_config
 from vergeml.errors import ConfigError
 from vergeml.models.imagenet.outputs import warn_ignored
 

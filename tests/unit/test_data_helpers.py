@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vergeml.config import GLOBAL_OPTIONS, ProjectFile
+from vergeml.settings.project_settings import GLOBAL_OPTIONS, ProjectFile
 from vergeml.data import load_dataset
 from vergeml.data.split import SPLITS
-from vergeml.env import Environment
+from vergeml.settings.environment import Environment
 
 OLD = time.time() - 3600  # an mtime safely outside the "racy" window
 

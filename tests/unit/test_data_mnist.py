@@ -8,7 +8,7 @@ from PIL import Image
 
 from tests.unit.test_data_helpers import Counter, make_env
 from vergeml.data import load_dataset
-from vergeml.data.config import parse_data_config
+from vergeml.data.data_section import parse_data_config
 from vergeml.data.mnist import MnistSource
 from vergeml.errors import ConfigError, VergeMLError
 

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from tests.unit.test_data_helpers import image_project, make_env
-from vergeml import plugins
-from vergeml.config import load_project_file
+from vergeml.plugins import registry as plugins
+from vergeml.settings.project_settings import load_project_file
 from vergeml.data import load_dataset
 from vergeml.data.operations import (BUILTIN, RGB, Augment, Crop, FlipHorizontal, FlipVertical,
                                      Grayscale, OperationError, RandomCrop, Resize,

@@ -3,9 +3,9 @@
 import pytest
 
 from tests.unit.test_data_helpers import make_env, image_project, write_image
-from vergeml import plugins
+from vergeml.plugins import registry as plugins
 from vergeml.data import load_dataset
-from vergeml.data.config import parse_data_config
+from vergeml.data.data_section import parse_data_config
 from vergeml.data.sources import ImageSource, LabeledImageSource
 from vergeml.errors import ConfigError, VergeMLError
 

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from vergeml import plugins
-from vergeml.config import load_project_file, resolve_globals
-from vergeml.docs import pages
+from vergeml.plugins import registry as plugins
+from vergeml.settings.project_settings import load_project_file, resolve_globals
+from vergeml.cli.reference_docs import pages
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,7 +18,7 @@ def test_generated_command_pages_are_up_to_date():
 
 
 def test_every_train_option_is_in_the_train_page():
-    from vergeml.models.imagenet.options import TRAIN_OPTIONS
+    from vergeml.models.imagenet.imagenet_options import TRAIN_OPTIONS
     page = pages()["commands/train.md"]
     for option in TRAIN_OPTIONS:
         assert f"`--{option.name}`" in page
@@ -36,14 +36,14 @@ def test_example_project_file_global_options_validate(example):
 
 def _command(name):
     """A built-in command or a model command, by name."""
-    from vergeml.env import Environment
+    from vergeml.settings.environment import Environment
     command = plugins.instantiate(plugins.COMMANDS, name)
     return command or Environment(REPO).model().commands()[name]()
 
 
 def _sections():
     """``(command,)`` or ``(command, sub)`` of everything with project-file options."""
-    from vergeml.env import Environment
+    from vergeml.settings.environment import Environment
     names = plugins.names(plugins.COMMANDS) + sorted(Environment(REPO).model().commands())
     found = []
     for command in map(_command, names):
@@ -58,8 +58,8 @@ def _sections():
 
 def test_example_project_file_shows_every_option():
     """Each option a project file may set appears in the example, set or commented out."""
-    from vergeml.cli import command_options
-    from vergeml.config import GLOBAL_OPTIONS
+    from vergeml.cli.main import command_options
+    from vergeml.settings.project_settings import GLOBAL_OPTIONS
     text = (REPO / "vergeml.yaml.example").read_text()
     missing = [o.name for o in GLOBAL_OPTIONS if o.yaml and f"{o.name}:" not in text]
     for path in _sections():
@@ -71,7 +71,7 @@ def test_example_project_file_shows_every_option():
 
 @pytest.mark.parametrize("path", _sections())
 def test_example_project_file_sections_validate(example, path):
-    from vergeml.cli import command_options
+    from vergeml.cli.main import command_options
     options = command_options(_command(path[0]), path[1] if len(path) > 1 else None)
     parent = example.section(*path[:-1]) if len(path) > 1 else example.data
     assert isinstance(parent.get(path[-1]), dict), \

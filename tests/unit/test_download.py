@@ -14,7 +14,7 @@ from PIL import Image
 
 from vergeml.commands.download import DownloadCommand, resolve_dataset
 from vergeml.downloads import catalog, http
-from vergeml.downloads.base import extract
+from vergeml.downloads.download_base import extract
 from vergeml.errors import UsageError, VergeMLError
 
 from tests.unit.download_helpers import make_tar, make_zip, run_download
@@ -67,7 +67,7 @@ def test_extract_deletes_an_archive_with_a_broken_deflate_stream(tmp_path):
 
 def test_extract_keeps_the_archive_when_writing_fails(tmp_path, monkeypatch):
     import errno
-    from vergeml.downloads import base
+    from vergeml.downloads import download_base as base
     archive = tmp_path / "ok.zip"
     archive.write_bytes(make_zip({"a.txt": b"a"}))
 
@@ -138,7 +138,7 @@ def test_missing_and_unknown_dataset():
 
 
 def test_every_registered_dataset_loads():
-    from vergeml import plugins
+    from vergeml.plugins import registry as plugins
 
     names = plugins.names(plugins.DOWNLOADS)
     assert names == ["cats-and-dogs", "digits", "dogs", "ham10000", "unique-objects"]

@@ -6,7 +6,7 @@ from tests.unit.test_data_helpers import image_project, make_env
 from vergeml.data import load_dataset
 from vergeml.errors import VergeMLError
 from vergeml.instances.listing import DEFAULT_COLUMNS, default_columns, render_table
-from vergeml.models.imagenet.training import _check_dataset
+from vergeml.models.imagenet.training.train import _check_dataset
 
 
 def test_too_few_images_for_a_validation_split_is_a_one_line_error(tmp_path):

@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from vergeml import runtimes
+from vergeml.runtimes import export_formats as runtimes
 from vergeml.errors import UsageError, VergeMLError
-from vergeml.models.imagenet import export as export_module
+from vergeml.models.imagenet.export import exporter as export_module
 
 
 def test_parse_formats_comma_list_in_order_once_each():

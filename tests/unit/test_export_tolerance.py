@@ -4,8 +4,8 @@ class on every image stays the hard check."""
 import numpy as np
 import pytest
 
-from vergeml import runtimes
-from vergeml.models.imagenet import export as export_module
+from vergeml.runtimes import export_formats as runtimes
+from vergeml.models.imagenet.export import exporter as export_module
 
 
 def _probabilities(rows=64, classes=10, seed=0):

@@ -3,14 +3,15 @@ import pytest
 import yaml
 
 from vergeml.errors import ConfigError, UsageError
-from vergeml.grid import GRID_OPTIONS, axes, combinations, describe, plan, sample
-from vergeml.grid_run import run_grid
+from vergeml.grid.grid_plan import GRID_OPTIONS, axes, combinations, describe, plan, sample
+from vergeml.grid.grid_runner import run_grid
 from vergeml.instances import create_instance, scan_instances
 from vergeml.instances.grid_listing import best_first, best_line, grid_columns, grid_rows
 from vergeml.instances.listing import Row
-from vergeml.models.imagenet.options import TRAIN_OPTIONS
-from vergeml.options import Option, OptionSet, OptionValueError
+from vergeml.models.imagenet.imagenet_options import TRAIN_OPTIONS
+from vergeml.settings.option import Option, OptionValueError
 
+from vergeml.settings.option_set import OptionSet
 OPTIONS = TRAIN_OPTIONS + GRID_OPTIONS
 
 
@@ -197,7 +198,7 @@ def test_unknown_grid_id_is_a_usage_error(tmp_path):
 
 
 def test_a_huge_grid_is_refused_before_listing_it():
-    from vergeml.grid import MAX_RUNS, plan
+    from vergeml.grid.grid_plan import MAX_RUNS, plan
     options = [Option(n, type="int", rule=">0") for n in ("a", "b", "c", "d", "e")]
     args = {o.name: list(range(1, 13)) for o in options}  # 12**5 = 248,832 runs
     with pytest.raises(UsageError, match=f"a grid of 248,832 runs is more than {MAX_RUNS:,}"):
@@ -208,7 +209,7 @@ def test_a_huge_grid_is_refused_before_listing_it():
 
 
 def test_drawn_runs_are_the_same_as_sampling_the_full_list():
-    from vergeml.grid import _combination
+    from vergeml.grid.grid_plan import _combination
     grid_axes = {"epochs": list(range(1, 11)), "layers": [1, 2, 3], "dropout": [0.1, 0.2]}
     combos = combinations(grid_axes)
     assert [_combination(grid_axes, i) for i in range(len(combos))] == combos

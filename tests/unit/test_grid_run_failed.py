@@ -44,5 +44,5 @@ def test_other_errors_still_stop_the_grid(tmp_path):
 
 
 def run_grid_with(args, folder, train):
-    from vergeml.grid_run import run_grid
+    from vergeml.grid.grid_runner import run_grid
     return run_grid(args, FakeEnv(folder), train, OPTIONS)

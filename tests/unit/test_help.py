@@ -3,12 +3,12 @@ import re
 
 import pytest
 
-from vergeml import glossary
+from vergeml.cli import glossary
 from vergeml.commands.list import ListCommand
 from vergeml.commands.new import NewCommand
-from vergeml.config import GLOBAL_OPTIONS
-from vergeml.help_text import show_default
-from vergeml.models.imagenet.options import TRAIN_OPTIONS
+from vergeml.settings.project_settings import GLOBAL_OPTIONS
+from vergeml.cli.help_text import show_default
+from vergeml.models.imagenet.imagenet_options import TRAIN_OPTIONS
 
 BUILTIN = ("download", "help", "list", "new", "plot", "preprocess", "run")
 MODEL_COMMANDS = ("export", "predict", "resume", "train")

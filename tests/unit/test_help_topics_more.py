@@ -4,7 +4,7 @@ well as the operation of that name."""
 import pytest
 
 from tests.unit.test_help import flat, ml_help  # noqa: F401 - ml_help is a fixture
-from vergeml import glossary
+from vergeml.cli import glossary
 
 
 @pytest.mark.parametrize("topic, term, mentions", [

@@ -5,10 +5,10 @@ import yaml
 from sklearn.metrics import precision_recall_fscore_support
 
 from vergeml.commands.list import ListCommand
-from vergeml.config import GLOBAL_OPTIONS
-from vergeml.env import Environment
-from vergeml.models.imagenet import evaluation
-from vergeml.spelling import stored_key
+from vergeml.settings.project_settings import GLOBAL_OPTIONS
+from vergeml.settings.environment import Environment
+from vergeml.models.imagenet.training import evaluation
+from vergeml.settings.spelling import stored_key
 
 LABELS = ["cat", "dog", "Tabby Cat"]
 Y_TRUE = np.array([0, 0, 1, 1, 2, 2, 2, 0])

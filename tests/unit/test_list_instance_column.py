@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from vergeml.commands.list import ListCommand
-from vergeml.config import GLOBAL_OPTIONS
-from vergeml.env import Environment
+from vergeml.settings.project_settings import GLOBAL_OPTIONS
+from vergeml.settings.environment import Environment
 
 
 @pytest.fixture

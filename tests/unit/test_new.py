@@ -2,9 +2,9 @@
 import pytest
 import yaml
 
-from vergeml.config import load_project_file
+from vergeml.settings.project_settings import load_project_file
 from vergeml.models.imagenet.commands import TrainCommand
-from vergeml.models.imagenet.options import TRAIN_OPTIONS
+from vergeml.models.imagenet.imagenet_options import TRAIN_OPTIONS
 
 
 @pytest.fixture

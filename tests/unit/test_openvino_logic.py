@@ -3,11 +3,11 @@ import types
 
 import pytest
 
-from vergeml import runtimes
+from vergeml.runtimes import export_formats as runtimes
 from vergeml.errors import ConfigError, VergeMLError
-from vergeml.models.imagenet import openvino_features
-from vergeml.models.imagenet.feature_cache import feature_stage
-from vergeml.models.imagenet.options import TRAIN_OPTIONS
+from vergeml.models.imagenet.extraction import openvino_features
+from vergeml.models.imagenet.extraction.feature_cache import feature_stage
+from vergeml.models.imagenet.imagenet_options import TRAIN_OPTIONS
 
 
 def _absent(name):
@@ -62,7 +62,7 @@ def test_f32_is_always_asked_for():
 
 
 def test_unknown_runtime_is_a_config_error():
-    from vergeml.models.imagenet.features import FeatureExtractor
+    from vergeml.models.imagenet.extraction.features import FeatureExtractor
     with pytest.raises(ConfigError, match="unknown runtime 'onnx'"):
         FeatureExtractor("mobilenet", alpha=0.25, size=96, weights="none", runtime="onnx")
 

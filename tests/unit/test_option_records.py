@@ -1,10 +1,10 @@
-"""The small value classes of the settings: :class:`~vergeml.options.Option` (a frozen
-dataclass), :class:`~vergeml.config.ProjectFile` and :data:`~vergeml.config.Mark`:
+"""The small value classes of the settings: :class:`~vergeml.settings.option.Option` (a frozen
+dataclass), :class:`~vergeml.settings.project_settings.ProjectFile` and :data:`~vergeml.settings.project_settings.Mark`:
 constructor, repr, equality, hashing, immutability."""
 import pytest
 
-from vergeml.config import Mark, ProjectFile
-from vergeml.options import Option
+from vergeml.settings.project_settings import Mark, ProjectFile
+from vergeml.settings.option import Option
 
 
 def test_option_is_a_frozen_dataclass():

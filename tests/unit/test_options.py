@@ -1,11 +1,13 @@
-"""Option declarations: conversion, constraints, messages and precedence (vergeml.options)."""
+"""Option declarations: conversion, constraints, messages and precedence (vergeml.settings.option)."""
 import pytest
 
-from vergeml.config import load_project_file
+from vergeml.settings.project_settings import load_project_file
 from vergeml.errors import ConfigError
-from vergeml.models.imagenet.options import TRAIN_OPTIONS
-from vergeml.options import Option, OptionSet, OptionValueError, canonical
+from vergeml.models.imagenet.imagenet_options import TRAIN_OPTIONS
+from vergeml.settings.option import Option, OptionValueError
+from vergeml.settings.spelling import canonical
 
+from vergeml.settings.option_set import OptionSet
 EPOCHS = Option("epochs", default=5, type="int", rule=">0", help="How many epochs.")
 RATE = Option("learning-rate", default=0.0001, type="float", rule=">0", help="Step size.")
 DECAY = Option("decay", default=0.0, type="float", rule=">=0")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from vergeml.errors import VergeMLError
-from vergeml.models.imagenet import pixel_batches
-from vergeml.models.imagenet.pixel_batches import AHEAD, iter_pixel_batches
+from vergeml.models.imagenet.extraction import pixel_batches
+from vergeml.models.imagenet.extraction.pixel_batches import AHEAD, iter_pixel_batches
 
 HANG = 30  # seconds: only ever reached when the code under test is broken
 

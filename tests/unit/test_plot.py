@@ -8,7 +8,7 @@ import yaml
 from PIL import Image
 
 from vergeml.errors import VergeMLError
-from vergeml.plots.plugins import ConfusionMatrixPlot
+from vergeml.plots.plot_commands import ConfusionMatrixPlot
 
 from tests.unit.plot_helpers import DIGITS, make_predictions, plot, trainings  # noqa: F401
 # (trainings: a fixture)

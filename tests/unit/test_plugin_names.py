@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from vergeml import plugins
+from vergeml.plugins import registry as plugins
 
 
 @pytest.fixture

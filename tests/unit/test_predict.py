@@ -10,7 +10,7 @@ from vergeml.errors import VergeMLError
 
 
 def test_openapi_shows_a_fractional_body_limit():
-    from vergeml.models.imagenet.options import PREDICT_OPTIONS
+    from vergeml.models.imagenet.imagenet_options import PREDICT_OPTIONS
     from vergeml.services.rest import MB, openapi_spec
     predictor = SimpleNamespace(name="tiny-tron", labels=["a", "b"], options=PREDICT_OPTIONS,
                                 defaults={"resize": "fill"})
@@ -23,7 +23,7 @@ def test_openapi_shows_a_fractional_body_limit():
 
 def test_backend_reports_a_missing_tensorflow(monkeypatch):
     import sys
-    from vergeml import backend
+    from vergeml.runtimes import tensorflow_setup as backend
     monkeypatch.setattr(backend, "_loaded", None)
     monkeypatch.setitem(sys.modules, "keras", None)  # import keras -> ImportError
     with pytest.raises(VergeMLError, match="cannot import TensorFlow/Keras") as info:

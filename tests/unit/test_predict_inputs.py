@@ -7,8 +7,8 @@ import yaml
 from PIL import Image
 
 from vergeml.commands.predict import PredictCommand
-from vergeml.env import Environment
-from vergeml.model import Predictor
+from vergeml.settings.environment import Environment
+from vergeml.models.model_base import Predictor
 
 
 class FakePredictor(Predictor):
@@ -58,7 +58,7 @@ def run_predict(project, capsys, monkeypatch, *files, **options):
 
 
 def test_input_problems_are_found_without_decoding(project):
-    from vergeml.inputs import input_problem
+    from vergeml.cli.inputs import input_problem
     assert input_problem("good.png") is None
     assert input_problem("missing.jpg") == "No such file or directory"
     assert input_problem("folder") == "is a directory"

@@ -23,7 +23,7 @@ def test_an_empty_split_is_an_error_and_writes_nothing(tmp_path, capsys):
 
 
 def test_all_splits_empty_is_named_in_one_line(tmp_path):
-    from vergeml.data.export import _empty
+    from vergeml.data.preprocess_export import _empty
     assert _empty(("val",)) == "the val split is empty"
     assert _empty(("train", "val", "test")) == "the train, val and test splits are empty"
 

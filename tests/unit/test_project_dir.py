@@ -1,5 +1,5 @@
 """Finding the project from a folder inside it (issue 30, item 9), as git finds ``.git``."""
-from vergeml.config import find_project_dir
+from vergeml.settings.project_settings import find_project_dir
 
 
 def test_the_nearest_folder_with_a_project_file(tmp_path):

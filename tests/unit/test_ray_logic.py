@@ -13,10 +13,12 @@ import pytest
 
 from tests.unit.test_data_helpers import BASE, image_project, make_env
 from tests.unit.test_data_mnist import mnist_project
-from vergeml.config import GLOBAL_OPTIONS
+from vergeml.settings.project_settings import GLOBAL_OPTIONS
 from vergeml.data import Cache, load_dataset
 from vergeml.errors import ConfigError, VergeMLError
-from vergeml.models.imagenet import feature_cache, ray_cluster, ray_engine
+from vergeml.models.imagenet.extraction import feature_cache
+from vergeml.models.imagenet.extraction import ray_cluster
+from vergeml.models.imagenet.extraction import ray_engine
 
 DRIVER, OTHER = "driver-node", "other-node"
 

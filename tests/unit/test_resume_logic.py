@@ -5,11 +5,11 @@ import pytest
 
 from vergeml.errors import UsageError
 from vergeml.instances import create_instance
-from vergeml.models.imagenet import pipeline
-from vergeml.models.imagenet.options import TRAIN_OPTIONS
-from vergeml.models.imagenet.resume import _check_status, resumed_args
-from vergeml.models.imagenet.run_state import RunState
-from vergeml.spelling import stored_key
+from vergeml.models.imagenet.training import pipeline
+from vergeml.models.imagenet.imagenet_options import TRAIN_OPTIONS
+from vergeml.models.imagenet.training.resume import _check_status, resumed_args
+from vergeml.models.imagenet.training.run_state import RunState
+from vergeml.settings.spelling import stored_key
 
 DEFAULTS = {o.name: o.default for o in TRAIN_OPTIONS}
 RUN = {**DEFAULTS, "architecture": "mobilenet", "alpha": 0.25, "size": 32, "epochs": 2,

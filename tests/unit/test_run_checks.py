@@ -2,13 +2,13 @@
 and one warning line for each option that has no effect."""
 import pytest
 
-from vergeml import backend
-from vergeml.config import ProjectFile
+from vergeml.runtimes import tensorflow_setup as backend
+from vergeml.settings.project_settings import ProjectFile
 from vergeml.data.split import SplitSpec
-from vergeml.env import Environment
+from vergeml.settings.environment import Environment
 from vergeml.errors import ConfigError, VergeMLError
-from vergeml.models.imagenet.run_checks import DEFAULTS, check_runs
-from vergeml.models.imagenet.training import _check_dataset
+from vergeml.models.imagenet.training.run_checks import DEFAULTS, check_runs
+from vergeml.models.imagenet.training.train import _check_dataset
 
 RUN = {**DEFAULTS, "architecture": "mobilenet", "alpha": 0.25, "size": 32, "weights": "none"}
 

@@ -6,7 +6,7 @@ import os
 import pytest
 import yaml
 
-from vergeml.config import load_project_file
+from vergeml.settings.project_settings import load_project_file
 from vergeml.instances import Instance
 
 

@@ -1,7 +1,7 @@
 """A run's stored data settings and sample record: what a resumed run rebuilds from."""
-from vergeml.config import ProjectFile
+from vergeml.settings.project_settings import ProjectFile
 from vergeml.data.run_settings import run_environment, stored_settings, typed_conflicts
-from vergeml.env import Environment
+from vergeml.settings.environment import Environment
 from vergeml.instances import create_instance
 from vergeml.instances.sample_record import compare, read_record, record_path, write_record
 

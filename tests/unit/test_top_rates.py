@@ -1,9 +1,9 @@
 """learning-rate and fine-tune-learning-rate auto (issue 14's defaults of the top)."""
 import pytest
 
-from vergeml.models.imagenet.fine_tune import fine_tune_rate
-from vergeml.models.imagenet.options import TRAIN_OPTIONS
-from vergeml.models.imagenet.top import (AUTO_FINE_TUNE_LEARNING_RATE, AUTO_L2_C,
+from vergeml.models.imagenet.training.fine_tune import fine_tune_rate
+from vergeml.models.imagenet.imagenet_options import TRAIN_OPTIONS
+from vergeml.models.imagenet.training.head import (AUTO_FINE_TUNE_LEARNING_RATE, AUTO_L2_C,
                                          AUTO_LEARNING_RATE, resolve_l2, resolve_learning_rates)
 
 DEFAULTS = {o.name: o.default for o in TRAIN_OPTIONS}

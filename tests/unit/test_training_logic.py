@@ -6,7 +6,7 @@ import pytest
 
 def test_test_metrics_match_sklearn():
     from sklearn.metrics import log_loss, roc_auc_score
-    from vergeml.models.imagenet.evaluation import test_metrics
+    from vergeml.models.imagenet.training.evaluation import test_metrics
     rng = np.random.default_rng(0)
     y = np.array([0, 1, 2, 2, 1, 0, 1, 2])
     p = rng.dirichlet(np.ones(3), size=len(y))
@@ -17,7 +17,7 @@ def test_test_metrics_match_sklearn():
 
 
 def test_auc_is_left_out_when_a_class_is_missing_from_test():
-    from vergeml.models.imagenet.evaluation import test_metrics
+    from vergeml.models.imagenet.training.evaluation import test_metrics
     y = np.array([0, 0, 1, 1])
     p = np.array([[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.3, 0.6, 0.1]])
     metrics = test_metrics(y, p, 3)

@@ -1,9 +1,9 @@
 """``ml download:<dataset>``: fetch a data set into the samples directory."""
-from vergeml import plugins
-from vergeml.command import Command
+from vergeml.plugins import registry as plugins
+from vergeml.commands.command_base import Command
 from vergeml.errors import UsageError
-from vergeml.options import Option
-from vergeml.suggest import suggestion
+from vergeml.settings.option import Option
+from vergeml.settings.suggest import suggestion
 
 
 class DownloadCommand(Command):

@@ -1,9 +1,9 @@
 """``ml help``: the overview, commands, options, topics and the glossary.
 
-The text itself is built by :mod:`vergeml.help_text`.
+The text itself is built by :mod:`vergeml.cli.help_text`.
 """
-from vergeml.command import OPTIONAL_INSTANCE, Command
-from vergeml.options import Option
+from vergeml.commands.command_base import OPTIONAL_INSTANCE, Command
+from vergeml.settings.option import Option
 
 
 class HelpCommand(Command):
@@ -22,7 +22,7 @@ class HelpCommand(Command):
                 "ml help -a")
 
     def run(self, args, env):
-        from vergeml.help_text import all_topics, find_topic, overview  # noqa: PLC0415 (lazy)
+        from vergeml.cli.help_text import all_topics, find_topic, overview  # noqa: PLC0415 (lazy)
         topic = " ".join(args.get("topic") or [])
         if args.get("all"):
             print(all_topics(env))

@@ -6,8 +6,8 @@ logic is in :mod:`vergeml.instances.listing`.
 """
 import sys
 
-from vergeml.command import NO_INSTANCE, Command
-from vergeml.options import Option
+from vergeml.commands.command_base import NO_INSTANCE, Command
+from vergeml.settings.option import Option
 
 EMPTY_HINT = "no trainings yet: run ml train"
 NO_MATCH_HINT = "no instances match the filters"

@@ -1,11 +1,11 @@
 """``ml new <dir>``: scaffold a project folder."""
 from pathlib import Path
 
-from vergeml.command import Command
-from vergeml.config import PROJECT_FILE
+from vergeml.commands.command_base import Command
+from vergeml.settings.project_settings import PROJECT_FILE
 from vergeml.errors import UsageError, VergeMLError
 from vergeml.fileutil import atomic_write_text
-from vergeml.options import Option
+from vergeml.settings.option import Option
 
 GITIGNORE = ".cache/\ntrainings/\n"
 

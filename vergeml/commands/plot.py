@@ -1,11 +1,11 @@
 """``ml @name plot:roc|pr|confusion-matrix``: charts of the stored test-split predictions.
 
-The kinds are ``vergeml.plot`` plugins (:mod:`vergeml.plots.plugins`); this
+The kinds are ``vergeml.plot`` plugins (:mod:`vergeml.plots.plot_commands`); this
 command only dispatches to them, so loading it for ``ml help`` imports no
 plotting library.
 """
-from vergeml import plugins
-from vergeml.command import Command, ONE_INSTANCE
+from vergeml.plugins import registry as plugins
+from vergeml.commands.command_base import Command, ONE_INSTANCE
 
 
 class PlotCommand(Command):

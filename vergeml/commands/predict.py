@@ -3,16 +3,16 @@ import json
 import os
 import sys
 
-from vergeml.command import ONE_INSTANCE, Command
+from vergeml.commands.command_base import ONE_INSTANCE, Command
 from vergeml.console import warn
 from vergeml.errors import VergeMLError
-from vergeml.inputs import expand_paths, input_problem
-from vergeml.model import LABELS_OPTION
-from vergeml.options import Option
+from vergeml.cli.inputs import expand_paths, input_problem
+from vergeml.models.model_base import LABELS_OPTION
+from vergeml.settings.option import Option
 
 
 class PredictCommand(Command):
-    """Classify image files with the instance's predictor (:class:`vergeml.model.Predictor`).
+    """Classify image files with the instance's predictor (:class:`vergeml.models.model_base.Predictor`).
 
     A model plugin subclasses it to add its per-request options (``resize``).
     """

@@ -1,11 +1,11 @@
 """``ml preprocess``: write the samples after the preprocessing operations to a folder.
 
-The writing is done by :mod:`vergeml.data.export`.
+The writing is done by :mod:`vergeml.data.preprocess_export`.
 """
 from pathlib import Path
 
-from vergeml.command import Command
-from vergeml.options import Option
+from vergeml.commands.command_base import Command
+from vergeml.settings.option import Option
 
 
 class PreprocessCommand(Command):
@@ -26,7 +26,7 @@ class PreprocessCommand(Command):
 
     def run(self, args, env):
         # Imported here: the writer needs NumPy and tqdm, which 'ml help' must not load.
-        from vergeml.data.export import export_samples
+        from vergeml.data.preprocess_export import export_samples
         out = Path(env.project_dir, args.get("directory") or "pre")
         splits = ("train", "val", "test") if args.get("split", "all") == "all" else (args["split"],)
         export_samples(env, out, splits, args.get("num-samples"))

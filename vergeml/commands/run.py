@@ -3,9 +3,9 @@
 The services themselves live in :mod:`vergeml.services`; these are the thin
 command adapters registered under the ``vergeml.run`` entry points.
 """
-from vergeml import plugins
-from vergeml.command import ANY_INSTANCES, ONE_INSTANCE, Command
-from vergeml.options import Option
+from vergeml.plugins import registry as plugins
+from vergeml.commands.command_base import ANY_INSTANCES, ONE_INSTANCE, Command
+from vergeml.settings.option import Option
 
 
 class RunCommand(Command):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vergeml.data import images
 from vergeml.data.cache import Cache, input_stage
-from vergeml.data.config import parse_data_config
+from vergeml.data.data_section import parse_data_config
 from vergeml.data.fingerprint import FileIndex, Fingerprint, printable, sample_key
 from vergeml.data.processing import Processing, encode_png, read_checked
 from vergeml.data.split import SPLITS, SplitItem, SplitSpec, parse_split, report_duplicates
@@ -21,8 +21,8 @@ from vergeml.data.split_memory import remembered_splits
 from vergeml.data.store import Store
 from vergeml.console import warn
 from vergeml.errors import ConfigError, VergeMLError
-from vergeml.options import first_set
-from vergeml.suggest import suggestion
+from vergeml.settings.option import first_set
+from vergeml.settings.suggest import suggestion
 
 MAX_LISTED = 10
 
@@ -66,7 +66,7 @@ class Dataset:
     Build it with :func:`load_dataset`.
 
     Args:
-        config: the parsed ``data:`` section (:class:`vergeml.data.config.DataConfig`).
+        config: the parsed ``data:`` section (:class:`vergeml.data.data_section.DataConfig`).
         labels: class names.
         samples: dict split -> list of :class:`Sample`.
         fingerprint: digest of the samples and their preprocessing.
@@ -202,7 +202,7 @@ def load_dataset(env, skip_bad=False, progress=True, assignment=None):
     """Scan, check, split and fingerprint the samples of a project.
 
     Args:
-        env: the :class:`vergeml.env.Environment`.
+        env: the :class:`vergeml.settings.environment.Environment`.
         skip_bad: skip unreadable images with a warning instead of stopping.
         progress: show a progress bar while checking many new files.
         assignment: ``{relpath: split}`` to use for the samples-directory

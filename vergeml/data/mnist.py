@@ -25,7 +25,7 @@ from PIL import Image
 from vergeml.data import images
 from vergeml.data.sources import ScanResult, Source
 from vergeml.errors import ConfigError, VergeMLError
-from vergeml.options import Option
+from vergeml.settings.option import Option
 
 # (split, images file, labels file) name stems; Kaggle's copies use a dot before idx.
 PARTS = (("train", "train-images", "train-labels"), ("test", "t10k-images", "t10k-labels"))

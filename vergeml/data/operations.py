@@ -11,11 +11,13 @@ draws.
 Operations are plugins (entry-point group ``vergeml.operation``); a
 third-party op is a class with the same attributes.
 """
-from vergeml import plugins
+from vergeml.plugins import registry as plugins
 from vergeml.data.formats import RESIZE_MODES
 from vergeml.errors import ConfigError, VergeMLError
-from vergeml.options import Configurable, Option, OptionSet, located
-from vergeml.suggest import suggestion
+from vergeml.settings.locations import located
+from vergeml.settings.option import Option
+from vergeml.settings.option_set import Configurable, OptionSet
+from vergeml.settings.suggest import suggestion
 
 # The names of vergeml.data.images.METHODS, here so that ``ml help resize``
 # imports neither Pillow nor NumPy; tests/unit check both agree.
@@ -33,7 +35,7 @@ class Operation(Configurable):
     Attributes:
         name: the ``op:`` value in vergeml.yaml.
         description: one line for ``ml help``.
-        options: tuple of :class:`vergeml.options.Option`.
+        options: tuple of :class:`vergeml.settings.option.Option`.
         topic: help section (``image`` or ``general``).
         changes_pixels: False for ops that only change how many samples there
             are (``augment``); they stay out of the cache keys.

@@ -1,7 +1,7 @@
 """How a sample's bytes become the pixels a model sees: read, decode, operations, fit.
 
 :meth:`vergeml.data.Dataset.load_image` runs these steps in this process;
-the Ray engine (:mod:`vergeml.models.imagenet.ray_worker`) runs the same
+the Ray engine (:mod:`vergeml.models.imagenet.extraction.ray_worker`) runs the same
 :class:`Processing` on a cluster node, from the bytes the driver's node read.
 One code path, so both give identical pixels, hence identical features.
 (A source without files, such as MNIST, is shipped as PNG: lossless.)

@@ -5,15 +5,15 @@ A run's data is decided by a few global options (:data:`DATA_SETTINGS`) and
 the project file's ``data:`` section (input, preprocessing, cache mode).
 :func:`stored_settings` is what a new run keeps in ``data.yaml``;
 :func:`run_environment` gives ``ml @name resume`` an
-:class:`~vergeml.env.Environment` with those values back in place, whatever
+:class:`~vergeml.settings.environment.Environment` with those values back in place, whatever
 the project file or the command line now say; :func:`typed_conflicts` names
 a data setting typed on the resume command line that the run does not have.
 """
-from vergeml.config import ProjectFile
+from vergeml.settings.project_settings import ProjectFile
 from vergeml.data.split import parse_split
-from vergeml.env import Environment
+from vergeml.settings.environment import Environment
 from vergeml.errors import VergeMLError
-from vergeml.spelling import canonical, stored_key
+from vergeml.settings.spelling import canonical, stored_key
 
 # The global options that decide which samples a run has and how they are split.
 DATA_SETTINGS = ("random-seed", "val-split", "test-split", "samples-dir", "cache")
@@ -41,7 +41,7 @@ def run_environment(env, data):
             from ``env``.
 
     Returns:
-        A new :class:`~vergeml.env.Environment`.
+        A new :class:`~vergeml.settings.environment.Environment`.
     """
     stored = {canonical(k): v for k, v in (data.get("settings") or {}).items()}
     if "random_seed" in data:

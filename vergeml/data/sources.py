@@ -12,7 +12,8 @@ from pathlib import Path
 
 from vergeml.data.formats import IMAGE_EXTENSIONS, is_image_file
 from vergeml.errors import ConfigError, VergeMLError
-from vergeml.options import Configurable, Option
+from vergeml.settings.option import Option
+from vergeml.settings.option_set import Configurable
 from vergeml.console import warn
 
 
@@ -103,7 +104,7 @@ class Output(IOPlugin):
         """Arrays of samples, computing only what ``cache`` lacks.
 
         Args:
-            env: the :class:`vergeml.env.Environment` (project settings).
+            env: the :class:`vergeml.settings.environment.Environment` (project settings).
             dataset: the :class:`vergeml.data.dataset.Dataset`.
             samples: list of its :class:`~vergeml.data.dataset.Sample`.
             cache: an open :class:`vergeml.data.cache.Cache`.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from vergeml.console import warn
 from vergeml.data.formats import is_image_file
-from vergeml.downloads.base import MIRROR_VARIABLE, Download, RemoteFile, extract, find_dir
+from vergeml.downloads.download_base import MIRROR_VARIABLE, Download, RemoteFile, extract, find_dir
 
 MS_URL = ("https://download.microsoft.com/download/3/E/1/"
           "3E1C3F21-ECDB-4869-8368-6DEBA77B919F/kagglecatsanddogs_3367a.zip")

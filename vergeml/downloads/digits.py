@@ -8,7 +8,7 @@ import importlib.util
 import io
 from pathlib import Path
 
-from vergeml.downloads.base import Download
+from vergeml.downloads.download_base import Download
 
 
 class Digits(Download):

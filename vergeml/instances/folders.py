@@ -19,8 +19,8 @@ from vergeml.instances.list_index import read_summaries
 from vergeml.instances.liveness import hostname
 from vergeml.instances.metadata import read_instance
 from vergeml.instances.names import random_name
-from vergeml.spelling import stored_key
-from vergeml.suggest import suggestion
+from vergeml.settings.spelling import stored_key
+from vergeml.settings.suggest import suggestion
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 # A new name may not start with '-' (it reads as an option: ml @-x, --name -x) and

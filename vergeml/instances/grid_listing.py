@@ -1,11 +1,11 @@
 """``ml list --grid=ID``: the runs of one grid, best first, with the values that vary.
 
 A run of a grid has the top-level keys ``grid`` (the id) and ``grid_run``
-(its 1-based position) in ``data.yaml``, written by :mod:`vergeml.grid_run`.
+(its 1-based position) in ``data.yaml``, written by :mod:`vergeml.grid.grid_runner`.
 """
 from vergeml.errors import UsageError
 from vergeml.instances.listing import GRID_COLUMN as GRID_KEY, format_cell, sort_instances
-from vergeml.suggest import suggestion
+from vergeml.settings.suggest import suggestion
 
 RUN_KEY = "grid_run"
 # Best first: by test accuracy, then (no test split) validation accuracy.

@@ -16,8 +16,8 @@ from vergeml.errors import UsageError
 from vergeml.instances.instance import CANCELLED
 from vergeml.instances.model_column import COLUMN as MODEL_COLUMN, loose, model_value
 from vergeml.instances.table_render import github_columns
-from vergeml.spelling import stored_key
-from vergeml.suggest import suggestion
+from vergeml.settings.spelling import stored_key
+from vergeml.settings.suggest import suggestion
 
 DEFAULT_COLUMNS = ("instance", "model", "status", "training_start", "epoch", "batch",
                    "test_acc", "test_loss")
@@ -27,7 +27,7 @@ DEFAULT_COLUMNS = ("instance", "model", "status", "training_start", "epoch", "ba
 # frozen (top on cached features only) or fine-tuned (phase 2 ran): results.tuned
 TUNED_COLUMN = "tuned"
 SELECTION_COLUMN = "selection"
-GRID_COLUMN = "grid"  # the grid id of runs trained by a grid (vergeml.grid_run)
+GRID_COLUMN = "grid"  # the grid id of runs trained by a grid (vergeml.grid.grid_runner)
 
 # Column names that are not stored under the same key.
 _ALIASES = {"epoch": "epochs_done", "batch": "batch_size", "name": "instance",

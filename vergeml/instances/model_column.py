@@ -6,7 +6,7 @@ typed spelling when it names that backbone, and a filter matches either
 spelling: ``ml list model -eq resnet-50`` and ``model -eq resnet50`` find the
 same runs, because an architecture's Keras name is its name without hyphens.
 """
-from vergeml.spelling import canonical
+from vergeml.settings.spelling import canonical
 
 COLUMN = "model"
 

@@ -2,5 +2,5 @@
 
 :mod:`vergeml.plots.metrics` computes the numbers (scikit-learn),
 :mod:`vergeml.plots.drawing` draws them (matplotlib) and
-:mod:`vergeml.plots.plugins` holds the ``vergeml.plot`` sub-command plugins.
+:mod:`vergeml.plots.plot_commands` holds the ``vergeml.plot`` sub-command plugins.
 """

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from vergeml.console import warn
 from vergeml.errors import UsageError, VergeMLError
-from vergeml.suggest import suggestion
+from vergeml.settings.suggest import suggestion
 
 
 class Predictions:

@@ -25,8 +25,8 @@ from werkzeug.http import parse_accept_header, parse_options_header
 
 from vergeml import __version__
 from vergeml.errors import VergeMLError
-from vergeml.model import LABELS_OPTION
-from vergeml.options import OptionValueError
+from vergeml.models.model_base import LABELS_OPTION
+from vergeml.settings.option import OptionValueError
 from vergeml.services import has_display, http_url, stop_on_sigterm
 
 MB = 1024 * 1024
@@ -50,7 +50,7 @@ class RestApp:
     """The WSGI application.
 
     Args:
-        predictor: a loaded :class:`vergeml.model.Predictor` of any model
+        predictor: a loaded :class:`vergeml.models.model_base.Predictor` of any model
             plugin (may be set after construction, before serving).
         max_body: largest accepted request body, in bytes.
     """
@@ -368,7 +368,7 @@ def serve(name, load_predictor, host="127.0.0.1", port=2204, threads=4, max_body
 
     Args:
         name: the instance name, for messages.
-        load_predictor: zero-argument callable returning a :class:`vergeml.model.Predictor`;
+        load_predictor: zero-argument callable returning a :class:`vergeml.models.model_base.Predictor`;
             called once, after the port is bound.
         host: interface to listen on.
         port: TCP port (0 picks a free one).

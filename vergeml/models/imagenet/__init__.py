@@ -3,7 +3,7 @@
 Importing this package is cheap: TensorFlow and Keras are imported only when
 ``train`` or ``predict`` actually runs.
 """
-from vergeml.model import Model
+from vergeml.models.model_base import Model
 
 PROJECT_TEMPLATE = """\
 model: imagenet
@@ -38,11 +38,11 @@ class ImagenetModel(Model):
 
     def predictor(self, instance, settings=None, export=None):
         """The imagenet :class:`~vergeml.models.imagenet.predictor.Predictor` of an instance,
-        or with ``export`` its :class:`~vergeml.models.imagenet.export_predictor.ExportPredictor`
+        or with ``export`` its :class:`~vergeml.models.imagenet.export.export_predictor.ExportPredictor`
         (no TensorFlow import for the onnx, tflite and openvino formats)."""
         if export:
-            from vergeml.models.imagenet.export_predictor import ExportPredictor
-            from vergeml.runtimes import resolve_export
+            from vergeml.models.imagenet.export.export_predictor import ExportPredictor
+            from vergeml.runtimes.export_formats import resolve_export
             return ExportPredictor(instance, *resolve_export(str(instance.path), export))
         from vergeml.models.imagenet.predictor import Predictor
         return Predictor(instance, settings)

@@ -10,8 +10,8 @@ import warnings
 from dataclasses import dataclass
 
 from vergeml.errors import ConfigError
-from vergeml.spelling import canonical
-from vergeml.suggest import suggestion
+from vergeml.settings.spelling import canonical
+from vergeml.settings.suggest import suggestion
 
 
 class SizeWarning(UserWarning):

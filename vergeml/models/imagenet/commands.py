@@ -4,12 +4,12 @@ and ``ml @name export``.
 Thin: the work is in :mod:`.training`, :mod:`.predictor` and :mod:`.export`, imported only
 when a command runs (``ml help`` reads these classes).
 """
-from vergeml.command import ONE_INSTANCE, Command
+from vergeml.commands.command_base import ONE_INSTANCE, Command
 from vergeml.commands.predict import PredictCommand as GenericPredictCommand
-from vergeml.grid import GRID_OPTIONS
-from vergeml.models.imagenet.options import PREDICT_OPTIONS, TRAIN_OPTIONS
-from vergeml.options import Option
-from vergeml.runtimes import DEFAULT_FORMAT, FORMATS
+from vergeml.grid.grid_plan import GRID_OPTIONS
+from vergeml.models.imagenet.imagenet_options import PREDICT_OPTIONS, TRAIN_OPTIONS
+from vergeml.settings.option import Option
+from vergeml.runtimes.export_formats import DEFAULT_FORMAT, FORMATS
 
 
 class TrainCommand(Command):
@@ -22,16 +22,16 @@ class TrainCommand(Command):
         "list in vergeml.yaml) train a grid: one normal run per combination, one after\n"
         "another, sharing the feature cache; ml list --grid=ID compares them.")
     options = TRAIN_OPTIONS + GRID_OPTIONS
-    takes_grids = True  # the command line and vergeml.yaml may give lists (vergeml.grid)
+    takes_grids = True  # the command line and vergeml.yaml may give lists (vergeml.grid.grid_plan)
     examples = ("ml train", "ml train --learning-rate=0.005 --epochs=50",
                 "ml train --architecture=mobilenet --alpha=0.25 --size=96",
                 "ml train --learning-rate=0.001,0.01 --dropout=0.2,0.5")
 
     def run(self, args, env):
-        from vergeml.grid import plan
-        from vergeml.grid_run import run_grid
-        from vergeml.models.imagenet.run_checks import check_runs
-        from vergeml.models.imagenet.training import train
+        from vergeml.grid.grid_plan import plan
+        from vergeml.grid.grid_runner import run_grid
+        from vergeml.models.imagenet.training.run_checks import check_runs
+        from vergeml.models.imagenet.training.train import train
         if not args.get("resume"):  # a resumed run keeps the options it was checked with
             base, runs, _ = plan(args, self.options, env.random_seed)
             check_runs([{**base, **combo} for combo in runs], env)
@@ -57,7 +57,7 @@ class PredictCommand(GenericPredictCommand):
     def _predict(paths, args, env, instance):
         export = args.get("export")
         if args.get("runtime") == "openvino" and not export:
-            from vergeml.models.imagenet.openvino_predict import ensure_openvino_export
+            from vergeml.models.imagenet.export.openvino_export import ensure_openvino_export
             export = ensure_openvino_export(instance, env)
         if not export:
             return GenericPredictCommand._predict(paths, args, env, instance)
@@ -80,7 +80,7 @@ class ExportCommand(Command):
     examples = ("ml @nervous-tron export", "ml @nervous-tron export --format=tflite,onnx")
 
     def run(self, args, env):
-        from vergeml.models.imagenet.export import export
+        from vergeml.models.imagenet.export.exporter import export
         return export(args, env)
 
 
@@ -99,6 +99,6 @@ class ResumeCommand(Command):
     examples = ("ml @nervous-tron resume", "ml @nervous-tron resume --epochs=20")
 
     def run(self, args, env):
-        from vergeml.models.imagenet.training import resume_run
+        from vergeml.models.imagenet.training.train import resume_run
         typed = {k: v for k, v in args.items() if v is not None}
         return resume_run(env, env.instance_names[0], typed, explicit=tuple(typed))

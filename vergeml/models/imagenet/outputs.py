@@ -9,8 +9,8 @@ so it computes the features ``ml train`` would, and both share the cache.
 """
 from vergeml.console import warn
 from vergeml.data.sources import Output
-from vergeml.models.imagenet.options import FEATURE_OPTIONS
-from vergeml.options import OptionSet
+from vergeml.models.imagenet.imagenet_options import FEATURE_OPTIONS
+from vergeml.settings.option_set import OptionSet
 
 
 class ImageFeatures(Output):
@@ -32,18 +32,18 @@ class ImageFeatures(Output):
 
     def extractor(self, env):
         """The :class:`FeatureExtractor` of :meth:`settings` (built once)."""
-        from vergeml.models.imagenet.features import FeatureExtractor
+        from vergeml.models.imagenet.extraction.features import FeatureExtractor
         if env not in self._extractors:
             values = self.settings(env)
             self._extractors[env] = FeatureExtractor.from_options(values, env.random_seed)
         return self._extractors[env]
 
     def cache_stage(self, env):
-        from vergeml.models.imagenet.feature_cache import feature_stage
+        from vergeml.models.imagenet.extraction.feature_cache import feature_stage
         return feature_stage(self.extractor(env), self.settings(env)["resize"])
 
     def transform(self, env, dataset, samples, cache):
-        from vergeml.models.imagenet.feature_cache import sample_features
+        from vergeml.models.imagenet.extraction.feature_cache import sample_features
         return sample_features(dataset, self.extractor(env), samples, self.settings(env)["resize"],
                                cache, settings=env.settings, progress=False)
 

@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 
 from vergeml.errors import VergeMLError
-from vergeml.model import Predictor as BasePredictor
-from vergeml.models.imagenet.options import PREDICT_OPTIONS
+from vergeml.models.model_base import Predictor as BasePredictor
+from vergeml.models.imagenet.imagenet_options import PREDICT_OPTIONS
 
 BATCH_SIZE = 32
 # A JPEG is decoded at 1/2, 1/4 or 1/8 scale (Pillow's draft mode) while both sides stay
@@ -30,7 +30,7 @@ class Predictor(BasePredictor):
     Args:
         instance: a :class:`vergeml.instances.Instance`.
         settings: resolved global options (``--device`` ...) for
-            :func:`vergeml.backend.load`; None for the defaults.
+            :func:`vergeml.runtimes.tensorflow_setup.load`; None for the defaults.
     """
 
     options = PREDICT_OPTIONS
@@ -184,7 +184,7 @@ def _load_model(instance, settings=None):
     path = Path(instance.model_path)
     if not path.is_file():
         raise VergeMLError(f"model.keras not found: {path}", hint=_no_model_hint(instance))
-    from vergeml import backend
+    from vergeml.runtimes import tensorflow_setup as backend
     _, keras = backend.load(settings)
     try:
         return keras.saving.load_model(str(path), compile=False)
@@ -207,7 +207,7 @@ def _input_size(model, hyper):
 
 def _preprocess_function(hyper):
     """The backbone's ``preprocess_input``, as the backbone table names it."""
-    from vergeml import backend
+    from vergeml.runtimes import tensorflow_setup as backend
     from vergeml.models.imagenet.backbones import get_backbone, load_object
     backend.load()  # already loaded by _load_model; importing Keras quietly either way
     name = hyper.get("architecture")

@@ -151,7 +151,7 @@ def _download(name, url, missing_error):
     """
     if _offline_forced() or (not _uses_proxy() and not _online()):
         raise missing_error
-    from vergeml import backend
+    from vergeml.runtimes import tensorflow_setup as backend
     keras = backend.load()[1]
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)

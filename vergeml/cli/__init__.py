@@ -1,0 +1,1 @@
+"""The command line: parsing (``argv``), running (``main``), help, glossary, suggestions."""

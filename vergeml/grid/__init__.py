@@ -1,0 +1,1 @@
+"""Grids of training runs: planning the combinations, running them one by one."""

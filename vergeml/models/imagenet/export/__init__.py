@@ -1,0 +1,1 @@
+"""``ml @name export``: writing, checking and predicting through exports."""

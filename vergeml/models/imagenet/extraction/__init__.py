@@ -1,0 +1,1 @@
+"""Feature extraction engines: the local thread loader, OpenVINO, Ray; the feature cache."""

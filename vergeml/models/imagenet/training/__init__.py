@@ -1,0 +1,1 @@
+"""``ml train`` and ``ml @name resume``: data, head, phases, checkpoints, resume."""

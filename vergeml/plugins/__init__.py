@@ -1,0 +1,1 @@
+"""Plugin discovery: entry points read without importing plugins."""

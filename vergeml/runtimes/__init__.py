@@ -1,0 +1,1 @@
+"""What runs models: TensorFlow set-up, export formats and their runtimes, optional extras."""

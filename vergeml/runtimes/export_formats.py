@@ -1,0 +1,322 @@
+"""Exported models and the runtimes that run them (``ml @name export``, ``predict --export``).
+
+Pure data and small helpers: this module imports no TensorFlow, Keras or
+NumPy at module level (``ml help`` reads :data:`FORMATS`). Each runtime is
+imported only inside :func:`load_runtime`, so predicting through ``onnx`` or
+``tflite`` never imports TensorFlow.
+
+An export folder ``trainings/<name>/export/<format>/`` holds the model file
+(or the SavedModel folder) named by :data:`FORMATS`, ``labels.txt`` and
+``metadata.json``. Its model takes a batch of RGB images, ``n x size x size x
+3`` uint8 (0-255), and returns the class probabilities ``n x classes``; the
+backbone's preprocessing is inside the graph.
+"""
+import json
+import os
+from dataclasses import dataclass
+
+from vergeml.errors import UsageError, VergeMLError
+
+EXTRA_HINT = "pip install 'vergeml[export]'"
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One export format.
+
+    Args:
+        name: the ``--format`` value and the folder name under ``export/``.
+        artifact: the model file (or folder) inside the export folder.
+        modules: the modules the format needs beyond the base install
+            (the ``export`` extra), to write or to run it.
+    """
+
+    name: str
+    artifact: str
+    modules: tuple = ()
+
+
+FORMATS = {
+    "savedmodel": ExportFormat("savedmodel", "saved_model"),
+    "tflite": ExportFormat("tflite", "model.tflite", ("ai_edge_litert",)),
+    "onnx": ExportFormat("onnx", "model.onnx", ("onnxruntime", "tf2onnx", "onnx")),
+    "keras": ExportFormat("keras", "model.keras"),
+    # Run in f32 (INFERENCE_PRECISION_HINT): the CPU's default bf16 moves MobileNet ~20%.
+    "openvino": ExportFormat("openvino", "model.xml", ("openvino",)),
+}
+# The self-check's one rule, for every format: each probability within TOLERANCE of
+# the Keras model's, and the same top-1 class on every image (the hard check). float32
+# runtimes sum in other orders; the difference peaks at probabilities near 0.5 (it goes
+# with p(1-p)) and measured up to 9e-6 on four MobileNet digit models (every format,
+# 240 images) and 1.5e-5 on others (issue 30): 5e-5 leaves a margin of three.
+TOLERANCE = 5e-5
+DEFAULT_FORMAT = "savedmodel"
+# The modules needed only to run an export (predict), not to write one.
+RUN_MODULES = {"tflite": ("ai_edge_litert",), "onnx": ("onnxruntime",), "openvino": ("openvino",)}
+# Formats whose modules come with their own extra rather than ``export``.
+OWN_EXTRA = {"openvino": "pip install 'vergeml[openvino]'"}
+
+
+def parse_formats(value):
+    """The formats asked for by ``--format`` (a comma list or a list), in order, once each.
+
+    Raises:
+        UsageError: an unknown or empty format.
+    """
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    names = []
+    for item in (str(i).strip().lower() for i in items):
+        if not item:
+            continue
+        if item not in FORMATS:
+            raise UsageError(f"--format: unknown export format '{item}'",
+                             hint="choose from " + ", ".join(FORMATS))
+        if item not in names:
+            names.append(item)
+    if not names:
+        raise UsageError("--format: no export format given", hint="choose from " + ", ".join(FORMATS))
+    return names
+
+
+def missing_modules(modules, find_spec=None):
+    """The names of ``modules`` that cannot be imported (without importing them)."""
+    import importlib.util
+    find_spec = find_spec or importlib.util.find_spec
+    missing = []
+    for name in modules:
+        try:
+            found = find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def require_extra(fmt, action="export to", modules=None, find_spec=None):
+    """Raise a one-line error when the ``export`` extra a format needs is not installed.
+
+    Args:
+        fmt: a format name.
+        action: how the message begins: ``export to`` or ``predict with``.
+        modules: the modules to look for (default: every module of the format).
+    """
+    needed = FORMATS[fmt].modules if modules is None else modules
+    if missing_modules(needed, find_spec):
+        if fmt in OWN_EXTRA:
+            raise VergeMLError(f"{action} {fmt} needs the {fmt} extra: {OWN_EXTRA[fmt]}")
+        raise VergeMLError(f"{action} {fmt} needs the export extra: {EXTRA_HINT}")
+
+
+def resolve_export(instance_dir, value):
+    """The export folder and format named by ``predict --export``.
+
+    Args:
+        instance_dir: the instance folder.
+        value: a format name (``onnx``), ``export/<format>`` relative to the
+            instance folder, or the path of an export folder.
+
+    Returns:
+        ``(folder, format name)``.
+
+    Raises:
+        VergeMLError: no export there, or an unreadable ``metadata.json``.
+    """
+    text = str(value).strip().rstrip("/\\")
+    if text.lower() in FORMATS:
+        folder = os.path.join(instance_dir, "export", text.lower())
+    elif os.path.isabs(text):
+        folder = text
+    else:  # relative to the instance folder first (export/onnx), else to the current folder
+        inside = os.path.join(instance_dir, text)
+        folder = inside if os.path.isdir(inside) or not os.path.isdir(text) else text
+    meta = read_metadata(folder)
+    fmt = meta.get("format")
+    if fmt not in FORMATS:
+        raise VergeMLError(f"{folder}: metadata.json names no known format ({fmt!r})")
+    return folder, fmt
+
+
+def read_metadata(folder):
+    """The ``metadata.json`` of an export folder."""
+    path = os.path.join(folder, "metadata.json")
+    if not os.path.isfile(path):
+        raise VergeMLError(f"no export found in {folder} (metadata.json is missing)",
+                           hint="write one with 'ml @name export --format=...'")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            meta = json.load(handle)
+    except (OSError, ValueError) as err:
+        raise VergeMLError(f"cannot read {path}: {err}") from None
+    if not isinstance(meta, dict):
+        raise VergeMLError(f"cannot read {path}: not a JSON object")
+    return meta
+
+
+def read_labels(folder):
+    """The ``labels.txt`` of an export folder, one label a line."""
+    path = os.path.join(folder, "labels.txt")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            labels = [line.rstrip("\n") for line in handle if line.strip()]
+    except OSError as err:
+        raise VergeMLError(f"cannot read {path}: {err.strerror or err}") from None
+    if not labels:
+        raise VergeMLError(f"no labels in {path}")
+    return labels
+
+
+def metadata(fmt, labels, size, resize, architecture, variant, version, test_acc, check):
+    """The content of ``metadata.json`` (a dict)."""
+    return {"format": fmt, "file": FORMATS[fmt].artifact, "labels": list(labels),
+            "input": {"shape": [None, size, size, 3], "dtype": "uint8", "range": [0, 255],
+                      "channels": "RGB"},
+            "output": {"shape": [None, len(labels)], "meaning": "class probabilities"},
+            "size": size, "resize": resize, "architecture": architecture, "variant": variant,
+            "ml_version": version, "test_acc": test_acc, "check": check}
+
+
+def compare(reference, got, tolerance=TOLERANCE):
+    """Compare exported probabilities with the Keras model's.
+
+    The top-1 label must be the same on every image. An image where the Keras
+    model's own two best classes are closer than ``tolerance`` is a tie: the
+    export may pick either of the tied classes (counted in ``ties``).
+
+    Args:
+        reference, got: ``n x classes`` arrays (anything NumPy accepts).
+        tolerance: the largest accepted absolute difference (:data:`TOLERANCE`).
+
+    Returns:
+        ``{"images", "max_abs_diff", "top1_mismatches", "ties", "tolerance", "passed"}``
+        (and ``problem`` when the shapes differ).
+    """
+    import numpy as np
+    ref = np.asarray(reference, dtype=np.float64)
+    out = np.asarray(got, dtype=np.float64)
+    count = int(ref.shape[0]) if ref.ndim else 0
+    if ref.shape != out.shape or ref.ndim != 2:
+        return {"images": count, "max_abs_diff": float("inf"), "top1_mismatches": count,
+                "ties": 0, "tolerance": tolerance, "passed": False,
+                "problem": f"output shape {out.shape}, expected {ref.shape}"}
+    diff = float(np.abs(ref - out).max()) if ref.size else 0.0
+    if not np.isfinite(out).all():
+        diff = float("inf")
+    rows = np.arange(count)
+    want, pick = ref.argmax(axis=1), out.argmax(axis=1)
+    differ = want != pick
+    tied = differ & (ref[rows, want] - ref[rows, pick] <= tolerance)
+    mismatches = int((differ & ~tied).sum())
+    return {"images": count, "max_abs_diff": diff, "top1_mismatches": mismatches,
+            "ties": int(tied.sum()), "tolerance": tolerance,
+            "passed": mismatches == 0 and diff <= tolerance}
+
+
+def load_runtime(folder, fmt, threads=None):
+    """A callable ``run(batch) -> probabilities`` for an export, through its own runtime.
+
+    ``batch`` is an ``n x size x size x 3`` uint8 array. onnx and tflite
+    import no TensorFlow; savedmodel and keras do.
+    """
+    path = os.path.join(folder, FORMATS[fmt].artifact)
+    if not os.path.exists(path):
+        raise VergeMLError(f"export file missing: {path}")
+    require_extra(fmt, "predict with", RUN_MODULES.get(fmt, ()))
+    try:
+        return _LOADERS[fmt](path, threads)
+    except VergeMLError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a damaged export is a user-level failure
+        raise VergeMLError(f"cannot load {path}: {_first_line(err)}") from None
+
+
+def _load_onnx(path, threads):
+    import numpy as np
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    # ORT_ENABLE_ALL adds layout transforms (NCHWc) that measured 7.6e-6 from Keras on
+    # MobileNet where extended fusions measured 4.4e-6: the smaller difference.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    if threads:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+
+    def run(batch):
+        return session.run(None, {name: np.ascontiguousarray(batch, dtype=np.uint8)})[0]
+    return run
+
+
+def _load_tflite(path, threads):
+    import threading
+
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(model_path=path, num_threads=threads)
+    lock = threading.Lock()
+    state = {"batch": None}
+    input_index = interpreter.get_input_details()[0]["index"]
+    output_index = interpreter.get_output_details()[0]["index"]
+
+    def run(batch):
+        batch = np.ascontiguousarray(batch, dtype=np.uint8)
+        with lock:  # one interpreter, one request at a time
+            if state["batch"] != len(batch):
+                interpreter.resize_tensor_input(input_index, list(batch.shape), strict=False)
+                interpreter.allocate_tensors()
+                state["batch"] = len(batch)
+            interpreter.set_tensor(input_index, batch)
+            interpreter.invoke()
+            return np.array(interpreter.get_tensor(output_index))
+    return run
+
+
+def _load_savedmodel(path, threads):
+    import numpy as np
+
+    from vergeml.runtimes import tensorflow_setup as backend
+    tf, _ = backend.load()
+    loaded = tf.saved_model.load(path)
+
+    def run(batch):
+        return np.asarray(loaded.serve(tf.constant(np.asarray(batch, dtype=np.uint8))))
+    return run
+
+
+def _load_keras(path, threads):
+    import numpy as np
+
+    from vergeml.runtimes import tensorflow_setup as backend
+    _, keras = backend.load()
+    model = keras.saving.load_model(path, compile=False)
+
+    def run(batch):
+        return np.asarray(model.predict_on_batch(np.asarray(batch, dtype=np.uint8)))
+    return run
+
+
+def _load_openvino(path, threads):
+    import numpy as np
+
+    from vergeml.runtimes import openvino_import as openvino_loader
+    ov = openvino_loader.load()
+    config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = int(threads)
+    compiled = ov.Core().compile_model(path, "CPU", config)
+
+    def run(batch):
+        request = compiled.create_infer_request()  # one per call: no shared state
+        request.infer({0: np.ascontiguousarray(batch, dtype=np.uint8)})
+        return request.get_output_tensor(0).data.copy()
+    return run
+
+
+_LOADERS = {"onnx": _load_onnx, "openvino": _load_openvino, "tflite": _load_tflite, "savedmodel": _load_savedmodel,
+            "keras": _load_keras}
+
+
+def _first_line(err):
+    text = str(err) or type(err).__name__
+    return text.strip().splitlines()[0] if text.strip() else type(err).__name__

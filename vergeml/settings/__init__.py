@@ -1,0 +1,1 @@
+"""Settings: option declarations, the project file, global options, the environment."""
