@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test test-all bench bench-quick docs clean
+.PHONY: demo test test-all lint bench bench-quick docs clean
 
 $(STAMP): setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,11 +25,15 @@ demo: $(STAMP)
 # make test: everything but the tests marked slow (the big backbones, long
 # end-to-end runs), in well under 15 minutes; make test-all: every test.
 # Unbuffered, so a log cut short still ends at the test that was running.
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) lint
 	PYTHONUNBUFFERED=1 $(PY) -m pytest -m "not slow" --durations=15
 
-test-all: $(STAMP) $(CHROMIUM)
+test-all: $(STAMP) $(CHROMIUM) lint
 	PYTHONUNBUFFERED=1 $(PY) -m pytest --durations=30
+
+# The linter (ruff.toml): pyflakes, pycodestyle, bugbear, blind except, unused noqa.
+lint: $(STAMP)
+	$(PY) -m ruff check vergeml tests bench
 
 # make bench: every benchmark, then one table of all figures (under 15
 # minutes here); make bench-quick: the same rows at smaller sizes (under 3).

@@ -91,8 +91,9 @@ setup(
         "ray": RAY_REQUIRES,
         # hypothesis: the command-line and project-file fuzz; schemathesis: the
         # REST API against its own /openapi.json; playwright: drives Debian's
-        # chromium (/usr/bin/chromium) for the service's pages (tests/reliability).
-        "test": ["pytest>=8.0", "pytest-timeout>=2.2", "scikit-image>=0.22",
+        # chromium (/usr/bin/chromium) for the service's pages (tests/reliability);
+        # ruff: the linter make test runs first (ruff.toml).
+        "test": ["pytest>=8.0", "pytest-timeout>=2.2", "scikit-image>=0.22", "ruff>=0.5",
                  "hypothesis>=6.100", "schemathesis>=4.0", "playwright>=1.40"] + EXPORT_REQUIRES
         + OPENVINO_REQUIRES + RAY_REQUIRES,
     },

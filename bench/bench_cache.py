@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import rows  # noqa: E402
+import rows
 
 STAGE = "features:bench"
 SIZES = {False: (2_000, 20_000), True: (200, 2_000)}  # (small, large) images by --quick

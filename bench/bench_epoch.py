@@ -32,7 +32,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import rows  # noqa: E402
+import rows
 
 DIM, CLASSES, SEED = 256, 10, 1
 PLAN = {False: {"vectors": 10_000, "epochs": 5}, True: {"vectors": 2_000, "epochs": 3}}  # by --quick

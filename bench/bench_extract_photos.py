@@ -32,9 +32,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import photos  # noqa: E402
-import rows  # noqa: E402
-from workspace import keras_home  # noqa: E402
+import photos
+import rows
+from workspace import keras_home
 
 SIZE = 224
 BATCH = 64

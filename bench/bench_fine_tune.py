@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import rows  # noqa: E402
-from workspace import keras_home  # noqa: E402
+import rows
+from workspace import keras_home
 
 COMMON = ["--architecture=mobilenet", "--alpha=0.25", "--size=224", "--optimizer=adam",
           "--learning-rate=0.001", "--batch-size=32"]

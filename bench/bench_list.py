@@ -30,7 +30,7 @@ from vergeml.instances.instance import SUMMARY_FILE, Instance
 from vergeml.instances.names import random_name
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import rows  # noqa: E402
+import rows
 
 TARGET_RATIO = 5.0
 STATUSES = ("finished",) * 7 + ("cancelled", "failed", "running")

@@ -27,9 +27,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import photos  # noqa: E402
-import rows  # noqa: E402
-from workspace import keras_home, trained_project  # noqa: E402
+import photos
+import rows
+from workspace import keras_home, trained_project
 
 TARGET_SECONDS = 2.5
 

@@ -19,9 +19,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import rows  # noqa: E402
-from bench_extract_photos import project_of  # noqa: E402
-from workspace import keras_home  # noqa: E402
+import rows
+from bench_extract_photos import project_of
+from workspace import keras_home
 
 
 def extract(folder, extractor, settings, arrivals=None):

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import rows  # noqa: E402
+import rows
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -39,10 +39,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import photos  # noqa: E402
-import rows  # noqa: E402
-from bench_extract_photos import project_of  # noqa: E402
-from workspace import keep_trained, keras_home  # noqa: E402
+import photos
+import rows
+from bench_extract_photos import project_of
+from workspace import keep_trained, keras_home
 
 TRAIN = ["train", "--architecture=mobilenet", "--alpha=0.25", "--size=224"]
 PLAN = {False: {"photos": 2000, "epochs": 10}, True: {"photos": 100, "epochs": 2}}  # by --quick

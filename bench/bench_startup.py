@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import rows  # noqa: E402
+import rows
 
 TARGET_SECONDS = 0.3
 TARGET_RATIOS = {"ml help train": 3.0}  # x python -c pass

@@ -43,8 +43,8 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import rows  # noqa: E402
-from workspace import keras_home  # noqa: E402
+import rows
+from workspace import keras_home
 
 BACKBONE = ["--architecture=mobilenet", "--alpha=0.25"]
 SPLITS = ["--test-split=30%"]

@@ -30,7 +30,7 @@ def run_one(path, args):
             if not isinstance(done.code, int):
                 print(done.code, file=sys.stderr)
             return f"exit {done.code if isinstance(done.code, int) else 1}"
-    except Exception as err:  # noqa: BLE001 (one failing benchmark must not stop the others)
+    except Exception as err:  # noqa: BLE001 - one benchmark's failure must not stop the others
         traceback.print_exc()
         return f"{type(err).__name__}"
     return None

@@ -43,7 +43,7 @@ def loopback_cluster():
             except ProcessLookupError:
                 pass  # exited just now
         if leftovers:
-            warnings.warn(f"killed {len(leftovers)} Ray worker(s) that outlived the test cluster")
+            warnings.warn(f"killed {len(leftovers)} Ray worker(s) that outlived the test cluster", stacklevel=2)
 
 
 def workers_of(raylets):

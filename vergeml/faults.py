@@ -78,7 +78,7 @@ def matches(wanted, name, full):
     """
     if wanted in (name, full):
         return True
-    from fnmatch import fnmatchcase  # noqa: PLC0415 (only when a test set the hook)
+    from fnmatch import fnmatchcase
     return fnmatchcase(full, wanted)
 
 

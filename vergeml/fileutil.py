@@ -114,7 +114,7 @@ def atomic_path(path):
     Yields:
         A temporary path in the same folder.
     """
-    import tempfile  # noqa: PLC0415 (lazy: commands that only read start faster)
+    import tempfile
     path = Path(path)
     with writing(path.parent):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +175,7 @@ def _umask():
 
 def file_sha256(path):
     """Hex SHA-256 of a file, read in chunks so memory stays flat."""
-    import hashlib  # noqa: PLC0415 (lazy, as tempfile above)
+    import hashlib
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

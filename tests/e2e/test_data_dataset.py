@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from tests.unit.test_data_helpers import (BASE, STAGE, assert_no_stale_hit, build,  # noqa: F401
+from tests.unit.test_data_helpers import (BASE, STAGE, assert_no_stale_hit, build,
                                           make_env, project)  # (project: a fixture)
 
 pytestmark = pytest.mark.e2e

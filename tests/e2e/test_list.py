@@ -9,7 +9,7 @@ import pytest
 from vergeml.commands.list import EMPTY_HINT
 
 from tests.conftest import run_ml_process
-from tests.unit.list_helpers import HEADER, env, make_run, run_list, runs, table  # noqa: F401
+from tests.unit.list_helpers import HEADER, env, make_run, run_list, runs, table
 # (env, runs: fixtures)
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ import pytest
 
 from vergeml.errors import UsageError, VergeMLError
 
-from tests.unit.plot_helpers import DIGITS, make_predictions, plot, trainings  # noqa: F401
+from tests.unit.plot_helpers import DIGITS, make_predictions, plot, trainings
 # (trainings: a fixture)
 
 pytestmark = pytest.mark.e2e

@@ -72,7 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep test output clean
         pass
 
-    def do_GET(self):  # noqa: N802 - http.server API
+    def do_GET(self):
         state = self.state
         name = self.path.lstrip("/")
         state.requests.append((name, self.headers.get("Range")))

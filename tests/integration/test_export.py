@@ -10,6 +10,7 @@ import pytest
 
 from tests.export_helpers import read_meta, trained_project
 from vergeml.runtimes import export_formats as runtimes
+from vergeml.runtimes import extras
 from vergeml.models.imagenet.export import exporter as export_module
 
 ALL = ("savedmodel", "tflite", "onnx", "keras")
@@ -149,7 +150,7 @@ def test_synthetic_images_when_the_samples_are_gone(project, call_ml):
 
 def test_a_missing_extra_is_one_line(project, call_ml, monkeypatch):
     folder, name = project
-    monkeypatch.setattr(runtimes, "missing_modules", lambda modules, find_spec=None: list(modules))
+    monkeypatch.setattr(extras, "missing_modules", lambda modules, find_spec=None: list(modules))
     result = call_ml(f"@{name}", "export", "--format=keras,onnx")
     assert result.returncode == 1
     assert result.stderr.strip() == \

@@ -28,7 +28,7 @@ def extractor(keras_home):
     """A new backbone per test (tests change its weights and trainable flags)."""
     from vergeml.models.imagenet.extraction.features import FeatureExtractor
     extractor = FeatureExtractor("mobilenet", alpha=0.25, size=SIZE, weights="imagenet", seed=1)
-    extractor.model  # noqa: B018 (build it)
+    extractor.model
     return extractor
 
 

@@ -49,7 +49,7 @@ def faces(tmp_path_factory, _keras_home_dir):
         samples = [s for split in ("train", "val", "test") for s in dataset.samples(split)]
         extractor = FeatureExtractor("mobilenet", alpha=0.25, size=SIZE, seed=42)
         reference = extractor.extract(np.stack([dataset.load_array(s, SIZE) for s in samples]))
-        extractor.key  # noqa: B018 (digests the weights while KERAS_HOME points at them)
+        extractor.key
         yield dataset, extractor, samples, reference
 
 

@@ -11,7 +11,6 @@ every bad file in one line (exit 1) without decoding the bomb, and with
 import io
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys

@@ -101,7 +101,7 @@ def _fuzz_one(operation, mode, base_url, counter, max_examples, run_seed):
 
     try:
         run()
-    except Exception as err:  # noqa: BLE001 - collected and reported with the seed
+    except Exception as err:  # noqa: BLE001 - any failure is reported with its replay seed
         notes = "\n".join(getattr(err, "__notes__", ()))
         return (f"VERGEML_FUZZ_SEED={run_seed} replays it: {type(err).__name__}: {err}"[:4000]
                 + f"\n{notes}")

@@ -52,7 +52,8 @@ def newly_imported(before, after):
         before: module names (or a ``sys.modules``-like mapping) before the test.
         after: the same after the test.
     """
-    as_mapping = (lambda m: m if isinstance(m, dict) else dict.fromkeys(m, True))
+    def as_mapping(m):
+        return m if isinstance(m, dict) else dict.fromkeys(m, True)
     return sorted(loaded_heavy(as_mapping(after)) - loaded_heavy(as_mapping(before)))
 
 

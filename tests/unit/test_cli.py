@@ -9,6 +9,7 @@ import re
 import pytest
 
 from vergeml import __version__
+from vergeml.cli import argv
 from vergeml.cli import main as cli
 from vergeml.errors import UsageError, VergeMLError
 from vergeml.models.imagenet.commands import TrainCommand
@@ -49,7 +50,7 @@ def train_args(call_ml, trained, *argv):
 # -- command-line splitting ---------------------------------------------------------
 
 def test_split_command_line_skips_values_of_global_options():
-    instances, command, rest = cli.split_command_line(
+    instances, command, rest = argv.split_command_line(
         ["--model", "imagenet", "-f", "x.yaml", "@bob", "predict", "--top", "3", "a.jpg"])
     assert instances == ["bob"]
     assert command == "predict"
@@ -57,10 +58,10 @@ def test_split_command_line_skips_values_of_global_options():
 
 
 def test_split_command_line_flags_do_not_swallow_the_command():
-    assert cli.split_command_line(["--skip-bad-files", "train"])[1] == "train"
-    assert cli.split_command_line(["-h", "train"])[1] == "train"
-    assert cli.split_command_line(["--epochs=3", "train"])[1] == "train"
-    assert cli.split_command_line([]) == ([], None, [])
+    assert argv.split_command_line(["--skip-bad-files", "train"])[1] == "train"
+    assert argv.split_command_line(["-h", "train"])[1] == "train"
+    assert argv.split_command_line(["--epochs=3", "train"])[1] == "train"
+    assert argv.split_command_line([]) == ([], None, [])
 
 
 def test_parse_returns_only_typed_options(in_project):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.unit.test_data_helpers import (BASE, CROP, FLIP, OLD, RESIZE, STAGE,  # noqa: F401
+from tests.unit.test_data_helpers import (BASE, CROP, FLIP, OLD, RESIZE, STAGE,
                                           age, assert_no_stale_hit, build, decodes, every,
                                           image_project, make_env, project, reads,
                                           write_image)  # (decodes, project, reads: fixtures)

@@ -15,7 +15,7 @@ def diverging(train, fail_at):
         count.append(1)
         if len(count) != fail_at:
             return train(args, env, metadata)
-        status = train(args, env, metadata)
+        train(args, env, metadata)
         (instance,) = [i for i in scan_instances(env.trainings_dir)
                        if i.metadata.get("grid_run") == len(count)]
         instance.set_status("failed", error="RunFailed: loss became NaN")

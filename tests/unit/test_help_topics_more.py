@@ -3,7 +3,7 @@ fine-tune, precision; a command option such as ``augment`` (ml train --augment) 
 well as the operation of that name."""
 import pytest
 
-from tests.unit.test_help import flat, ml_help  # noqa: F401 - ml_help is a fixture
+from tests.unit.test_help import flat, ml_help
 from vergeml.cli import glossary
 
 

@@ -11,7 +11,7 @@ from vergeml.commands.list import EMPTY_HINT, ListCommand
 from vergeml.instances.listing import extract_filters
 from vergeml.errors import UsageError
 
-from tests.unit.list_helpers import HEADER, env, make_run, run_list, runs, table  # noqa: F401
+from tests.unit.list_helpers import HEADER, env, make_run, run_list, runs, table
 # (env, runs: fixtures)
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.unit.list_helpers import env, make_run, run_list  # noqa: F401 (fixture)
+from tests.unit.list_helpers import env, make_run, run_list
 
 
 @pytest.fixture
@@ -21,12 +21,12 @@ def trained(tmp_path):
     return tmp_path
 
 
-def models(env, capsys, *filters):  # noqa: F811
+def models(env, capsys, *filters):
     out = run_list(env, capsys, *filters, output="json", columns="model").out
     return {row["instance"]: row["model"] for row in json.loads(out)}
 
 
-def test_the_column_shows_the_typed_architecture(trained, env, capsys):  # noqa: F811
+def test_the_column_shows_the_typed_architecture(trained, env, capsys):
     assert models(env, capsys) == {"res-run": "resnet-50", "mob-run": "mobilenet-v2",
                                    "dense-run": "densenet-169", "family-run": "densenet121",
                                    "old-run": "inceptionv3"}
@@ -37,6 +37,6 @@ def test_the_column_shows_the_typed_architecture(trained, env, capsys):  # noqa:
     ("densenet-169", {"dense-run"}), ("densenet-121", {"family-run"}),
     ("inception-v3", {"old-run"}), ("mobilenet-v2", {"mob-run"}),
 ])
-def test_a_filter_accepts_either_spelling(trained, env, capsys, value, expected):  # noqa: F811
+def test_a_filter_accepts_either_spelling(trained, env, capsys, value, expected):
     assert set(models(env, capsys, "model", "-eq", value)) == expected
     assert not set(models(env, capsys, "model", "-neq", value)) & expected

@@ -15,7 +15,7 @@ import time
 import pytest
 import yaml
 
-from tests.unit.list_helpers import env, run_list  # noqa: F401 (fixture)
+from tests.unit.list_helpers import env, run_list
 from vergeml.instances import SUMMARY_SKIP, Instance, instance_dirs, list_index, read_instance
 from vergeml.instances import scan_instances
 from vergeml.instances.list_index import INDEX_FILE, load_index
@@ -208,7 +208,7 @@ def test_the_index_is_no_run_and_leaves_no_temp_files(runs):
         ["alpha-tron", "beta-tron", "gamma-tron"]
 
 
-def test_list_output_is_the_same_with_a_fresh_stale_or_missing_index(runs, env, capsys):  # noqa: F811
+def test_list_output_is_the_same_with_a_fresh_stale_or_missing_index(runs, env, capsys):
     def outputs():
         return [run_list(env, capsys, output=fmt) for fmt in ("table", "csv", "json")]
     without = outputs()  # writes the index

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.unit.list_helpers import env, run_list  # noqa: F401 (fixture)
+from tests.unit.list_helpers import env, run_list
 from vergeml.instances import hostname, read_instance, scan_instances
 from vergeml.instances.instance import SUMMARY_FILE, SUMMARY_SKIP, Instance
 
@@ -27,7 +27,7 @@ def save_run(root, name, status="finished", meta=None, **results):
     return instance
 
 
-def outputs(env, capsys, **options):  # noqa: F811 (fixture)
+def outputs(env, capsys, **options):
     return [run_list(env, capsys, output=fmt, **options) for fmt in ("table", "csv", "json")]
 
 
@@ -53,7 +53,7 @@ def test_a_matching_summary_gives_the_summary_read_of_the_yaml(tmp_path):
     assert json.dumps(from_summary.metadata) == json.dumps(from_yaml.metadata)
 
 
-def test_list_output_is_identical_with_and_without_summaries(tmp_path, env, capsys):  # noqa: F811
+def test_list_output_is_identical_with_and_without_summaries(tmp_path, env, capsys):
     for index, status in enumerate(("finished", "cancelled", "failed", "running")):
         meta = {"pid": 2 ** 22 + 7, "host": hostname()} if status == "running" else None
         save_run(tmp_path, f"run-{index}", status=status, meta=meta, test_acc=index / 10)

@@ -111,7 +111,7 @@ def test_only_a_few_batches_are_loaded_ahead(pool):
         queued = pool().submitted
         assert size * taken < queued <= size * (taken + AHEAD), (taken, queued)
         with lock:  # every queued load runs (ahead of use), and no other
-            assert lock.wait_for(lambda: len(loaded) >= queued, HANG), (queued, loaded)
+            assert lock.wait_for(lambda queued=queued: len(loaded) >= queued, HANG), (queued, loaded)
             assert sorted(loaded) == list(range(queued))
     batches.close()
 

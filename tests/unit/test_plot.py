@@ -10,7 +10,7 @@ from PIL import Image
 from vergeml.errors import VergeMLError
 from vergeml.plots.plot_commands import ConfusionMatrixPlot
 
-from tests.unit.plot_helpers import DIGITS, make_predictions, plot, trainings  # noqa: F401
+from tests.unit.plot_helpers import DIGITS, make_predictions, plot, trainings
 # (trainings: a fixture)
 
 

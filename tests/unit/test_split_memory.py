@@ -161,7 +161,7 @@ def test_concurrent_runs_lose_no_images(tmp_path):
             mine = base + [SplitItem(f"a/t{k}-{i}.png", f"t{k}-{i}", "a") for i in range(50)]
             results[k] = dict(zip((i.relpath for i in mine),
                                   remembered_splits(project, mine, P10, P10, 1, True)))
-        except Exception as err:  # pragma: no cover - reported below
+        except Exception as err:  # noqa: BLE001 - reported below
             errors.append(err)
     threads = [threading.Thread(target=run, args=(k,)) for k in range(8)]
     for thread in threads:

@@ -63,5 +63,5 @@ def input_problem(path):
             return None
     except UnidentifiedImageError:
         return "not an image or unsupported format"
-    except Exception:  # noqa: BLE001 - anything else is reported when the file is decoded
+    except Exception:  # noqa: BLE001 - any other failure: decoding reports it with its own words
         return None

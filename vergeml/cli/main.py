@@ -15,7 +15,7 @@ from pathlib import Path
 from vergeml.plugins import registry as plugins
 from vergeml.cli.argv import (OPTIONS_HINT, build_parser, expand_flags, extract_instances, option_topics,
                           reject_empty, reject_unknown, reject_unknown_globals, split_around_command,
-                          split_command_line, typed_globals)  # noqa: F401 - split_command_line: API
+                          typed_globals)
 from vergeml.commands.command_base import check_arity, lookup
 from vergeml.settings.project_settings import (GLOBAL_OPTIONS, ProjectFile, check_top_level_keys, find_project_dir,
                             find_project_file, load_project_file, path_problem, resolve_globals)
@@ -300,7 +300,7 @@ def main(argv=None):
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as error:  # noqa: BLE001 - last line of defence against tracebacks
+    except Exception as error:
         if debug:
             raise
         print(f"Error: {type(error).__name__}: {error}", file=sys.stderr)

@@ -22,7 +22,7 @@ class HelpCommand(Command):
                 "ml help -a")
 
     def run(self, args, env):
-        from vergeml.cli.help_text import all_topics, find_topic, overview  # noqa: PLC0415 (lazy)
+        from vergeml.cli.help_text import all_topics, find_topic, overview
         topic = " ".join(args.get("topic") or [])
         if args.get("all"):
             print(all_topics(env))

@@ -52,16 +52,16 @@ class ListCommand(Command):
 
     def preparse(self, tokens):
         """Take ``key -op value`` filter triples out before argparse runs."""
-        from vergeml.instances.listing import extract_filters  # noqa: PLC0415 (lazy: ml help)
+        from vergeml.instances.listing import extract_filters
         rest, filters = extract_filters(list(tokens))
         return rest, ({"filters": filters} if filters else {})
 
     def run(self, args, env):
         """Print the runs of ``env.trainings_dir``; always exit 0 unless misused."""
         # Imported here: ml help and the alias look-up import this module.
-        from vergeml.instances import scan_instances  # noqa: PLC0415
-        from vergeml.instances.grid_listing import best_line, grid_columns, grid_rows  # noqa: PLC0415
-        from vergeml.instances.listing import (Row, default_columns, emit,  # noqa: PLC0415
+        from vergeml.instances import scan_instances
+        from vergeml.instances.grid_listing import best_line, grid_columns, grid_rows
+        from vergeml.instances.listing import (Row, default_columns, emit,
                                                instance_first, key_list, normalize_key)
         rows = [Row(i) for i in scan_instances(env.trainings_dir, summary=True)]
         grid = args.get("grid")
@@ -90,8 +90,8 @@ def _select(rows, args):
     Returns:
         The matching rows, sorted.
     """
-    from vergeml.instances.grid_listing import best_first  # noqa: PLC0415
-    from vergeml.instances.listing import (key_list, matches, normalize_key,  # noqa: PLC0415
+    from vergeml.instances.grid_listing import best_first
+    from vergeml.instances.listing import (key_list, matches, normalize_key,
                                            sort_instances, warn_unknown)
     filters = args.get("filters") or []
     warn_unknown([f[0] for f in filters], rows, "key")

@@ -113,7 +113,7 @@ class Resize(Operation):
     )
 
     def apply(self, img, rng):
-        from vergeml.data.images import fit_to_size  # noqa: PLC0415 (Pillow, NumPy: lazy)
+        from vergeml.data.images import fit_to_size
         img = fit_to_size(img, (self["width"], self["height"]), self["mode"], self["method"])
         if self["channels"] == 1:
             img = img.convert("L").convert("RGB")
@@ -188,7 +188,7 @@ class FlipHorizontal(_Flip):
 
     @staticmethod
     def flip(img):
-        from PIL import ImageOps  # noqa: PLC0415 (lazy: ml help imports this module)
+        from PIL import ImageOps
         return ImageOps.mirror(img)
 
 
@@ -198,7 +198,7 @@ class FlipVertical(_Flip):
 
     @staticmethod
     def flip(img):
-        from PIL import ImageOps  # noqa: PLC0415 (lazy: ml help imports this module)
+        from PIL import ImageOps
         return ImageOps.flip(img)
 
 
@@ -215,7 +215,7 @@ class RGB(Operation):
     description = "Convert images to RGB (every image already is; kept for old project files)."
 
     def apply(self, img, rng):
-        from vergeml.data.images import to_rgb  # noqa: PLC0415 (Pillow, NumPy: lazy)
+        from vergeml.data.images import to_rgb
         return to_rgb(img)
 
 

@@ -72,7 +72,7 @@ def _drawn(total, count, seed):
     """Indices of the runs :func:`sample` keeps, without listing the others."""
     if count is None or count >= total:
         return range(total)
-    import random  # noqa: PLC0415 (lazy: ml help imports this module)
+    import random
     return sorted(random.Random(seed).sample(range(total), count))
 
 
@@ -127,5 +127,5 @@ def _text(value):
 
 def new_grid_id():
     """A fresh grid id such as ``g-3fa9c1``."""
-    import secrets  # noqa: PLC0415 (lazy: ml help imports this module)
+    import secrets
     return "g-" + secrets.token_hex(3)

@@ -163,7 +163,7 @@ def create_instance(trainings_dir, model, backbone, hyperparameters, name=None):
             for sub in SUBFOLDERS:
                 (path / sub).mkdir(exist_ok=True)
     except BaseException:
-        import shutil  # noqa: PLC0415 (lazy: imports bz2 and lzma; ml list never needs it)
+        import shutil
         shutil.rmtree(path, ignore_errors=True)  # leave no broken folder behind
         raise
     return instance
@@ -203,7 +203,7 @@ def check_writable(trainings_dir):
     Raises:
         DiskError: the folder cannot be written.
     """
-    import tempfile  # noqa: PLC0415 (lazy, as shutil below)
+    import tempfile
     folder = Path(trainings_dir)
     while not folder.is_dir() and folder != folder.parent:
         folder = folder.parent
@@ -247,7 +247,7 @@ def _reserve(trainings_dir, name):
 
 def _reserve_random(trainings_dir):
     """Create a folder with a free random robot name (see :func:`_reserve`)."""
-    import random  # noqa: PLC0415 (lazy, as shutil above)
+    import random
     rng = random.Random()  # private, seeded from os.urandom: global RNG untouched
     for attempt in range(1000):
         candidate = random_name(rng)
@@ -280,7 +280,7 @@ def _initial_metadata(name, model, backbone, hyperparameters):
     Returns:
         dict in the order written to ``data.yaml``.
     """
-    import platform  # noqa: PLC0415 (lazy, as shutil above)
+    import platform
     return {
         "name": name,
         "model": model,

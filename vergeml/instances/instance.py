@@ -184,7 +184,7 @@ class Instance:
             # Overwriting would destroy what is left of (or was not read from) the file.
             raise VergeMLError(f"refusing to overwrite the metadata of @{self.name}: "
                                f"{self.problem or 'read as a summary only'}")
-        import yaml  # noqa: PLC0415 (lazy: ml list reads summaries without PyYAML)
+        import yaml
         plain = _plain(self.metadata)
         text = yaml.dump(plain, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
                          default_flow_style=False, allow_unicode=True)
@@ -228,7 +228,7 @@ class Instance:
 
 def metadata_digest(data):
     """Digest of the bytes of a ``data.yaml``, which a summary must match to be used."""
-    import hashlib  # noqa: PLC0415 (lazy: ml list over a fresh index hashes nothing)
+    import hashlib
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 

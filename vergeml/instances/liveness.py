@@ -21,7 +21,7 @@ def hostname():
         # The same text: glibc and musl answer gethostname() from uname() on
         # Linux. Importing socket costs ml list about 3 ms.
         return os.uname().nodename
-    import socket  # noqa: PLC0415 (lazy, see above)
+    import socket
     return socket.gethostname()
 
 

@@ -106,7 +106,7 @@ def _parse(text):
     Returns:
         ``(metadata, None)`` or ``(None, problem)``.
     """
-    import yaml  # noqa: PLC0415 (lazy, see _load_yaml)
+    import yaml
     try:
         data = _load_yaml(text)
     except yaml.YAMLError as err:
@@ -129,7 +129,7 @@ def _load_yaml(text):
     Raises:
         yaml.YAMLError: invalid YAML.
     """
-    import yaml  # noqa: PLC0415 (lazy: ml list reads summaries without PyYAML)
+    import yaml
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 

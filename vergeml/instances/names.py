@@ -64,6 +64,6 @@ def random_name(rng=None):
         A lower-case name such as ``nervous-tron``.
     """
     if rng is None:
-        import random  # noqa: PLC0415 (lazy: ml list imports this module, never names a run)
+        import random
         rng = random.Random()
     return f"{rng.choice(ADJECTIVES)}-{rng.choice(NOUNS)}"

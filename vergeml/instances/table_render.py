@@ -106,7 +106,7 @@ def _width_function(headers, columns):
     if _joined(headers, columns).isascii():
         return len
     try:
-        import wcwidth  # noqa: PLC0415 (only for non-ASCII tables, as tabulate)
+        import wcwidth
     except ImportError:
         return len
     return wcwidth.wcswidth
@@ -148,6 +148,6 @@ def _line(cells):
 
 def _tabulate(headers, rows, aligns):
     """tabulate's own rendering, for tables outside the fast path."""
-    from tabulate import tabulate  # noqa: PLC0415 (rare: control characters in a cell)
+    from tabulate import tabulate
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True,
                     colalign=aligns)

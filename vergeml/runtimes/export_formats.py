@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass
 
 from vergeml.errors import UsageError, VergeMLError
+from vergeml.runtimes import extras
 
-EXTRA_HINT = "pip install 'vergeml[export]'"
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ DEFAULT_FORMAT = "savedmodel"
 # The modules needed only to run an export (predict), not to write one.
 RUN_MODULES = {"tflite": ("ai_edge_litert",), "onnx": ("onnxruntime",), "openvino": ("openvino",)}
 # Formats whose modules come with their own extra rather than ``export``.
-OWN_EXTRA = {"openvino": "pip install 'vergeml[openvino]'"}
+OWN_EXTRA = {"openvino": "openvino"}
 
 
 def parse_formats(value):
@@ -78,21 +78,6 @@ def parse_formats(value):
     return names
 
 
-def missing_modules(modules, find_spec=None):
-    """The names of ``modules`` that cannot be imported (without importing them)."""
-    import importlib.util
-    find_spec = find_spec or importlib.util.find_spec
-    missing = []
-    for name in modules:
-        try:
-            found = find_spec(name) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            missing.append(name)
-    return missing
-
-
 def require_extra(fmt, action="export to", modules=None, find_spec=None):
     """Raise a one-line error when the ``export`` extra a format needs is not installed.
 
@@ -102,10 +87,7 @@ def require_extra(fmt, action="export to", modules=None, find_spec=None):
         modules: the modules to look for (default: every module of the format).
     """
     needed = FORMATS[fmt].modules if modules is None else modules
-    if missing_modules(needed, find_spec):
-        if fmt in OWN_EXTRA:
-            raise VergeMLError(f"{action} {fmt} needs the {fmt} extra: {OWN_EXTRA[fmt]}")
-        raise VergeMLError(f"{action} {fmt} needs the export extra: {EXTRA_HINT}")
+    extras.require(OWN_EXTRA.get(fmt, "export"), f"{action} {fmt}", needed, find_spec)
 
 
 def resolve_export(instance_dir, value):

@@ -101,7 +101,7 @@ def collect_lines(node, prefix, filename, lines, seen):
     the nodes walked), so a few lines of nested aliases cannot make the walk
     exponential. A key set twice in one mapping is an error.
     """
-    import yaml  # noqa: PLC0415 (lazy: imported by the project-file loader already)
+    import yaml
     if id(node) in seen:
         return
     seen.add(id(node))

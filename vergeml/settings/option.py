@@ -114,7 +114,8 @@ class Option:
 
     @property
     def in_grid(self):
-        """Whether several values make a grid of runs: numeric and choice options (see :mod:`vergeml.grid.grid_plan`)."""
+        """Whether several values make a grid of runs: numeric and choice options
+        (see :mod:`vergeml.grid.grid_plan`)."""
         return self.type in ("int", "float") or bool(self.choices)
 
     def parse_values(self, value):

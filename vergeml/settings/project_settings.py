@@ -39,7 +39,8 @@ GLOBAL_OPTIONS = OptionSet([
            help="Test split: a percentage (10%), a count (100) or a directory."),
     Option("cache-dir", default=".cache", metavar="DIR",
            help="Directory where preprocessed samples and features are cached."),
-    Option("random-seed", default=42, type="int", help="Seed for every random choice (splits, augmentation, training)."),
+    Option("random-seed", default=42, type="int",
+           help="Seed for every random choice (splits, augmentation, training)."),
     Option("trainings-dir", default="trainings", metavar="DIR",
            help="Directory where trained instances are stored."),
     Option("cache", choices=CACHE_MODES,
@@ -176,7 +177,7 @@ def _parse_yaml(text, filename):
     Raises:
         ConfigError: a syntax error, located (one line, with an excerpt).
     """
-    import yaml  # noqa: PLC0415 (lazy: outside a project, ml help never parses YAML)
+    import yaml
     hint = "Fix the YAML syntax of the project file and try again."
     _check_nesting(text, filename)
     try:
@@ -217,7 +218,7 @@ def _check_nesting(text, filename):
 def _bad_scalar(node, filename, text, err):
     """The ConfigError for a value such as ``2020-13-45`` (a date with month 13) or an
     integer of 5,000 digits, located at the first scalar that cannot be constructed."""
-    import yaml  # noqa: PLC0415 (imported by load already)
+    import yaml
     loader = yaml.SafeLoader("")
     stack = [node]
     while stack:

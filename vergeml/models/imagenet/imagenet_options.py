@@ -29,7 +29,8 @@ TRAIN_OPTIONS = (
     Option("learning-rate", default="auto", type="float", rule=">0", also=("auto",),
            help="Learning rate of the optimizer (auto: 0.01)."),
     Option("decay", default=0.0, type="float", rule=">=0", help="Learning rate decay per step (inverse time decay)."),
-    Option("dropout", default=0.0, type="float", rule="0..0.99", help="Dropout rate before each dense layer (0 means none)."),
+    Option("dropout", default=0.0, type="float", rule="0..0.99",
+           help="Dropout rate before each dense layer (0 means none)."),
     Option("l2", default="auto", type="float", rule=">=0", also=("auto",),
            help="L2 penalty on the weights of the top's dense layers, added to the mean loss "
                 "(auto: 1/(4 x training samples), as scikit-learn's LogisticRegression at C=2; "

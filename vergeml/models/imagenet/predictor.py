@@ -128,7 +128,7 @@ class Predictor(BasePredictor):
         """Decode a batch, run the model once, keep per-item errors."""
         import numpy as np
         arrays, errors = [], {}
-        for index, (name, opener) in enumerate(items):
+        for index, (_, opener) in enumerate(items):
             try:
                 arrays.append(self.decode(opener, resize))
             except Exception as err:  # noqa: BLE001 - any decode failure is that file's error

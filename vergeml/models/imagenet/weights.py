@@ -158,7 +158,7 @@ def _download(name, url, missing_error):
     try:
         keras.utils.get_file(name, url, cache_dir=os.path.dirname(weights_dir()),
                              cache_subdir="models")
-    except Exception:
+    except Exception:  # noqa: BLE001 - any download failure means: not available
         raise missing_error from None
     finally:
         socket.setdefaulttimeout(previous)

@@ -26,7 +26,7 @@ class ExportPredictor(Predictor):
         threads: runtime threads, or None for the runtime's default.
     """
 
-    def __init__(self, instance, folder, fmt=None, threads=None):  # noqa: D107 - no super(): no Keras
+    def __init__(self, instance, folder, fmt=None, threads=None):
         self.instance = instance
         self.folder = str(folder)
         self.meta = runtimes.read_metadata(self.folder)

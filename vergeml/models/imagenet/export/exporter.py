@@ -63,7 +63,7 @@ def export(args, env):
 class _Decoder(keras_predictor.Predictor):
     """The imagenet predictor's decode path (``decode``) without its model."""
 
-    def __init__(self, instance, size, resize):  # noqa: D107 - no super(): no model to load
+    def __init__(self, instance, size, resize):
         self._ops = keras_predictor._operations(instance)
         self.size = size
         self.resize = resize
@@ -198,7 +198,7 @@ def check_images(instance, samples_dir, decoder):
             continue
         try:
             arrays.append(decoder.decode(keras_predictor._open_path(path, decoder.draft)))
-        except Exception:  # noqa: BLE001 - an unreadable sample is skipped, not fatal
+        except Exception:  # noqa: BLE001 - an unreadable test image is skipped, not the export
             continue
     if arrays:
         return np.stack(arrays).astype(np.uint8), "test images of the instance"

@@ -132,7 +132,7 @@ class FeatureExtractor:
             # from $KERAS_HOME as it is now; Keras fixes that folder at import.
             try:
                 base.load_weights(path)
-            except Exception as err:  # corrupt file, wrong architecture ...
+            except Exception as err:  # noqa: BLE001 - corrupt file, wrong architecture ...
                 raise VergeMLError(f"cannot load weights {path} into {self.backbone.name}: "
                                    f"{_first_line(err)}") from None
         base.trainable = False

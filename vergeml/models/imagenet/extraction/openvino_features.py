@@ -14,10 +14,8 @@ import shutil
 import tempfile
 
 from vergeml.runtimes import openvino_import as openvino_loader
-from vergeml.errors import VergeMLError
 
 RUNTIMES = ("tensorflow", "openvino")
-EXTRA_HINT = "pip install 'vergeml[openvino]'"
 # Never the CPU's bf16/f16 (see the module docstring).
 COMPILE_CONFIG = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}
 # Images per infer request. Small batches keep a request's activations in the CPU
@@ -28,9 +26,8 @@ REQUEST_BATCH = 8
 
 def require_openvino(action="the openvino runtime", find_spec=None):
     """Raise a one-line error when the ``openvino`` extra is not installed."""
-    from vergeml.runtimes.export_formats import missing_modules
-    if missing_modules(["openvino"], find_spec):
-        raise VergeMLError(f"{action} needs the openvino extra: {EXTRA_HINT}")
+    from vergeml.runtimes.extras import require
+    require("openvino", action, ["openvino"], find_spec)
 
 
 def ir_path(cache_dir, key):

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from vergeml.errors import VergeMLError
 
-EXTRA_HINT = "pip install 'vergeml[ray]'"
 PROBE_TIMEOUT = 5.0
 # The CPU share of one read task on the driver's node. Never the whole node: an
 # actor pool holding every CPU starves the reads and the dataset hangs
@@ -36,9 +35,8 @@ QUIET_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_BACKEND_LOG_LEVEL": "fatal"}
 
 def require_ray(find_spec=None):
     """Raise a one-line error when the ``ray`` extra is not installed."""
-    from vergeml.runtimes.export_formats import missing_modules
-    if missing_modules(["ray"], find_spec):
-        raise VergeMLError(f"--engine=ray needs the ray extra: {EXTRA_HINT}")
+    from vergeml.runtimes.extras import require
+    require("ray", "--engine=ray", ["ray"], find_spec)
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ def _train(args, env, metadata=None):
     backend.load(env.settings)  # after the data checks: bad input is reported without waiting for TF
     _seed_everything(env.random_seed)
     extractor = FeatureExtractor.from_options(args, env.random_seed, env.cache_dir)
-    extractor.model  # step 2 up front: missing weights fail before any long work
+    extractor.model  # noqa: B018 - step 2 up front: missing weights fail before any long work
     features = cached_features(dataset, extractor, args, env.settings)
     args = resolve_l2(args, len(features["train"][0]))  # stored as a number, like the rates
     instance = run = None
