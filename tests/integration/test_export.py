@@ -12,6 +12,8 @@ from tests.export_helpers import read_meta, trained_project
 from vergeml.runtimes import export_formats as runtimes
 from vergeml.runtimes import extras
 from vergeml.models.imagenet.export import exporter as export_module
+from vergeml.models.imagenet.image_decoder import ImageDecoder
+from vergeml.models.imagenet.instance_model import operations
 
 ALL = ("savedmodel", "tflite", "onnx", "keras")
 
@@ -44,8 +46,8 @@ def _keras_reference(folder, name, images):
 def _check_images(folder, name):
     from vergeml.instances import load_instance
     instance = load_instance(folder / "trainings", name)
-    images, source = export_module.check_images(instance, folder / "samples",
-                                                export_module._Decoder(instance, 96, "fill"))
+    decoder = ImageDecoder(operations(instance), 96, "fill")
+    images, source = export_module.check_images(instance, folder / "samples", decoder)
     return images, source
 
 

@@ -125,7 +125,8 @@ def test_predictor_matches_training_preprocessing(project):
 
 
 def test_predictor_batches_many_files_and_rejects_missing_model(project, tmp_path):
-    from vergeml.models.imagenet.predictor import BATCH_SIZE, Predictor
+    from vergeml.models.imagenet.image_predictor import BATCH_SIZE
+    from vergeml.models.imagenet.predictor import Predictor
     from vergeml.instances import load_instance
     predictor = Predictor(load_instance(project / "trainings", "tiny-tron"))
     paths = [str(project / "images" / "red.png")] * (BATCH_SIZE + 3)

@@ -11,6 +11,7 @@ from PIL import Image
 from tests.reliability.test_bad_samples import png_bomb
 from vergeml.data import images
 from vergeml.models.imagenet import predictor as predictor_module
+from vergeml.models.imagenet.image_decoder import ImageDecoder
 
 PHONE = (8160, 6144)  # a 50-megapixel phone's native size
 
@@ -24,10 +25,8 @@ def phone_jpeg(tmp_path_factory):
 
 
 def _bare_predictor(size=224, ops=()):
-    """A Predictor's decoding half, without a model (as the export check builds it)."""
-    bare = object.__new__(predictor_module.Predictor)
-    bare._ops, bare.size, bare.resize = list(ops), size, "fill"
-    return bare
+    """The decoding every predictor and the export check share, without a model."""
+    return ImageDecoder(ops, size, "fill")
 
 
 def test_one_limit_for_the_whole_tool():
@@ -41,7 +40,7 @@ def test_a_phone_photo_is_predicted_at_a_reduced_scale(phone_jpeg):
     assert predictor.draft == (448, 448)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a DecompressionBombWarning would fail here
-        img = predictor_module._open_path(str(phone_jpeg), predictor.draft)()
+        img = predictor.open_path(str(phone_jpeg))()
         assert img.size == (1020, 768)  # 1/8 scale: both sides still >= 448
         pixels = predictor.decode(img)
     assert pixels.shape == (224, 224, 3) and pixels.dtype == np.float32
@@ -50,7 +49,7 @@ def test_a_phone_photo_is_predicted_at_a_reduced_scale(phone_jpeg):
 
 def test_the_rest_service_decodes_the_same_way(phone_jpeg):
     predictor = _bare_predictor()
-    img = predictor_module._open_bytes(phone_jpeg.read_bytes(), predictor.draft)()
+    img = predictor.open_bytes(phone_jpeg.read_bytes())()
     assert img.size == (1020, 768)
 
 
@@ -63,7 +62,7 @@ def test_no_draft_with_preprocess_operations():
 def test_a_small_photo_is_decoded_at_full_size(tmp_path):
     path = tmp_path / "small.jpg"
     Image.new("RGB", (800, 600), (10, 20, 30)).save(path)
-    assert predictor_module._open_path(str(path), (448, 448))().size == (800, 600)
+    assert _bare_predictor().open_path(str(path))().size == (800, 600)
 
 
 # Pillow warns before the header check refuses it; ml filters that warning at import,
@@ -75,13 +74,13 @@ def test_an_image_over_the_limit_is_refused_from_its_header_everywhere():
     with pytest.raises(images.BadImageError, match=message):
         images.decode_image(bomb, "bomb.png")
     with pytest.raises(images.BadImageError, match=message):
-        predictor_module._open_bytes(bomb, (448, 448))()
+        _bare_predictor().open_bytes(bomb)()
 
 
 def test_an_opened_image_over_the_limit_is_refused(monkeypatch):
     monkeypatch.setattr(images, "MAX_PIXELS", 100)
     with pytest.raises(images.BadImageError, match="11x10, 110 pixels; the limit is 100"):
-        predictor_module._open_bytes(Image.new("RGB", (11, 10)))()
+        _bare_predictor().open_bytes(Image.new("RGB", (11, 10)))()
 
 
 def test_a_100_megapixel_header_opens_without_a_warning():

@@ -26,7 +26,14 @@ LABELS_OPTION = Option("labels", default=5, type="int", rule=">0", metavar="N",
 class Predictor:
     """A trained instance loaded for prediction (the interface predict and REST use).
 
-    Subclasses set the attributes and implement :meth:`predict_images`.
+    Subclasses call this constructor (or set the attributes) and implement
+    :meth:`predict_images`.
+
+    Args:
+        name: the instance name.
+        labels: class names in output order.
+        size: input size in pixels, or None.
+        defaults: the value of each per-request option when not given.
 
     Attributes:
         name: the instance name.
@@ -44,6 +51,12 @@ class Predictor:
     size = None
     options = ()
     defaults = {}
+
+    def __init__(self, name="", labels=(), size=None, defaults=None):
+        self.name = name
+        self.labels = list(labels)
+        self.size = size
+        self.defaults = dict(defaults or {})
 
     def warm_up(self):
         """Run the model once so the first real request is not slowed by tracing."""

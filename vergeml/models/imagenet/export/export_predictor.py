@@ -2,20 +2,18 @@
 
 :class:`ExportPredictor` runs ``trainings/<name>/export/<format>/`` with its
 own runtime (onnxruntime, LiteRT, TensorFlow SavedModel, Keras), so a user
-sees the deployed file give the answer. Images are decoded exactly as
-:class:`vergeml.models.imagenet.predictor.Predictor` decodes them (the same
-methods, inherited); the preprocessing is inside the exported graph, so the
-runtime gets the decoded RGB pixels as uint8. Through onnx and tflite no
-TensorFlow is imported.
+sees the deployed file give the answer. Images are decoded exactly as the
+Keras predictor decodes them (the same
+:class:`~vergeml.models.imagenet.image_predictor.ImagePredictor`); the
+preprocessing is inside the exported graph, so the runtime gets the decoded
+RGB pixels as uint8. Through onnx and tflite no TensorFlow is imported.
 """
-import threading
-
-from vergeml.runtimes import export_formats as runtimes
 from vergeml.errors import VergeMLError
-from vergeml.models.imagenet.predictor import Predictor, _operations
+from vergeml.models.imagenet.image_predictor import ImagePredictor
+from vergeml.runtimes import export_formats as runtimes
 
 
-class ExportPredictor(Predictor):
+class ExportPredictor(ImagePredictor):
     """An instance's export, loaded once for prediction.
 
     Args:
@@ -27,27 +25,17 @@ class ExportPredictor(Predictor):
     """
 
     def __init__(self, instance, folder, fmt=None, threads=None):
-        self.instance = instance
         self.folder = str(folder)
         self.meta = runtimes.read_metadata(self.folder)
         self.format = fmt or self.meta.get("format")
         if self.format not in runtimes.FORMATS:
             raise VergeMLError(f"{self.folder}: unknown export format {self.format!r}")
-        self.name = instance.name
-        self.labels = runtimes.read_labels(self.folder)
-        self.size = int(self.meta.get("size") or 0)
-        if self.size <= 0:
+        size = int(self.meta.get("size") or 0)
+        if size <= 0:
             raise VergeMLError(f"{self.folder}/metadata.json records no input size")
-        self.resize = self.meta.get("resize") or "fill"
-        self.defaults = {"resize": self.resize}
-        self._ops = _operations(instance)
-        self._lock = threading.Lock()
+        super().__init__(instance, runtimes.read_labels(self.folder), size,
+                         self.meta.get("resize") or "fill")
         self._run = runtimes.load_runtime(self.folder, self.format, threads)
-
-    def warm_up(self):
-        """Run the export once so the first real request is fast."""
-        import numpy as np
-        self.predict_arrays(np.zeros((1, self.size, self.size, 3), dtype=np.float32))
 
     def predict_arrays(self, batch):
         """Run the export on a ``n x size x size x 3`` batch of RGB pixels (0-255).
@@ -57,7 +45,7 @@ class ExportPredictor(Predictor):
         """
         import numpy as np
         pixels = np.clip(np.rint(np.asarray(batch, dtype=np.float32)), 0, 255).astype(np.uint8)
-        with self._lock:
+        with self.lock:
             out = np.asarray(self._run(pixels))
         if out.ndim != 2 or out.shape[1] != len(self.labels):
             raise VergeMLError(f"{self.folder}: the export returned shape {out.shape}, "

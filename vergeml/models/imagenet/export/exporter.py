@@ -24,7 +24,9 @@ from vergeml import faults
 from vergeml.runtimes import export_formats as runtimes
 from vergeml.errors import VergeMLError
 from vergeml.fileutil import atomic_write_text
-from vergeml.models.imagenet import predictor as keras_predictor
+from vergeml.models.imagenet.image_decoder import ImageDecoder
+from vergeml.models.imagenet.instance_model import (input_size, load_model, operations, preprocess_function,
+                                                    read_labels)
 from vergeml.models.imagenet.extraction.features import uint8_input
 
 MAX_CHECK_IMAGES = 64
@@ -60,15 +62,6 @@ def export(args, env):
     return 0
 
 
-class _Decoder(keras_predictor.Predictor):
-    """The imagenet predictor's decode path (``decode``) without its model."""
-
-    def __init__(self, instance, size, resize):
-        self._ops = keras_predictor._operations(instance)
-        self.size = size
-        self.resize = resize
-
-
 class _Job:
     """What every format of one ``ml @name export`` shares: model, wrapper, check images."""
 
@@ -77,14 +70,14 @@ class _Job:
         self.tf, self.keras = backend.load(env.settings)
         self.instance = instance
         self.hyper = dict(instance.hyperparameters or {})
-        self.labels = keras_predictor._read_labels(instance)
-        self.model = keras_predictor._load_model(instance, env.settings)
+        self.labels = read_labels(instance)
+        self.model = load_model(instance, env.settings)
         check_no_augmentation(_layer_class_names(self.model))
-        self.size = keras_predictor._input_size(self.model, self.hyper)
+        self.size = input_size(self.model, self.hyper)
         self.resize = self.hyper.get("resize") or "fill"
-        self.preprocess = keras_predictor._preprocess_function(self.hyper)
-        self.images, self.source = check_images(instance, env.samples_dir,
-                                                _Decoder(instance, self.size, self.resize))
+        self.preprocess = preprocess_function(self.hyper)
+        self.images, self.source = check_images(
+            instance, env.samples_dir, ImageDecoder(operations(instance), self.size, self.resize))
         print(f"Checking each export on {len(self.images)} {self.source}.")
         self.reference = self._reference(self.images)
         # The deployable model: uint8 RGB images in, class probabilities out.
@@ -197,7 +190,7 @@ def check_images(instance, samples_dir, decoder):
         if not os.path.isfile(path):
             continue
         try:
-            arrays.append(decoder.decode(keras_predictor._open_path(path, decoder.draft)))
+            arrays.append(decoder.decode(decoder.open_path(path)))
         except Exception:  # noqa: BLE001 - an unreadable test image is skipped, not the export
             continue
     if arrays:

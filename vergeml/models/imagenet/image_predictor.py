@@ -1,0 +1,103 @@
+"""The part every imagenet predictor shares: files and in-memory images decoded
+by one :class:`~vergeml.models.imagenet.image_decoder.ImageDecoder`, in
+batches, with a per-item error for an image that cannot be read. A subclass
+runs the batch: the Keras model (:mod:`.predictor`) or an export
+(:mod:`.export.export_predictor`)."""
+import os
+import threading
+
+from vergeml.models.imagenet.image_decoder import ImageDecoder, error_text
+from vergeml.models.imagenet.imagenet_options import PREDICT_OPTIONS
+from vergeml.models.imagenet.instance_model import operations
+from vergeml.models.model_base import Predictor as BasePredictor
+
+BATCH_SIZE = 32
+
+
+class ImagePredictor(BasePredictor):
+    """Decode, batch, predict. Safe to share between threads: decoding runs in the
+    caller's thread, :meth:`predict_arrays` holds :attr:`lock` around the model call.
+
+    Args:
+        instance: a :class:`vergeml.instances.Instance` (name, ``data.preprocess``).
+        labels: class names in output order.
+        size: the model's input size.
+        resize: the training's resize mode, the default of ``--resize``.
+    """
+
+    options = PREDICT_OPTIONS
+
+    def __init__(self, instance, labels, size, resize):
+        super().__init__(instance.name, labels, size, {"resize": resize})
+        self.instance = instance
+        self.resize = resize
+        self.decoder = ImageDecoder(operations(instance), size, resize)
+        self.lock = threading.Lock()
+
+    def warm_up(self):
+        """Run the model once so the first real request is not slowed by tracing."""
+        import numpy as np
+        self.predict_arrays(np.zeros((1, self.size, self.size, 3), dtype=np.float32))
+
+    def predict_files(self, paths, top_k=5, resize=None):
+        """Predict the classes of image files, in batches.
+
+        Args:
+            paths: file paths as typed by the user.
+            top_k: how many labels to return per file.
+            resize: resize mode; None uses the training mode.
+
+        Returns:
+            One dict per path, in order: ``{"filename", "path", "prediction":
+            [{"label", "probability"}, ...]}``, or ``{"filename", "path",
+            "error"}`` for a file that could not be read.
+        """
+        results = []
+        for start in range(0, len(paths), BATCH_SIZE):
+            chunk = [str(p) for p in paths[start:start + BATCH_SIZE]]
+            items = [(os.path.basename(p), self.decoder.open_path(p)) for p in chunk]
+            for path, result in zip(chunk, self._predict_items(items, top_k, resize)):
+                results.append({"filename": result.pop("filename"), "path": path, **result})
+        return results
+
+    def predict_images(self, items, top_k=5, resize=None):
+        """Predict the classes of in-memory images (used by the REST service).
+
+        Args:
+            items: ``(name, image)`` pairs; image is a PIL image or encoded bytes.
+            top_k: how many labels to return per image.
+            resize: resize mode; None uses the training mode.
+
+        Returns:
+            One dict per item: ``{"filename", "prediction": [...]}`` or
+            ``{"filename", "error"}``.
+        """
+        results = []
+        for start in range(0, len(items), BATCH_SIZE):
+            chunk = [(name, self.decoder.open_bytes(img)) for name, img in items[start:start + BATCH_SIZE]]
+            results.extend(self._predict_items(chunk, top_k, resize))
+        return results
+
+    def _predict_items(self, items, top_k, resize):
+        """Decode a batch, run the model once, keep per-item errors."""
+        import numpy as np
+        arrays, errors = [], {}
+        for index, (_, opener) in enumerate(items):
+            try:
+                arrays.append(self.decoder.decode(opener, resize))
+            except Exception as err:  # noqa: BLE001 - any decode failure is that file's error
+                errors[index] = error_text(err)
+        probs = self.predict_arrays(np.stack(arrays)) if arrays else []
+        results, row = [], 0
+        for index, (name, _) in enumerate(items):
+            if index in errors:
+                results.append({"filename": name, "error": errors[index]})
+            else:
+                results.append({"filename": name, "prediction": self.top(probs[row], top_k)})
+                row += 1
+        return results
+
+    def predict_arrays(self, batch):
+        """Class probabilities (``n x classes``) of a ``n x size x size x 3`` batch of
+        decoded pixels (0-255)."""
+        raise NotImplementedError
