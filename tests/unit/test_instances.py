@@ -104,7 +104,7 @@ def test_atomic_save_leaves_no_temp_files(tmp_path):
     inst = new(tmp_path)
     for epoch in range(5):
         inst.update_results(epochs_done=epoch + 1, val_acc=0.5 + epoch / 10)
-    assert sorted(os.listdir(inst.path)) == ["checkpoints", "data.summary.json", "data.yaml",
+    assert sorted(os.listdir(inst.path)) == ["checkpoints", "data.yaml",
                                               "plots", "stats", "tensorboard"]
     assert stored(inst)["results"]["epochs_done"] == 5
 

@@ -104,16 +104,6 @@ def test_added_and_removed_runs(runs):
     assert indexed(runs) == {"beta-tron", "gamma-tron", "delta-tron"}
 
 
-def test_summaries_dropped_give_the_same_runs(runs, monkeypatch):
-    """data.yaml decides: removing the summaries changes nothing to read."""
-    expected = scan(runs)
-    for path in (runs / "trainings").glob("*/data.summary.json"):
-        path.unlink()
-    assert from_files(runs) == expected
-    no_file_reads(monkeypatch)
-    assert scan(runs) == expected
-
-
 @pytest.mark.parametrize("content", [
     b"", b"garbage", b"\xff" * 100, marshal.dumps(("vergeml list index 1", []), 4),
     marshal.dumps(("another format", {}), 4), marshal.dumps([1, 2, 3], 4),

@@ -22,7 +22,8 @@ from vergeml.instances.instance import (BROKEN, CANCELLED, CRASHED, FAILED, FINI
                                         METADATA_FILE, RUNNING, STORED_STATUSES,
                                         TERMINAL_STATUSES, Instance, utc_now_iso)
 from vergeml.instances.liveness import hostname
-from vergeml.instances.metadata import SUMMARY_SKIP, read_instance
+from vergeml.instances.instance import SUMMARY_SKIP
+from vergeml.instances.metadata import read_instance
 
 __all__ = [
     "BROKEN", "CANCELLED", "CRASHED", "FAILED", "FINISHED", "RUNNING",

@@ -4,7 +4,6 @@ Also the statuses a run can have and the conversion of values to plain YAML
 types. Reading ``data.yaml`` is in :mod:`vergeml.instances.metadata`.
 """
 import datetime
-import json
 from pathlib import Path
 
 from vergeml import faults
@@ -13,10 +12,6 @@ from vergeml.fileutil import atomic_write_text
 from vergeml.instances.liveness import _process_alive
 
 METADATA_FILE = "data.yaml"
-# What ml list reads when it is there and matches data.yaml: the metadata
-# without SUMMARY_SKIP, as JSON, with the digest of the data.yaml it was
-# written with. data.yaml stays the truth; a stale or odd summary is ignored.
-SUMMARY_FILE = "data.summary.json"
 # Written when a run reserves its folder, removed once data.yaml is saved: the pid and
 # host of the run creating it. A folder without data.yaml but with this file is a run
 # killed (or still busy) before its first save; without it, a broken folder.
@@ -189,7 +184,6 @@ class Instance:
         text = yaml.dump(plain, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
                          default_flow_style=False, allow_unicode=True)
         atomic_write_text(self.metadata_path, text)
-        _write_summary(self.path / SUMMARY_FILE, text, plain)
 
     def update_results(self, save=True, **results):
         """Merge values into ``results`` and save.
@@ -224,23 +218,6 @@ class Instance:
             self.metadata.setdefault("results", {})["training_end"] = utc_now_iso()
         faults.point("instance.status", status)  # the run is done but not yet marked so
         self.save()
-
-
-def metadata_digest(data):
-    """Digest of the bytes of a ``data.yaml``, which a summary must match to be used."""
-    import hashlib
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def _write_summary(path, text, plain):
-    """Write the ``ml list`` summary of freshly saved metadata (best effort: a cache)."""
-    summary = {key: value for key, value in plain.items() if key not in SUMMARY_SKIP}
-    try:
-        payload = json.dumps({"digest": metadata_digest(text.encode("utf-8")),
-                              "metadata": summary}, ensure_ascii=False)
-        atomic_write_text(path, payload)
-    except (OSError, TypeError, ValueError):
-        pass  # ml list falls back to data.yaml, which was written
 
 
 def _mapping(value):

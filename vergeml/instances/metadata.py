@@ -1,10 +1,9 @@
 """Reading an instance's ``data.yaml`` into an :class:`~vergeml.instances.instance.Instance`.
 
 Unreadable or malformed metadata never raises: it gives a ``broken``
-instance with the reason in ``problem``. For ``ml list`` a summary read uses
-``data.summary.json`` when it matches ``data.yaml`` byte for byte (its digest),
-else cuts the large top-level blocks (the per-epoch history) out of the text
-before parsing.
+instance with the reason in ``problem``. For ``ml list`` a summary read cuts
+the large top-level blocks (the per-epoch history) out of the text before
+parsing; :mod:`vergeml.instances.list_index` keeps those reads between listings.
 """
 import functools
 import json
@@ -13,8 +12,7 @@ import re
 from pathlib import Path
 
 from vergeml.instances.instance import (METADATA_FILE, RESERVATION_FILE, RUNNING, STORED_STATUSES,
-                                        SUMMARY_FILE,
-                                        SUMMARY_SKIP, Instance, metadata_digest)
+                                        Instance)
 
 # libyaml's loader is ~10x faster than the pure-Python one; ml list reads one
 # file per run. A memoizing loader with a hand-written construction step was
@@ -53,9 +51,6 @@ def read_instance(path, skip=()):
     except OSError as err:
         return Instance(path, problem=f"cannot read {METADATA_FILE}: {err.strerror or err}")
     if skip:
-        data = _read_summary(path, text) if set(skip) == set(SUMMARY_SKIP) else None
-        if data is not None:
-            return Instance(path, data, partial=True)
         data, problem = _parse(_drop_top_level(text, skip))
         if not problem:
             return Instance(path, data, partial=True)
@@ -79,22 +74,6 @@ def _reservation(path):
     except (OSError, ValueError):
         return None
     return claim if isinstance(claim, dict) else None
-
-
-def _read_summary(path, text):
-    """The metadata of ``SUMMARY_FILE`` when it was written with this ``text``; else None.
-
-    JSON parses ~20x faster than the YAML; the digest makes a summary left
-    over from an older (or hand-edited) ``data.yaml`` count as absent.
-    """
-    try:
-        summary = json.loads((path / SUMMARY_FILE).read_bytes())
-        if summary.get("digest") != metadata_digest(text):
-            return None
-        data = summary["metadata"]
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return None
-    return data if _check_metadata(data) is None else None
 
 
 def _parse(text):
