@@ -12,6 +12,7 @@ memory, which an epoch advances before its files are written.
 """
 import csv
 import json
+import signal
 
 import numpy as np
 import pytest
@@ -45,8 +46,18 @@ def test_the_commit_has_the_points_the_issue_names(commit_points):
         assert expected in names, names
 
 
+@pytest.fixture
+def interruptible():
+    """SIGINT raises KeyboardInterrupt here, as in a terminal, even when the suite was
+    started from a shell that ignores it (``nohup make test &``, CI): Python then keeps
+    SIGINT ignored and the run would never see the signal the fault point sends."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_an_interrupt_anywhere_in_a_commit_leaves_the_files_agreeing(commit_points, tmp_path,
-                                                                      monkeypatch):
+                                                                      monkeypatch, interruptible):
     monkeypatch.delenv("VERGEML_FAULT_TRACE", raising=False)
     monkeypatch.setenv("VERGEML_FAULT_ACTION", "sigint")
     disagreements = {}
