@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from vergeml.runtimes import openvino_import as openvino_loader
+from vergeml.runtimes import openvino_runtime as openvino_loader
 from vergeml.models.imagenet.extraction.feature_cache import feature_stage
 from vergeml.models.imagenet.extraction.features import FeatureExtractor
 

@@ -204,99 +204,20 @@ def load_runtime(folder, fmt, threads=None):
     if not os.path.exists(path):
         raise VergeMLError(f"export file missing: {path}")
     require_extra(fmt, "predict with", RUN_MODULES.get(fmt, ()))
+    import importlib
+    loader = getattr(importlib.import_module(_LOADERS[fmt]), f"load_{fmt}")
     try:
-        return _LOADERS[fmt](path, threads)
+        return loader(path, threads)
     except VergeMLError:
         raise
     except Exception as err:  # noqa: BLE001 - a damaged export is a user-level failure
         raise VergeMLError(f"cannot load {path}: {_first_line(err)}") from None
 
 
-def _load_onnx(path, threads):
-    import numpy as np
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    # ORT_ENABLE_ALL adds layout transforms (NCHWc) that measured 7.6e-6 from Keras on
-    # MobileNet where extended fusions measured 4.4e-6: the smaller difference.
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    if threads:
-        options.intra_op_num_threads = threads
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-
-    def run(batch):
-        return session.run(None, {name: np.ascontiguousarray(batch, dtype=np.uint8)})[0]
-    return run
-
-
-def _load_tflite(path, threads):
-    import threading
-
-    import numpy as np
-    from ai_edge_litert.interpreter import Interpreter
-    interpreter = Interpreter(model_path=path, num_threads=threads)
-    lock = threading.Lock()
-    state = {"batch": None}
-    input_index = interpreter.get_input_details()[0]["index"]
-    output_index = interpreter.get_output_details()[0]["index"]
-
-    def run(batch):
-        batch = np.ascontiguousarray(batch, dtype=np.uint8)
-        with lock:  # one interpreter, one request at a time
-            if state["batch"] != len(batch):
-                interpreter.resize_tensor_input(input_index, list(batch.shape), strict=False)
-                interpreter.allocate_tensors()
-                state["batch"] = len(batch)
-            interpreter.set_tensor(input_index, batch)
-            interpreter.invoke()
-            return np.array(interpreter.get_tensor(output_index))
-    return run
-
-
-def _load_savedmodel(path, threads):
-    import numpy as np
-
-    from vergeml.runtimes import tensorflow_setup as backend
-    tf, _ = backend.load()
-    loaded = tf.saved_model.load(path)
-
-    def run(batch):
-        return np.asarray(loaded.serve(tf.constant(np.asarray(batch, dtype=np.uint8))))
-    return run
-
-
-def _load_keras(path, threads):
-    import numpy as np
-
-    from vergeml.runtimes import tensorflow_setup as backend
-    _, keras = backend.load()
-    model = keras.saving.load_model(path, compile=False)
-
-    def run(batch):
-        return np.asarray(model.predict_on_batch(np.asarray(batch, dtype=np.uint8)))
-    return run
-
-
-def _load_openvino(path, threads):
-    import numpy as np
-
-    from vergeml.runtimes import openvino_import as openvino_loader
-    ov = openvino_loader.load()
-    config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
-    if threads:
-        config["INFERENCE_NUM_THREADS"] = int(threads)
-    compiled = ov.Core().compile_model(path, "CPU", config)
-
-    def run(batch):
-        request = compiled.create_infer_request()  # one per call: no shared state
-        request.infer({0: np.ascontiguousarray(batch, dtype=np.uint8)})
-        return request.get_output_tensor(0).data.copy()
-    return run
-
-
-_LOADERS = {"onnx": _load_onnx, "openvino": _load_openvino, "tflite": _load_tflite, "savedmodel": _load_savedmodel,
-            "keras": _load_keras}
+# Each format's loader, in the module of its runtime (imported only when used).
+_LOADERS = {"onnx": "vergeml.runtimes.onnx_runtime", "tflite": "vergeml.runtimes.tflite_runtime",
+            "savedmodel": "vergeml.runtimes.tensorflow_setup", "keras": "vergeml.runtimes.tensorflow_setup",
+            "openvino": "vergeml.runtimes.openvino_runtime"}
 
 
 def _first_line(err):

@@ -99,3 +99,37 @@ class _silenced_stderr:
         os.dup2(self.saved, 2)
         os.close(self.saved)
         os.close(self.null)
+
+
+def load_savedmodel(path, threads=None):
+    """A callable ``run(batch) -> probabilities`` for a SavedModel export (uint8 images in).
+
+    Args:
+        path: the SavedModel folder.
+        threads: unused (TensorFlow's own pools).
+    """
+    import numpy as np
+
+    tf, _ = load()
+    loaded = tf.saved_model.load(path)
+
+    def run(batch):
+        return np.asarray(loaded.serve(tf.constant(np.asarray(batch, dtype=np.uint8))))
+    return run
+
+
+def load_keras(path, threads=None):
+    """A callable ``run(batch) -> probabilities`` for a ``.keras`` export (uint8 images in).
+
+    Args:
+        path: the model file.
+        threads: unused (TensorFlow's own pools).
+    """
+    import numpy as np
+
+    _, keras = load()
+    model = keras.saving.load_model(path, compile=False)
+
+    def run(batch):
+        return np.asarray(model.predict_on_batch(np.asarray(batch, dtype=np.uint8)))
+    return run

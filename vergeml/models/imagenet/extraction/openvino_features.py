@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 
-from vergeml.runtimes import openvino_import as openvino_loader
+from vergeml.runtimes import openvino_runtime as openvino_loader
 
 RUNTIMES = ("tensorflow", "openvino")
 # Never the CPU's bf16/f16 (see the module docstring).
