@@ -5,7 +5,7 @@ Ours: phase 1 of ``ml train`` as it runs, in this process:
 (one softmax Dense layer, Adam, batch 64, validation every epoch) on a real
 instance folder, so each epoch includes what ``ml train`` does around the
 step: the ``tf.data`` pipeline gathering seeded batches, the checkpoint
-commit, the best-epoch copy, ``data.yaml``, ``history.csv`` and TensorBoard.
+commit, the best-epoch hard link, ``data.yaml``, ``history.csv`` and TensorBoard.
 
 Baseline: the same top (``build_top``, ``compile_top``: same layer, optimizer,
 loss and metric), fitted with plain Keras ``model.fit(x, y, batch_size=64,

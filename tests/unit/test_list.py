@@ -137,6 +137,12 @@ def test_small_floats_keep_significant_digits(env, tmp_path, capsys):
     assert rows[1] == ["tiny-bot", "0.0001", "2.5e-06"]  # the instance column always comes first
 
 
+def test_huge_floats_are_short(env, tmp_path, capsys):
+    make_run(tmp_path, "wild-bot", hp={"learning_rate": 1e300, "decay": 123456.0})
+    rows = table(run_list(env, capsys, columns="learning_rate,decay").out)
+    assert rows[1] == ["wild-bot", "1e+300", "123456.000"]  # a diverging run's rate, not 300 digits
+
+
 def test_csv_has_consistent_columns(env, runs, capsys):
     out = run_list(env, capsys, output="csv", columns="instance,val_acc,test_acc").out
     rows = list(csv.reader(io.StringIO(out)))

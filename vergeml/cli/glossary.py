@@ -49,10 +49,12 @@ GLOSSARY = {
                        "rate, epochs, batch size, dropout, ...), as opposed to the weights "
                        "the model learns. Set them on the command line or under train: in "
                        "vergeml.yaml.",
-    "l2": "A penalty on large weights added to the loss: l2 times the sum of the squared "
-          "weights of the top's dense layers. It keeps the classifier simple and helps "
-          "against overfitting, like dropout. Set it with --l2: auto (the default, "
-          "1/(4 x training samples)), a number, or 0 for none.",
+    "l2": "A penalty on large weights added to what training minimises: l2 times the sum "
+          "of the squared weights of the top's dense layers. It keeps the classifier simple "
+          "and helps against overfitting, like dropout. The loss, val_loss and test_loss "
+          "shown and stored leave it out (plain cross-entropy); it is shown apart as "
+          "l2_penalty. Set it with --l2: auto (the default, 1/(4 x training samples)), a "
+          "number, or 0 for none.",
     "layers": "How many dense layers the trained top has, including the final softmax "
               "layer. 1 is a linear classifier on the features; each extra layer adds "
               "1024 hidden units.",
@@ -61,7 +63,8 @@ GLOSSARY = {
                      "Typical values are 0.0001 to 0.01.",
     "loss": "The cross-entropy between predicted probabilities and the true classes: how "
             "far predictions are from the truth, lower is better. loss is measured on the "
-            "training split, val_loss and test_loss on the other splits.",
+            "training split, val_loss and test_loss on the other splits; none of them "
+            "includes the l2 penalty.",
     "optimizer": "The algorithm that updates the weights from the gradients: sgd "
                  "(stochastic gradient descent with momentum 0.9) or adam.",
     "overfitting": "The model learns the training samples by heart instead of the general "

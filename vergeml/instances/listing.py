@@ -172,8 +172,9 @@ def format_cell(key, value):
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        # 3 decimals, but never print a learning rate of 0.0001 as 0.000
-        return f"{value:.3g}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
+        # 3 decimals, but never print a learning rate of 0.0001 as 0.000, nor a
+        # diverging one (1e300) as a 300-digit number
+        return f"{value:.3g}" if 0 < abs(value) < 0.01 or abs(value) >= 1e6 else f"{value:.3f}"
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     if isinstance(value, dict):
