@@ -153,6 +153,12 @@ def _datetime_timestamp(value):
     return None
 
 
+def _float_text(value):
+    """3 decimals, but never a learning rate of 0.0001 as 0.000, nor a diverging
+    one (1e300) as a 300-digit number."""
+    return f"{value:.3g}" if 0 < abs(value) < 0.01 or abs(value) >= 1e6 else f"{value:.3f}"
+
+
 def format_cell(key, value):
     """Text shown in the table for a raw value ('' when missing)."""
     if key not in _TIME_KEYS:  # the common cells first (thousands per table), same results
@@ -160,7 +166,7 @@ def format_cell(key, value):
         if kind is str:
             return value
         if kind is float:
-            return f"{value:.3g}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
+            return _float_text(value)
         if kind is int:
             return str(value)
     if value is _MISSING or value is None:
@@ -172,9 +178,7 @@ def format_cell(key, value):
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        # 3 decimals, but never print a learning rate of 0.0001 as 0.000, nor a
-        # diverging one (1e300) as a 300-digit number
-        return f"{value:.3g}" if 0 < abs(value) < 0.01 or abs(value) >= 1e6 else f"{value:.3f}"
+        return _float_text(value)
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     if isinstance(value, dict):
