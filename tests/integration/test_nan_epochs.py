@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from tests.integration.test_training_logic import run_epochs as logic_run_epochs
 from vergeml.instances import create_instance
 
 NAN = float("nan")
@@ -17,19 +18,7 @@ def instance(tmp_path):
 
 
 def run_epochs(instance, logs):
-    """The checkpoint callback over ``logs``, epoch k's kernel filled with k; stops when Keras would."""
-    from vergeml.models.imagenet.training.callbacks import EpochCheckpoint
-    from vergeml.models.imagenet.training.run_state import RunState
-    from vergeml.models.imagenet.training.head import build_top
-    top = build_top(4, 3, 1, 0.0, seed=1)
-    callback = EpochCheckpoint(instance, RunState(), "top", patience=5)
-    callback.set_model(top)
-    for epoch, log in enumerate(logs):
-        top.get_layer("predictions").kernel.assign(np.full((4, 3), float(epoch + 1), "float32"))
-        callback.on_epoch_end(epoch, dict(log))
-        if getattr(top, "stop_training", False):
-            break
-    return top, callback
+    return logic_run_epochs(instance, logs, patience=5)
 
 
 def good(val_acc, val_loss):

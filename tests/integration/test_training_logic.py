@@ -11,17 +11,20 @@ def instance(tmp_path):
                            {"layers": 1, "dropout": 0.0}, name="unit-bot")
 
 
-def _run_epochs(instance, logs):
+def run_epochs(instance, logs, patience=0):
+    """The checkpoint callback over ``logs``, epoch k's kernel filled with k (so each epoch's
+    weights are recognisable); stops where Keras would (``stop_training``)."""
     from vergeml.models.imagenet.training.callbacks import EpochCheckpoint
-    from vergeml.models.imagenet.training.run_state import RunState
     from vergeml.models.imagenet.training.head import build_top
+    from vergeml.models.imagenet.training.run_state import RunState
     top = build_top(4, 3, 1, 0.0, seed=1)
-    callback = EpochCheckpoint(instance, RunState(), "top")
+    callback = EpochCheckpoint(instance, RunState(), "top", patience=patience)
     callback.set_model(top)
     for epoch, log in enumerate(logs):
-        # Make each epoch's weights recognisable: fill the kernel with the epoch number.
         top.get_layer("predictions").kernel.assign(np.full((4, 3), float(epoch + 1), "float32"))
-        callback.on_epoch_end(epoch, log)
+        callback.on_epoch_end(epoch, dict(log))
+        if getattr(top, "stop_training", False):
+            break
     return top, callback
 
 
@@ -35,7 +38,7 @@ def test_checkpoint_keeps_best_val_acc_and_breaks_ties_by_val_loss(instance):
             {"acc": 0.7, "loss": 0.7, "val_acc": 0.7, "val_loss": 0.6},   # tie, lower loss: best
             {"acc": 0.8, "loss": 0.6, "val_acc": 0.7, "val_loss": 0.65},  # tie, higher loss
             {"acc": 0.9, "loss": 0.5, "val_acc": 0.6, "val_loss": 0.5}]
-    top, callback = _run_epochs(instance, logs)
+    top, callback = run_epochs(instance, logs)
     assert instance.results["best_epoch"] == 3
     assert instance.results["epochs_done"] == 5
     assert instance.results["val_acc"] == pytest.approx(0.7)
@@ -53,7 +56,7 @@ def test_checkpoint_keeps_best_val_acc_and_breaks_ties_by_val_loss(instance):
 
 def test_without_validation_every_epoch_replaces_the_checkpoint(instance):
     logs = [{"acc": 0.5, "loss": 1.0}, {"acc": 0.4, "loss": 1.2}]
-    top, callback = _run_epochs(instance, logs)
+    top, callback = run_epochs(instance, logs)
     assert instance.results["best_epoch"] == 2
     restore_best(callback, top)
     assert np.all(np.asarray(top.get_layer("predictions").kernel) == 2.0)
