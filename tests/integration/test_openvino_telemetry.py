@@ -29,7 +29,7 @@ def _probe(tmp_path, load):
 
 
 def test_loading_openvino_through_vergeml_declines_telemetry(tmp_path):
-    out = _probe(tmp_path, "from vergeml import openvino_loader; openvino_loader.load()")
+    out = _probe(tmp_path, "from vergeml.runtimes import openvino_runtime; openvino_runtime.load()")
     assert out == ["consent", "False", "children", "0"]
     assert not (tmp_path / "intel").exists(), "no client id written to the user's home"
 
