@@ -22,3 +22,13 @@ def test_auc_is_left_out_when_a_class_is_missing_from_test():
     p = np.array([[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.3, 0.6, 0.1]])
     metrics = test_metrics(y, p, 3)
     assert metrics["test_acc"] == 1.0 and "auc" not in metrics
+
+
+def test_balanced_accuracy_and_macro_f1_show_a_lost_minority_class():
+    from vergeml.models.imagenet.training.evaluation import test_metrics
+    y = np.array([0] * 9 + [1])               # 9 cats, 1 dog
+    p = np.tile([[0.9, 0.1]], (10, 1))         # always "cat"
+    metrics = test_metrics(y, p, 2)
+    assert metrics["test_acc"] == pytest.approx(0.9)    # looks good
+    assert metrics["balanced_acc"] == pytest.approx(0.5)  # the dog is lost
+    assert metrics["macro_f1"] == pytest.approx((18 / 19 + 0) / 2)

@@ -49,6 +49,17 @@ GLOSSARY = {
                        "rate, epochs, batch size, dropout, ...), as opposed to the weights "
                        "the model learns. Set them on the command line or under train: in "
                        "vergeml.yaml.",
+    "balanced accuracy": "The mean of the per-class recalls on the test split "
+                         "(balanced_acc): each class counts the same, however many images it "
+                         "has. Always saying the big class scores high accuracy but a "
+                         "balanced accuracy of 1 / classes.",
+    "class weights": "How much each class's images count in the training loss (--class-weights). "
+                     "auto, the default, balances them when the largest class has at least 3 "
+                     "times the images of the smallest (and says so): an image of a class with "
+                     "n images weighs total / (classes x n). none: every image counts the same; "
+                     "or label:weight pairs such as dog:5.",
+    "macro f1": "The mean over the classes of the F1 score on the test split (macro_f1): like "
+                "balanced accuracy, it shows a class that is lost.",
     "l2": "A penalty on large weights added to what training minimises: l2 times the sum "
           "of the squared weights of the top's dense layers. It keeps the classifier simple "
           "and helps against overfitting, like dropout. The loss, val_loss and test_loss "
@@ -133,6 +144,8 @@ SYNONYMS = {
     "roc auc": "auc",
     "l2 regularization": "l2",
     "weight decay": "l2",
+    "balanced acc": "balanced accuracy",
+    "class weight": "class weights",
 }
 
 

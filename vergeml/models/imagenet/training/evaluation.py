@@ -7,12 +7,18 @@ from vergeml.settings.spelling import stored_key
 
 
 def test_metrics(y_true, probabilities, num_classes, labels=()):
-    """test_acc, test_loss, (one-vs-rest macro) auc and, given the labels, per-label
-    ``<label>_precision``, ``<label>_recall``, ``<label>_f1`` of the test predictions."""
-    from sklearn.metrics import log_loss, roc_auc_score
+    """test_acc, test_loss, balanced_acc (the mean of the per-class recalls), macro_f1
+    (the mean of the per-class F1), (one-vs-rest macro) auc and, given the labels,
+    per-label ``<label>_precision``, ``<label>_recall``, ``<label>_f1`` of the test
+    predictions. balanced_acc and macro_f1 count the classes present in the test split."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score, log_loss, roc_auc_score
     predicted = probabilities.argmax(axis=1)
+    present = sorted(int(c) for c in np.unique(y_true))
     results = {"test_acc": float((predicted == y_true).mean()),
-               "test_loss": float(log_loss(y_true, probabilities, labels=list(range(num_classes))))}
+               "test_loss": float(log_loss(y_true, probabilities, labels=list(range(num_classes)))),
+               "balanced_acc": float(balanced_accuracy_score(y_true, predicted)),
+               "macro_f1": float(f1_score(y_true, predicted, labels=present, average="macro",
+                                          zero_division=0))}
     if len(np.unique(y_true)) == num_classes:  # AUC is undefined when a class is absent
         if num_classes == 2:
             results["auc"] = float(roc_auc_score(y_true, probabilities[:, 1]))

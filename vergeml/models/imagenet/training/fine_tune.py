@@ -103,6 +103,7 @@ def fine_tune(top, extractor, dataset, args, instance, state, seed):
     import keras
     from vergeml.models.imagenet.training.augment import build_augmenter, parse_augment
     from vergeml.models.imagenet.training.callbacks import EpochCheckpoint, loss_metrics, tensorboard
+    from vergeml.models.imagenet.training.class_weights import keras_class_weight
     from vergeml.models.imagenet.training.pipeline import epoch_dataset, image_transform, steps_per_epoch
     from vergeml.models.imagenet.training.run_state import restore_seeds
     from vergeml.models.imagenet.training.head import fault_points, load_last, make_optimizer, verbosity
@@ -129,8 +130,10 @@ def fine_tune(top, extractor, dataset, args, instance, state, seed):
     print(f"Fine-tuning {count} layers of {extractor.backbone.name} and the top "
           f"(epochs {first + 1}-{total}, learning rate {fine_tune_rate(args):g})")
     keras.utils.set_random_seed(seed + first)
+    weights = keras_class_weight(args.get("class-weights"), instance.hyperparameters.get("labels"))
     full.fit(train, steps_per_epoch=steps_per_epoch(len(arrays["train"][0]), batch), epochs=total,
              initial_epoch=first, validation_data=val, verbose=verbosity(), shuffle=False,
+             class_weight=weights,
              callbacks=[checkpoint, tensorboard(instance), *fault_points("fine-tune")])
     return full
 

@@ -136,6 +136,7 @@ def fit_top(top, features, args, instance, state, seed):
         seed: the random seed (per-epoch shuffles derive from it).
     """
     from vergeml.models.imagenet.training.callbacks import EpochCheckpoint, tensorboard
+    from vergeml.models.imagenet.training.class_weights import keras_class_weight
     from vergeml.models.imagenet.training.pipeline import epoch_dataset, steps_per_epoch
     from vergeml.models.imagenet.training.run_state import restore_seeds
     x_train, y_train = features["train"]
@@ -150,8 +151,9 @@ def fit_top(top, features, args, instance, state, seed):
     checkpoint = EpochCheckpoint(instance, state, "top",
                                  patience=args["early-stopping-patience"] if has_val else 0,
                                  min_delta=args["early-stopping-delta"])
+    weights = keras_class_weight(args.get("class-weights"), instance.hyperparameters.get("labels"))
     top.fit(data, steps_per_epoch=steps_per_epoch(len(x_train), batch), epochs=args["epochs"],
-            initial_epoch=state.epochs_done, shuffle=False,
+            initial_epoch=state.epochs_done, shuffle=False, class_weight=weights,
             callbacks=[checkpoint, tensorboard(instance), *fault_points("top")],
             validation_data=(x_val, y_val) if has_val else None, verbose=verbosity())
     if state.best_phase == "top":

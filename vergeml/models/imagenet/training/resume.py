@@ -115,6 +115,8 @@ def resumed_args(instance, typed, defaults, explicit=()):
     args = {**defaults, **stored, "name": instance.name}
     if "l2" not in stored:  # stored before l2 existed: the run trained without a penalty
         args["l2"] = 0.0
+    if "class-weights" not in stored:  # stored before class weights existed: none
+        args["class-weights"] = "none"
     changed = []
     for key, value in (typed or {}).items():
         if key in NOT_HYPERPARAMETERS or value is None:

@@ -118,6 +118,7 @@ def _train(args, env, metadata=None):
     extractor.model  # noqa: B018 - step 2 up front: missing weights fail before any long work
     features = cached_features(dataset, extractor, args, env.settings)
     args = resolve_l2(args, len(features["train"][0]))  # stored as a number, like the rates
+    args = _resolve_class_weights(args, features, dataset.labels)
     instance = run = None
     try:
         instance = _create_instance(args, env, dataset, extractor, metadata)
@@ -135,6 +136,17 @@ def _train(args, env, metadata=None):
             instance.set_status("failed", error=f"{type(error).__name__}: {error}")
         raise
     return 0
+
+
+def _resolve_class_weights(args, features, labels):
+    """``args`` with ``class-weights`` as the run trains with them (stored: a resumed run
+    never decides again): ``{label: weight}`` or ``none``; the auto decision in one line."""
+    from vergeml.models.imagenet.training.class_weights import NONE, resolve_class_weights
+    counts = np.bincount(np.asarray(features["train"][1], dtype=int), minlength=len(labels))
+    weights, note = resolve_class_weights(args.get("class-weights"), counts.tolist(), list(labels))
+    if note:
+        print(note)
+    return {**args, "class-weights": weights if weights is not None else NONE}
 
 
 def _check_dataset(dataset, args):
