@@ -35,7 +35,7 @@ TRAIN_OPTIONS = (
            help="L2 penalty on the weights of the top's dense layers, added to the mean loss "
                 "(auto: 1/(4 x training samples), as scikit-learn's LogisticRegression at C=2; "
                 "0 means none)."),
-    Option("class-weights", default="auto", type="list", metavar="WEIGHTS",
+    Option("class-weights", default=["auto"], type="list", metavar="WEIGHTS",
            help="How much each class counts in the training loss: auto (balanced when the "
                 "largest class has 3x the images of the smallest, else none), none, or "
                 "label:weight pairs such as dog:5,cat:1."),
