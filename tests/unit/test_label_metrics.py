@@ -28,7 +28,8 @@ def test_every_label_gets_precision_recall_f1_as_sklearn_computes_them():
 
 
 def test_no_labels_means_no_per_label_metrics():
-    assert set(evaluation.test_metrics(Y_TRUE, PROBS, 3)) == {"test_acc", "test_loss", "auc"}
+    assert set(evaluation.test_metrics(Y_TRUE, PROBS, 3)) == {"test_acc", "test_loss", "auc",
+                                                               "balanced_acc", "macro_f1"}
 
 
 def test_a_label_without_test_samples_gets_none_and_a_never_predicted_one_gets_zero():
