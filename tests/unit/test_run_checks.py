@@ -99,3 +99,11 @@ def test_an_empty_test_split_is_a_warning_unless_asked_for(capsys):
     assert capsys.readouterr().err == ""
     with pytest.raises(VergeMLError, match="the validation split is empty"):
         _check_dataset(_Data({"train": 8, "val": 0, "test": 2}, {"val": ten, "test": ten}), {})
+
+
+def test_early_stopping_is_on_by_default_and_quiet_without_validation(tmp_path, capsys):
+    """Issue 25: the default patience stops the top near its best epoch; with --val-split=0
+    there is nothing to watch, and only a patience the user set is worth a warning."""
+    assert DEFAULTS["early-stopping-patience"] == 20
+    check_runs([dict(RUN)], env(tmp_path, **{"val-split": "0"}))
+    assert capsys.readouterr().err == ""

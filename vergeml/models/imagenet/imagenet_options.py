@@ -41,8 +41,9 @@ TRAIN_OPTIONS = (
                 "label:weight pairs such as dog:5,cat:1."),
     Option("early-stopping-delta", default=0.0, type="float", rule=">=0",
            help="Smallest decrease of validation loss that counts as improvement."),
-    Option("early-stopping-patience", default=0, type="int", rule=">=0",
-           help="Epochs without improvement before training stops early (0 means off)."),
+    Option("early-stopping-patience", default=20, type="int", rule=">=0",
+           help="Epochs without improvement of the validation loss before training stops "
+                "early (0 means off; the best epoch is kept either way)."),
     Option("weights", default="imagenet",
            help="Backbone weights: imagenet, none (random), or the path of a weights file."),
     Option("resize", default="fill", choices=RESIZE_MODES,

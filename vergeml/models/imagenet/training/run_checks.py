@@ -73,7 +73,8 @@ def ignored_options(args, env):
         if unused:
             notes.append(", ".join(f"--{n}" for n in unused) + " only act in phase 2, which "
                          "--fine-tune-epochs=0 turns off: ignored")
-    if args["early-stopping-patience"] and _no_validation(env):
+    patience = args["early-stopping-patience"]
+    if patience and patience != DEFAULTS["early-stopping-patience"] and _no_validation(env):
         notes.append("--early-stopping-patience watches the validation loss, and --val-split "
                      "is 0: early stopping is off and the last epoch is kept")
     augment = [str(item).strip().lower() for item in args.get("augment") or ()]
