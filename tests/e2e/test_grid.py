@@ -101,7 +101,8 @@ def test_ctrl_c_cancels_the_current_run_and_stops_the_grid(tmp_path, ml_env):
     write_images(project, per_class=8)
     (project / "vergeml.yaml").write_text("model: imagenet\nval-split: 2\ntest-split: 2\n")
     args = [a for a in FAST if not a.startswith("--epochs")]
-    proc = subprocess.Popen(ml_command() + ["train", *args, "--epochs=5000", "--dropout=0.1,0.2"],
+    proc = subprocess.Popen(ml_command() + ["train", *args, "--epochs=5000", "--early-stopping-patience=0",
+                                            "--dropout=0.1,0.2"],
                             cwd=project, env=subprocess_env(ml_env), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     try:

@@ -27,7 +27,8 @@ PER_CLASS = 30
 TOTAL = 10 * PER_CLASS
 ARGS = ("--architecture=mobilenet", "--alpha=0.25", "--size=64", "--epochs=2",
         "--optimizer=adam", "--learning-rate=0.002", "--batch-size=32")
-ENDLESS = tuple(a for a in ARGS if not a.startswith("--epochs")) + ("--epochs=100000",)
+ENDLESS = tuple(a for a in ARGS if not a.startswith("--epochs")) + ("--epochs=100000",
+                                                                   "--early-stopping-patience=0")
 FEATURE_DIM = 256  # MobileNet alpha 0.25, global average pooled
 CACHE_LINE = re.compile(r"cache: ([\d,]+) hit, ([\d,]+) new, ([\d,]+) stale")
 

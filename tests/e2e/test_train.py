@@ -98,7 +98,8 @@ def test_ctrl_c_cancels_and_keeps_a_loadable_checkpoint(digits_project, ml_env):
     env = subprocess_env(ml_env)
     before = set(instance_names(digits_project))
     args = [a for a in TRAIN_ARGS if not a.startswith("--epochs")]
-    proc = subprocess.Popen(ml_command() + ["train", *args, "--epochs=5000"], cwd=digits_project,
+    proc = subprocess.Popen(ml_command() + ["train", *args, "--epochs=5000", "--early-stopping-patience=0"],
+                            cwd=digits_project,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=default_signals)
     try:
