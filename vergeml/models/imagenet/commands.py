@@ -1,7 +1,8 @@
 """The imagenet model's commands: ``ml train``, ``ml @name resume``, ``ml @name predict``
 and ``ml @name export``.
 
-Thin: the work is in :mod:`.training`, :mod:`.predictor` and :mod:`.export`, imported only
+Thin: the work is in :mod:`.training.train`, :mod:`.training.resume`, :mod:`.predictor` and
+:mod:`.export.exporter`, imported only
 when a command runs (``ml help`` reads these classes).
 """
 from vergeml.commands.command_base import ONE_INSTANCE, Command

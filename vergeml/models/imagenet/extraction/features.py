@@ -21,7 +21,7 @@ class FeatureExtractor:
     """A frozen ImageNet CNN that turns images into feature vectors.
 
     Args:
-        architecture: backbone name (see :mod:`.backbones`).
+        architecture: backbone name (see :mod:`..backbones`).
         variant: family member for ``densenet``/``nasnet``/..., or ``auto``.
         size: input size in pixels, or ``auto`` for the backbone's default.
         alpha: width multiplier (mobilenets).

@@ -25,8 +25,8 @@ def resolve_class_weights(value, counts, labels):
     """The weight of each label, or None for none.
 
     Args:
-        value: the option's value: ``auto``, ``none``, a ``label:weight`` list (or
-            comma string), or a mapping (as stored by a run).
+        value: the option's value: ``auto``, ``none``, or a ``label:weight`` list
+            (or comma string).
         counts: training images per class index.
         labels: class names in model output order.
 
@@ -37,8 +37,6 @@ def resolve_class_weights(value, counts, labels):
     Raises:
         ConfigError: an unknown label or a weight that is not a positive number.
     """
-    if isinstance(value, dict):
-        return _given(list(value.items()), labels), ""
     items = value if isinstance(value, (list, tuple)) else str(value or "auto").split(",")
     items = [str(i).strip() for i in items if str(i).strip()]
     if items in ([], ["auto"]):

@@ -139,7 +139,7 @@ def fine_tune(top, extractor, dataset, args, instance, state, seed):
 
 
 def fine_tune_rate(args):
-    """``fine-tune-learning-rate`` of the run as a number (:func:`.top.run_fine_tune_rate`)."""
+    """``fine-tune-learning-rate`` of the run as a number (:func:`.head.run_fine_tune_rate`)."""
     from vergeml.models.imagenet.training.head import run_fine_tune_rate
     return run_fine_tune_rate(args)
 

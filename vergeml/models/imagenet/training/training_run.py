@@ -1,6 +1,6 @@
 """A run's phases, from wherever its state stands to the saved model.
 
-Phase 1 trains the top on cached features (:mod:`.top`); phase 2, when
+Phase 1 trains the top on cached features (:mod:`.head`); phase 2, when
 ``fine-tune-epochs`` is set, fine-tunes backbone and top on images
 (:mod:`.fine_tune`). One best-epoch rule spans both. A new run and a resumed
 run (:mod:`.resume`) go through the same :class:`Run`; only the starting
