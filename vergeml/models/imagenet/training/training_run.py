@@ -115,7 +115,7 @@ class Run:
     def _test_probabilities(self, model):
         if self.state.best_phase != "fine-tune":
             return self.top.predict(self.features["test"][0], verbose=0)  # same as the fused model
-        from vergeml.models.imagenet.training.fine_tune import split_images, predict_images
+        from vergeml.models.imagenet.training.image_arrays import split_images, predict_images
         images, _ = split_images(self.dataset, "test", self.extractor.size, self.args["resize"])
         return predict_images(model, self.extractor, images)
 
