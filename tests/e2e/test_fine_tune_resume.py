@@ -207,7 +207,9 @@ def finished(project, ml_env):
     result = ml(project, ml_env, "train", *ARGS, "--epochs=2", "--fine-tune-epochs=2",
                 "--name=tuned")
     assert result.returncode == 0, result.output[-3000:]
-    assert "Phase 2/2" in result.stdout and "Fine-tuning 20 layers" in result.stdout
+    # fine-tune-layers auto with 16 training images a class: the later 7 of MobileNet's
+    # 14 blocks, two layers each (the recipe, vergeml/models/imagenet/training/recipe.py).
+    assert "Phase 2/2" in result.stdout and "Fine-tuning 14 layers" in result.stdout
     result = ml(project, ml_env, "train", *ARGS, "--epochs=2", "--name=plain")
     assert result.returncode == 0, result.output[-3000:]
     assert "Phase" not in result.stdout
@@ -218,6 +220,7 @@ def test_a_fine_tune_run_trains_both_phases_and_saves_a_loadable_model(finished)
     meta, state = assert_complete(finished, "tuned", 2, 2)
     assert meta["results"]["tuned"] == "fine-tuned"
     assert meta["hyperparameters"]["fine_tune_epochs"] == 2
+    assert meta["fine_tune_recipe"]["epochs"] == 2 and meta["fine_tune_recipe"]["blocks"] == 0.5
     assert "test_acc" in meta["results"]
     assert state["phase"] == "fine-tune" and state["best_phase"] in ("top", "fine-tune")
     assert_loadable_model(finished, "tuned")

@@ -16,6 +16,6 @@ def test_new_then_help_train_in_a_subprocess(run_ml, tmp_path):
     assert "Traceback" not in err
     assert out.startswith("Train an image classifier.")
     for option in TRAIN_OPTIONS:
-        assert f"--{option.name}=" in out, option.name
+        assert f"--{option.name}" + ("" if option.flag else "=") in out, option.name
     code, out2, err = run_ml("train", "--help", cwd=tmp_path / "demo")
     assert code == 0 and out2 == out

@@ -8,7 +8,7 @@ now augmented from (layer seed, batch number) alone.
 import numpy as np
 import pytest
 
-from vergeml.models.imagenet.training.augment import DEFAULT_AUGMENT, build_augmenter, parse_augment
+from vergeml.models.imagenet.training.augment import AUTO_AUGMENT, build_augmenter, parse_augment
 from vergeml.models.imagenet.training.pipeline import epoch_dataset, image_transform
 
 BATCH, EPOCHS = 4, 2
@@ -21,7 +21,7 @@ def arrays():
     return images, np.arange(48) % 3
 
 
-def batches(arrays, seed, first_epoch=0, pairs=DEFAULT_AUGMENT + ("brightness", "contrast")):
+def batches(arrays, seed, first_epoch=0, pairs=AUTO_AUGMENT):
     """Every batch a fresh augmenter (as a new process builds it) gives, as numpy."""
     augmenter = build_augmenter(parse_augment(pairs), seed)
     data = epoch_dataset(arrays, BATCH, 7, first_epoch, EPOCHS,

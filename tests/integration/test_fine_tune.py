@@ -7,7 +7,7 @@ every comparison below pass for the wrong reason.
 import numpy as np
 import pytest
 
-from vergeml.models.imagenet.training.augment import DEFAULT_AUGMENT, build_augmenter, parse_augment
+from vergeml.models.imagenet.training.augment import AUTO_AUGMENT, build_augmenter, parse_augment
 from vergeml.models.imagenet.training.fine_tune import unfreeze
 from vergeml.models.imagenet.training.pipeline import epoch_dataset, image_transform
 from vergeml.models.imagenet.training.run_state import (STATE_FILE, RunState, commit, load_state,
@@ -111,7 +111,7 @@ def test_unfreeze_trains_the_last_layers_and_nothing_else(extractor, images, lab
     backbone = extractor.model
     top = sharp_top(extractor.dim)
     full = extractor.full_model(top)
-    assert unfreeze(backbone, 4) == 4
+    assert len(unfreeze(backbone, 4)) == 4
     chosen = weighted_layers(backbone)[-4:]
     assert [l.name for l in chosen] == ["conv_dw_12", "conv_pw_12", "conv_dw_13", "conv_pw_13"]
     assert {id(v) for v in full.trainable_weights} == \
@@ -147,20 +147,20 @@ def test_bn_layer_weight_order_is_gamma_beta_mean_variance(extractor):
 def test_unfreeze_all_leaves_batch_normalization_frozen(extractor):
     backbone = extractor.model
     weighted = weighted_layers(backbone)
-    assert unfreeze(backbone, "all") == len(weighted) == 27     # conv1 + 13 x (dw, pw)
+    assert len(unfreeze(backbone, "all")) == len(weighted) == 27     # conv1 + 13 x (dw, pw)
     assert backbone.trainable
     assert all(l.trainable for l in weighted)
     assert bn_layers(backbone) and not any(l.trainable for l in bn_layers(backbone))
     assert not any(v.trainable for l in bn_layers(backbone) for v in l.weights)
     # Unfreezing fewer afterwards freezes the rest again.
-    assert unfreeze(backbone, 2) == 2
+    assert len(unfreeze(backbone, 2)) == 2
     assert [l.name for l in weighted if l.trainable] == ["conv_dw_13", "conv_pw_13"]
 
 
 # -- augmentation --------------------------------------------------------------------
 
 def test_augmentation_differs_on_every_pass_and_only_in_training(extractor, images, labels):
-    augmenter = build_augmenter(parse_augment(DEFAULT_AUGMENT), seed=5)
+    augmenter = build_augmenter(parse_augment(AUTO_AUGMENT), seed=5)
     plain = extractor.preprocess(images.astype("float32"))
     passes = [x.numpy() for x, _ in epoch_dataset(
         (images, labels), 16, 0, 0, 2, shuffle=False,

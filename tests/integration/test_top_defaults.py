@@ -53,4 +53,4 @@ def test_a_run_stores_the_auto_rates_as_numbers_and_fine_tunes_at_a_hundredth(
     # l2 auto: stored as the number for this run's training split (C = 2 spread over it).
     train = yaml.safe_load((root / "trainings" / "auto-bot" / "data.yaml").read_text())
     assert hyper["l2"] == pytest.approx(1 / (4 * train["data"]["num_train"]))
-    assert "learning rate 0.0001)" in out   # phase 2's own line
+    assert "learning rate 0.0001;" in out   # phase 2's own line

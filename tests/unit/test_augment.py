@@ -2,7 +2,7 @@
 import pytest
 
 from vergeml.errors import ConfigError
-from vergeml.models.imagenet.training.augment import AUGMENTATIONS, DEFAULT_AUGMENT, parse_augment
+from vergeml.models.imagenet.training.augment import AUGMENTATIONS, DEFAULT_AUGMENT, LEGACY_AUGMENT, parse_augment
 
 
 def test_the_module_does_not_import_keras_at_the_top():
@@ -40,7 +40,10 @@ def test_yaml_mappings():
 
 
 def test_the_default_option_value():
-    assert parse_augment(DEFAULT_AUGMENT) == [
+    """auto: the recipe's (expanded by phase 2, tests/unit/test_recipe.py); the old default
+    is what runs stored before the recipe resume with."""
+    assert DEFAULT_AUGMENT == ("auto",) and parse_augment(DEFAULT_AUGMENT) == []
+    assert parse_augment(LEGACY_AUGMENT) == [
         ("flip-horizontal", None), ("rotate", 0.05), ("zoom", 0.1)]
 
 

@@ -69,12 +69,13 @@ def test_help_train_lists_every_option_with_default(ml_help):
     assert "  ml train [options]" in text
     positions = []
     for option in TRAIN_OPTIONS:
-        match = re.search(rf"^ +--{option.name}=<[^>]+>[ \n]", text, re.M)
+        value = "" if option.flag else "=<[^>]+>"  # a flag (--tta) takes no value
+        match = re.search(rf"^ +--{option.name}{value}[ \n]", text, re.M)
         assert match, option.name
         positions.append(match.start())
         entry = flat(text[match.end():].split("\n      --", 1)[0])
         assert entry.startswith(flat(option.help)), option.name
-        if option.default is not None:
+        if option.default is not None and not option.flag:  # a flag is off unless given
             assert f"[default: {show_default(option.default)}]" in entry, option.name
         else:
             assert "[default:" not in entry, option.name

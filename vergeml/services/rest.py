@@ -234,13 +234,14 @@ def _prediction_options(fields, predictor):
 
 
 def _parse_field(option, raw):
-    """A form field's value. Integers are plain ASCII digits, as in JSON Schema:
-    Python's ``int()`` would also take `` 3``, ``+3``, ``3_0`` and other scripts' digits.
+    """A form field's value, as strict as JSON Schema: integers plain ASCII digits (``int()`` takes
+    `` 3``, ``+3``, ``3_0``, other scripts' digits), booleans ``true`` or ``false`` (not ``yes``, ``1``).
 
     Raises:
         OptionValueError: the value is not what the option accepts.
     """
-    if option.type == "int" and not re.fullmatch(r"[0-9]+", raw):
+    if (option.type == "int" and not re.fullmatch(r"[0-9]+", raw)) or \
+            (option.type == "bool" and raw not in ("true", "false")):
         raise OptionValueError(f"expected {option.describe()}, got {json.dumps(raw, ensure_ascii=False)}")
     return option.parse(raw)
 
@@ -265,15 +266,21 @@ def _results_html(results):
 
 
 def _option_fields(predictor):
-    """HTML form fields for the predictor's choice options (``resize`` ...)."""
+    """HTML form fields for the predictor's choice and boolean options (``resize``, ``tta`` ...)."""
     fields = []
     for option in predictor.options:
         chosen = predictor.defaults.get(option.name, option.default)
-        choices = "".join(f'<option value="{html.escape(str(c))}"{" selected" if c == chosen else ""}>'
-                          f"{html.escape(str(c))}</option>" for c in option.choices or ())
+        choices = "".join(f'<option value="{html.escape(text)}"{" selected" if c == chosen else ""}>'
+                          f"{html.escape(text)}</option>" for text, c in _choices(option))
         fields.append(f'<label>{option.name} <select name="{option.name}">{choices}</select> '
                       f"<small>{html.escape(option.help)}</small></label>")
     return "\n".join(fields)
+
+
+def _choices(option):
+    """``(text, value)`` of what a form field offers: the choices, or true and false for a boolean."""
+    values = (True, False) if option.type == "bool" else option.choices or ()
+    return [(str(v).lower() if isinstance(v, bool) else str(v), v) for v in values]
 
 
 def _safe_name(filename, index):
@@ -356,9 +363,10 @@ def openapi_spec(predictor, max_body):
 
 
 def _option_schemas(predictor):
-    """OpenAPI properties of the predictor's choice options."""
-    return {o.name: {"type": "string", "enum": list(o.choices or ()), "description": o.help,
-                     "default": predictor.defaults.get(o.name, o.default)}
+    """OpenAPI properties of the predictor's choice and boolean options."""
+    return {o.name: {**({"type": "boolean"} if o.type == "bool"
+                        else {"type": "string", "enum": list(o.choices or ())}),
+                     "description": o.help, "default": predictor.defaults.get(o.name, o.default)}
             for o in predictor.options}
 
 

@@ -2,13 +2,16 @@
 by one :class:`~vergeml.models.imagenet.image_decoder.ImageDecoder`, in
 batches, with a per-item error for an image that cannot be read. A subclass
 runs the batch: the Keras model (:mod:`.predictor`) or an export
-(:mod:`.export.export_predictor`)."""
+(:mod:`.export.export_predictor`). With test-time augmentation (``--tta``, the
+instance's own setting unless a request says otherwise) each batch goes to the
+subclass with its views (:mod:`.tta`), so every runtime averages the same views."""
 import os
 import threading
 
 from vergeml.models.imagenet.image_decoder import ImageDecoder, error_text
 from vergeml.models.imagenet.imagenet_options import PREDICT_OPTIONS
 from vergeml.models.imagenet.instance_model import operations
+from vergeml.models.imagenet.tta import mean_probabilities, trained_with_tta, use_tta
 from vergeml.models.model_base import Predictor as BasePredictor
 
 BATCH_SIZE = 32
@@ -23,12 +26,16 @@ class ImagePredictor(BasePredictor):
         labels: class names in output order.
         size: the model's input size.
         resize: the training's resize mode, the default of ``--resize``.
+
+    Attributes:
+        tta: whether the instance was trained with ``--tta``, the default of ``--tta``.
     """
 
     options = PREDICT_OPTIONS
 
     def __init__(self, instance, labels, size, resize):
-        super().__init__(instance.name, labels, size, {"resize": resize})
+        self.tta = trained_with_tta(instance.hyperparameters)
+        super().__init__(instance.name, labels, size, {"resize": resize, "tta": self.tta})
         self.instance = instance
         self.resize = resize
         self.decoder = ImageDecoder(operations(instance), size, resize)
@@ -39,13 +46,14 @@ class ImagePredictor(BasePredictor):
         import numpy as np
         self.predict_arrays(np.zeros((1, self.size, self.size, 3), dtype=np.float32))
 
-    def predict_files(self, paths, top_k=5, resize=None):
+    def predict_files(self, paths, top_k=5, resize=None, tta=None):
         """Predict the classes of image files, in batches.
 
         Args:
             paths: file paths as typed by the user.
             top_k: how many labels to return per file.
             resize: resize mode; None uses the training mode.
+            tta: average over the TTA views; None: as the instance was trained.
 
         Returns:
             One dict per path, in order: ``{"filename", "path", "prediction":
@@ -56,17 +64,18 @@ class ImagePredictor(BasePredictor):
         for start in range(0, len(paths), BATCH_SIZE):
             chunk = [str(p) for p in paths[start:start + BATCH_SIZE]]
             items = [(os.path.basename(p), self.decoder.open_path(p)) for p in chunk]
-            for path, result in zip(chunk, self._predict_items(items, top_k, resize)):
+            for path, result in zip(chunk, self._predict_items(items, top_k, resize, tta)):
                 results.append({"filename": result.pop("filename"), "path": path, **result})
         return results
 
-    def predict_images(self, items, top_k=5, resize=None):
+    def predict_images(self, items, top_k=5, resize=None, tta=None):
         """Predict the classes of in-memory images (used by the REST service).
 
         Args:
             items: ``(name, image)`` pairs; image is a PIL image or encoded bytes.
             top_k: how many labels to return per image.
             resize: resize mode; None uses the training mode.
+            tta: average over the TTA views; None: as the instance was trained.
 
         Returns:
             One dict per item: ``{"filename", "prediction": [...]}`` or
@@ -75,10 +84,10 @@ class ImagePredictor(BasePredictor):
         results = []
         for start in range(0, len(items), BATCH_SIZE):
             chunk = [(name, self.decoder.open_bytes(img)) for name, img in items[start:start + BATCH_SIZE]]
-            results.extend(self._predict_items(chunk, top_k, resize))
+            results.extend(self._predict_items(chunk, top_k, resize, tta))
         return results
 
-    def _predict_items(self, items, top_k, resize):
+    def _predict_items(self, items, top_k, resize, tta):
         """Decode a batch, run the model once, keep per-item errors."""
         import numpy as np
         arrays, errors = [], {}
@@ -87,7 +96,7 @@ class ImagePredictor(BasePredictor):
                 arrays.append(self.decoder.decode(opener, resize))
             except Exception as err:  # noqa: BLE001 - any decode failure is that file's error
                 errors[index] = error_text(err)
-        probs = self.predict_arrays(np.stack(arrays)) if arrays else []
+        probs = self.probabilities(np.stack(arrays), tta) if arrays else []
         results, row = [], 0
         for index, (name, _) in enumerate(items):
             if index in errors:
@@ -96,6 +105,13 @@ class ImagePredictor(BasePredictor):
                 results.append({"filename": name, "prediction": self.top(probs[row], top_k)})
                 row += 1
         return results
+
+    def probabilities(self, batch, tta=None):
+        """Class probabilities (``n x classes``) of decoded pixels, averaged over the TTA views
+        when ``tta`` (None: as the instance was trained) asks for them."""
+        if use_tta(tta, self.tta):
+            return mean_probabilities(self.predict_arrays, batch)
+        return self.predict_arrays(batch)
 
     def predict_arrays(self, batch):
         """Class probabilities (``n x classes``) of a ``n x size x size x 3`` batch of

@@ -4,7 +4,7 @@ Declarations only (no TensorFlow, no Pillow): ``ml help`` and argument
 parsing read them.
 """
 from vergeml.data.formats import RESIZE_MODES
-from vergeml.models.imagenet.training.augment import AUGMENTATIONS, DEFAULT_AUGMENT
+from vergeml.models.imagenet.training.augment import AUGMENTATIONS, AUTO_AUGMENT, DEFAULT_AUGMENT
 from vergeml.models.imagenet.backbones import architecture_names
 from vergeml.settings.option import Option
 
@@ -48,21 +48,30 @@ TRAIN_OPTIONS = (
            help="Backbone weights: imagenet, none (random), or the path of a weights file."),
     Option("resize", default="fill", choices=RESIZE_MODES,
            help="How images are fitted to the input size: stretch, crop or letterbox."),
-    Option("fine-tune-epochs", default=0, type="int", rule=">=0",
+    Option("fine-tune-epochs", default=0, type="int", rule=">=0", also=("auto",),
            help="Epochs of phase 2: after the top is trained, fine-tune backbone and top end to "
-                "end on augmented images (0: train the top only, as the original)."),
-    Option("fine-tune-layers", default=20, type="int", rule=">=1", also=("all",),
+                "end on augmented images (0: train the top only, as the original; auto: a "
+                "budget chosen from the data, about 150 steps within 8-30 epochs). Phase 2 "
+                "follows a recipe: whole blocks unfrozen, rates lower with depth, warm-up then "
+                "cosine decay, label smoothing, early stopping on validation loss."),
+    Option("fine-tune-layers", default="auto", type="int", rule=">=1", also=("all", "auto"),
            help="How many of the backbone's last layers with weights to unfreeze in phase 2 "
-                "(BatchNormalization stays frozen), or all."),
+                "(BatchNormalization stays frozen), all, or auto: every block, or the later "
+                "half of them with under 50 training images per class."),
     Option("fine-tune-learning-rate", default="auto", type="float", rule=">0", also=("auto",),
            help="Learning rate of phase 2 (auto: a hundredth of learning-rate, given or auto: "
                 "0.0001 with learning-rate 0.01)."),
     Option("augment", default=list(DEFAULT_AUGMENT), type="list",
            help="Augmentation of phase 2's training images, each name[:strength]: "
-                + ", ".join(AUGMENTATIONS) + "; none for no augmentation."),
+                + ", ".join(AUGMENTATIONS) + "; none for no augmentation; auto for the "
+                "recipe's: " + ", ".join(AUTO_AUGMENT) + "."),
     Option("runtime", default="tensorflow", choices=("tensorflow", "openvino"),
            help="What runs the backbone to extract features: tensorflow, or openvino "
                 "(a faster CPU runtime, f32; needs pip install 'vergeml[openvino]')."),
+    Option("tta", type="bool", flag=True, default=False,
+           help="Test-time augmentation: the test evaluation averages the probabilities over "
+                "flips and a central crop of each image; the instance remembers it, so predict "
+                "and the REST service use it too."),
     Option("name", help="Name of the trained instance (default: a random robot name)."),
     Option("resume", metavar="@NAME",
            help="Continue the cancelled or crashed run @NAME from its last completed epoch "
@@ -77,4 +86,7 @@ FEATURE_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.name in FEATURE_OPTION_NAM
 RESIZE_OPTION = Option("resize", choices=RESIZE_MODES,
                        help="How to fit images to the model's input size "
                             "(default: the mode used in training).")
-PREDICT_OPTIONS = (RESIZE_OPTION,)
+TTA_OPTION = Option("tta", type="bool", flag=True,
+                    help="Average the probabilities over flips and a central crop of each image "
+                         "(default: as the instance was trained, with or without --tta).")
+PREDICT_OPTIONS = (RESIZE_OPTION, TTA_OPTION)

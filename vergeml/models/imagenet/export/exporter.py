@@ -55,11 +55,28 @@ def export(args, env):
     for fmt in formats:  # a missing extra is said before anything is loaded
         runtimes.require_extra(fmt)
     job = _Job(instance, env)
+    note = tta_note(instance)
+    if note:
+        print(note)
     failures = [fmt for fmt in formats if not job.export(fmt)]
     if failures:
         raise VergeMLError("export check failed for " + ", ".join(failures) +
                            "; the failed export was removed")
     return 0
+
+
+def tta_note(instance):
+    """The one line ``ml @name export`` prints for an instance trained with ``--tta``, or None.
+
+    The export is the plain model: one forward pass per image, as a deployed
+    model is expected to be. The views are averaged outside the model, by
+    ``ml @name predict`` (with or without ``--export``) and the REST service.
+    """
+    from vergeml.models.imagenet.tta import VIEWS, trained_with_tta
+    if not trained_with_tta(instance.hyperparameters):
+        return None
+    return (f"note: @{instance.name} was tested with --tta; the exported model predicts without it "
+            f"(one view; ml @{instance.name} predict --export averages the {len(VIEWS)} views)")
 
 
 class _Job:

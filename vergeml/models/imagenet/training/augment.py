@@ -41,9 +41,24 @@ AUGMENTATIONS = {a.name: a for a in (
     Augmentation("translate", 0.1, 0.5, "shift by up to the strength (a fraction of the size)"),
     Augmentation("contrast", 0.2, 1.0, "change contrast by up to the strength (a fraction)"),
     Augmentation("brightness", 0.2, 1.0, "change brightness by up to the strength (a fraction)"),
+    Augmentation("crop", 0.25, 0.9, "random resized crop: keep 1 - strength to all of each side, "
+                                    "scaled back to size"),
+    Augmentation("saturation", 0.2, 1.0, "change colour saturation by up to the strength"),
+    Augmentation("erase", 0.25, 1.0, "erase a random patch with noise, with probability strength"),
 )}
 
-DEFAULT_AUGMENT = ("flip-horizontal", "rotate:0.05", "zoom:0.1")
+# auto: the fine-tune recipe's choice (:mod:`.recipe`), today AUTO_AUGMENT.
+AUTO = "auto"
+DEFAULT_AUGMENT = (AUTO,)
+AUTO_AUGMENT = ("flip-horizontal", "crop:0.25", "brightness:0.2", "contrast:0.2",
+                "saturation:0.2", "erase:0.25")
+# The default before the recipe: what a run stored without a recipe trained with.
+LEGACY_AUGMENT = ("flip-horizontal", "rotate:0.05", "zoom:0.1")
+
+
+def is_auto(items):
+    """True when ``augment`` leaves the choice to the recipe (``auto``, alone)."""
+    return [str(i).strip().lower() for i in items or ()] == [AUTO]
 
 
 def parse_augment(items):
@@ -52,7 +67,7 @@ def parse_augment(items):
     Args:
         items: strings ``name`` or ``name:strength`` (``name=strength`` too),
             or ``{name: strength}`` mappings from YAML; ``none`` alone means
-            no augmentation.
+            no augmentation, ``auto`` alone the recipe's (expanded by the caller).
 
     Returns:
         list of ``(name, strength or None)``.
@@ -63,7 +78,7 @@ def parse_augment(items):
     pairs = []
     for item in items or ():
         for name, strength in _split(item):
-            if name == "none":
+            if name in ("none", AUTO):
                 continue
             choice = AUGMENTATIONS.get(name)
             if choice is None:
@@ -121,6 +136,11 @@ def build_augmenter(pairs, seed):
         "translate": lambda s, seed: layers.RandomTranslation(s, s, seed=seed),
         "contrast": lambda s, seed: layers.RandomContrast(s, seed=seed),
         "brightness": lambda s, seed: layers.RandomBrightness(s, seed=seed),
+        # Zooming in only, each side on its own: a crop of random size and aspect.
+        "crop": lambda s, seed: layers.RandomZoom((-s, 0.0), (-s, 0.0), seed=seed),
+        # Keras' saturation factor 0.5 leaves an image as it is.
+        "saturation": lambda s, seed: layers.RandomSaturation((0.5 - s / 2, 0.5 + s / 2), seed=seed),
+        "erase": lambda s, seed: layers.RandomErasing((s, s), scale=(0.02, 0.25), seed=seed),
     }
     return layers.Pipeline([make[name](strength, seed + index)
                             for index, (name, strength) in enumerate(pairs)], name="augment")

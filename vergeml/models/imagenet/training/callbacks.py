@@ -63,13 +63,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
         min_delta: see ``patience``.
         seeded: models whose random generators belong to the run's random
             state besides the trained model (the augmenter).
+        margin: ``best_acc -> tolerance``: how much lower val_acc may be and
+            still beat a best epoch of the other phase (None: none).
     """
 
-    def __init__(self, instance, state, phase, patience=0, min_delta=0.0, seeded=()):
+    def __init__(self, instance, state, phase, patience=0, min_delta=0.0, seeded=(), margin=None):
         super().__init__()
         self.instance, self.state, self.phase = instance, state, phase
         self.patience, self.min_delta = patience, min_delta
         self.seeded = tuple(seeded)
+        self.margin = margin
 
     def on_epoch_end(self, epoch, logs=None):
         logs = plain_losses(logs if logs is not None else {})
@@ -81,7 +84,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         diverged = _diverged(logs)
         score = [row["val_acc"], -row["val_loss"]] if row["val_acc"] is not None and not diverged \
             else None
-        improved = not diverged and state.better(score)
+        margin = self.margin(state.best[0]) if self.margin and state.best else 0.0
+        improved = not diverged and state.better(score, self.phase, margin)
         if improved:
             state.best, state.best_epoch, state.best_phase = score, epoch + 1, self.phase
         if diverged:  # weights past a NaN are NaN: nothing later can be better

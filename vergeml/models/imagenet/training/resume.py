@@ -123,6 +123,10 @@ def resumed_args(instance, typed, defaults, explicit=()):
             continue
         if key not in explicit and _same(value, defaults.get(key)):
             continue
+        if key in EXTENDABLE and value == "auto":
+            raise UsageError(f"--{key}=auto chooses a new run's budget; a resumed run keeps "
+                             f"its own ({stored.get(key)})",
+                             hint=f"Give a number to train longer, e.g. --{key}={stored.get(key)}.")
         if key in EXTENDABLE:
             args[key] = value
         elif key in stored and not _same(value, stored[key]):

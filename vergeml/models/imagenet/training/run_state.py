@@ -64,12 +64,24 @@ class RunState:
     seeds: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
 
-    def better(self, score):
+    def better(self, score, phase=None, margin=0.0):
         """Whether ``score`` (``(val_acc, -val_loss)`` or None) beats the best so far.
 
         Without validation every epoch counts as better, so the last is kept.
+
+        Args:
+            score: the epoch's ``[val_acc, -val_loss]``.
+            phase: the epoch's phase.
+            margin: how much lower ``val_acc`` may be and still win against a
+                best epoch of the other phase (the fine-tune recipe's
+                tolerance, :func:`.recipe.phase_margin`); 0 within a phase.
         """
-        return score is None or self.best is None or tuple(score) > tuple(self.best)
+        if score is None or self.best is None:
+            return True
+        best = list(self.best)
+        if margin and self.best_phase not in (None, phase):
+            best[0] -= margin
+        return tuple(score) > tuple(best)
 
 
 def load_state(folder):

@@ -119,9 +119,10 @@ def _train(args, env, metadata=None):
     features = cached_features(dataset, extractor, args, env.settings)
     args = resolve_l2(args, len(features["train"][0]))  # stored as a number, like the rates
     args = _resolve_class_weights(args, features, dataset.labels)
+    args, recipe = _resolve_recipe(args, len(features["train"][0]), len(dataset.labels))
     instance = run = None
     try:
-        instance = _create_instance(args, env, dataset, extractor, metadata)
+        instance = _create_instance(args, env, dataset, extractor, {**(metadata or {}), **recipe})
         write_project_file(instance, project_text)
         run = Run(instance, RunState(), args, env.random_seed, dataset, extractor, features)
         run.train()
@@ -147,6 +148,20 @@ def _resolve_class_weights(args, features, labels):
     if note:
         print(note)
     return {**args, "class-weights": weights if weights is not None else NONE}
+
+
+def _resolve_recipe(args, train_count, num_classes):
+    """``args`` with ``fine-tune-epochs`` a number, and the metadata entry of the
+    fine-tune recipe (none without phase 2); ``auto`` chosen in one line."""
+    from vergeml.models.imagenet.training.fine_tune import RECIPE_KEY
+    from vergeml.models.imagenet.training.recipe import choose_recipe
+    epochs = args.get("fine-tune-epochs")
+    if not epochs:
+        return args, {}
+    recipe = choose_recipe(train_count, num_classes, args["batch-size"], epochs)
+    if epochs == "auto":
+        print(f"fine-tune-epochs auto: {recipe.epochs} epochs for {train_count} training images")
+    return {**args, "fine-tune-epochs": recipe.epochs}, {RECIPE_KEY: recipe.to_dict()}
 
 
 def _check_dataset(dataset, args):
