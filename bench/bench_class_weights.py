@@ -15,21 +15,17 @@ seeds 1-3; ``--quick``: 96 px, seed 1). One row: the mean balanced accuracy
 with ``auto`` against ``none``, target > 1x; test accuracy and the minority
 class's recall in the note.
 """
-import argparse
 import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rows
 from bench_top_probe import quietly
-from workspace import keras_home
+from workspace import HYMENOPTERA, hymenoptera_bench
 
-HYMENOPTERA = Path(os.path.dirname(os.path.abspath(__file__))).parents[1] / "shared" / "data" / "hymenoptera"
 MINORITY, KEEP_EVERY = "bees", 10
 BACKBONE = ["--architecture=mobilenet", "--alpha=0.25"]
 
@@ -66,15 +62,7 @@ def train(base, seed, size, weights):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="96 px, seed 1")
-    opts = parser.parse_args()
-    size, seeds = (96, (1,)) if opts.quick else (224, (1, 2, 3))
-    if not HYMENOPTERA.is_dir():
-        sys.exit(f"no photos at {HYMENOPTERA}")
-    base = Path(tempfile.mkdtemp(prefix="bench-class-weights-"))
-    if not keras_home(base):
-        sys.exit("the shared MobileNet weights are missing")
+    size, seeds, base = hymenoptera_bench(__doc__.splitlines()[0], "bench-class-weights-")
     started = time.monotonic()
     try:
         counts = imbalanced_samples(base / "samples")

@@ -20,21 +20,17 @@ without (target >= 1x: the views must not cost accuracy), and predict ms per
 image with against without (target <= 4x: four views in one model call per
 batch, decoding once, should cost at most four times one view).
 """
-import argparse
 import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rows
 from bench_top_probe import quietly
-from workspace import keras_home
+from workspace import HYMENOPTERA, hymenoptera_bench
 
-HYMENOPTERA = Path(os.path.dirname(os.path.abspath(__file__))).parents[1] / "shared" / "data" / "hymenoptera"
 BACKBONE = ["--architecture=mobilenet", "--alpha=0.25"]
 EPOCHS = 20  # the top's best epoch is 8-17 on these photos (early stopping would wait 20 more)
 PASSES = 2   # timed passes of each setting per seed, alternating
@@ -96,15 +92,7 @@ def measure(instance, photos):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="96 px, seed 1")
-    opts = parser.parse_args()
-    size, seeds = (96, (1,)) if opts.quick else (224, (1, 2, 3))
-    if not HYMENOPTERA.is_dir():
-        sys.exit(f"no photos at {HYMENOPTERA}")
-    base = Path(tempfile.mkdtemp(prefix="bench-tta-"))
-    if not keras_home(base):
-        sys.exit("the shared MobileNet weights are missing")
+    size, seeds, base = hymenoptera_bench(__doc__.splitlines()[0], "bench-tta-")
     started, photos = time.monotonic(), test_photos()
     try:
         runs = [measure(train(base, seed, size), photos) for seed in seeds]

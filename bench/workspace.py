@@ -60,3 +60,36 @@ def trained_project():
     if shared is None or not (shared / TRAINED / "trainings").is_dir():
         return None
     return shared / TRAINED, (shared / f"{TRAINED}.run").read_text()
+
+
+HYMENOPTERA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hymenoptera"
+
+
+def hymenoptera_bench(description, prefix):
+    """The common start of the benchmarks on the ants and bees.
+
+    Parses ``--quick`` (96 px, seed 1; else 224 px, seeds 1-3), checks the
+    photos and the shared weights (exits with one line when one is missing) and
+    makes the benchmark's temp folder.
+
+    Args:
+        description: the benchmark's ``--help`` line.
+        prefix: of the temp folder's name.
+
+    Returns:
+        ``(size, seeds, base folder)``; the caller removes the folder.
+    """
+    import argparse
+    import sys
+    import tempfile
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="96 px, seed 1")
+    opts = parser.parse_args()
+    size, seeds = (96, (1,)) if opts.quick else (224, (1, 2, 3))
+    if not HYMENOPTERA.is_dir():
+        sys.exit(f"no photos at {HYMENOPTERA}")
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    if not keras_home(base):
+        shutil.rmtree(base, ignore_errors=True)
+        sys.exit("the shared MobileNet weights are missing")
+    return size, seeds, base
