@@ -24,7 +24,8 @@ trap 'rm -rf "$BENCH_ROWS" "$BENCH_SHARED"' EXIT
 # project bench_retrain leaves (bench/workspace.py).
 in_process=(bench/bench_extract_photos.py bench/bench_rest.py bench/bench_top_probe.py bench/bench_class_weights.py
             bench/bench_ray.py bench/bench_epoch.py bench/bench_retrain.py
-            bench/bench_predict.py bench/bench_fine_tune.py bench/bench_tta.py)
+            bench/bench_predict.py bench/bench_fine_tune.py bench/bench_tta.py
+            bench/bench_fine_tune_memory.py bench/bench_recipe.py)
 failed=()
 run() {
     printf '\n=== %s\n' "$1"

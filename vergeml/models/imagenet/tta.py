@@ -116,9 +116,12 @@ def predict_in_batches(predict, images, batch_size=32, tta=True):
         ``n x classes`` float32 probabilities, in the order of ``images``.
     """
     import numpy as np
+    from vergeml.models.imagenet.training.pipeline import take_rows
     parts = []
     for start in range(0, len(images), batch_size):
-        batch = np.asarray(images[start:start + batch_size])
+        # take_rows: a memmap's pages read are released, so a large test split never
+        # stays resident.
+        batch = take_rows(images, np.arange(start, min(start + batch_size, len(images))))
         parts.append(mean_probabilities(predict, batch) if tta
                      else np.asarray(predict(batch), dtype=np.float32))
     return np.concatenate(parts, axis=0)
