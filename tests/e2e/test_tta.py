@@ -3,6 +3,7 @@
 then averages the views by itself and ``--tta=no`` turns that off; ``ml @x export``
 says in one line that its model is the plain one."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -65,10 +66,13 @@ def test_predict_averages_the_views_unless_told_not_to(trained, ml_env):
     assert default.returncode == 0 and plain.returncode == 0, default.output + plain.output
     stored = np.load(project / "trainings" / NAME / "stats" / "test_predictions.npz")
     labels = (project / "trainings" / NAME / "checkpoints" / "labels.txt").read_text().split()
-    tested = {str(f): row for f, row in zip(stored["files"], stored["y_prob"])}
+    # Keyed by real path: the run records files as its samples folder resolves them
+    # (../shared may be a symbolic link).
+    tested = {os.path.realpath(f): row for f, row in zip(stored["files"], stored["y_prob"])}
     # The default is the instance's: the very probabilities the --tta test evaluation stored.
     for path, (label, probability) in _top(default.stdout).items():
-        assert probability == pytest.approx(tested[path][labels.index(label)], abs=1e-4), path
+        expected = tested[os.path.realpath(path)][labels.index(label)]
+        assert probability == pytest.approx(expected, abs=1e-4), path
     # --tta=no: one view, other probabilities.
     differences = [abs(_top(default.stdout)[p][1] - _top(plain.stdout)[p][1]) if
                    _top(default.stdout)[p][0] == _top(plain.stdout)[p][0] else 1.0 for p in photos]
