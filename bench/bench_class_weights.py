@@ -23,11 +23,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rows
-from bench_top_probe import quietly
-from workspace import HYMENOPTERA, hymenoptera_bench
+from workspace import HYMENOPTERA, hymenoptera_bench, train_hymenoptera
 
 MINORITY, KEEP_EVERY = "bees", 10
-BACKBONE = ["--architecture=mobilenet", "--alpha=0.25"]
 
 
 def imbalanced_samples(target):
@@ -47,17 +45,8 @@ def imbalanced_samples(target):
 def train(base, seed, size, weights):
     """One ``ml train`` in this process; its results (``data.yaml``'s)."""
     import yaml
-    from vergeml.cli import main as cli
-    root = base / f"{weights}-seed-{seed}"
-    root.mkdir()
-    (root / "samples").symlink_to(base / "samples", target_is_directory=True)
-    (root / "vergeml.yaml").write_text("model: imagenet\n")
-    argv = ["--project-dir", str(root), f"--cache-dir={base / 'cache'}", f"--random-seed={seed}",
-            "--val-split=15%", f"--test-split={HYMENOPTERA / 'val'}", "train", *BACKBONE,
-            f"--size={size}", f"--class-weights={weights}", "--name=run"]
-    status, output = quietly(cli.main, argv)
-    if status:
-        sys.exit(f"ml {' '.join(argv)} failed ({status}):\n{output[-3000:]}")
+    root = train_hymenoptera(base, f"{weights}-seed-{seed}", base / "samples", seed, size,
+                             f"--class-weights={weights}")
     return yaml.safe_load((root / "trainings" / "run" / "data.yaml").read_text())["results"]
 
 

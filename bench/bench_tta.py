@@ -28,28 +28,17 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rows
-from bench_top_probe import quietly
-from workspace import HYMENOPTERA, hymenoptera_bench
+from workspace import HYMENOPTERA, hymenoptera_bench, train_hymenoptera
 
-BACKBONE = ["--architecture=mobilenet", "--alpha=0.25"]
 EPOCHS = 20  # the top's best epoch is 8-17 on these photos (early stopping would wait 20 more)
 PASSES = 2   # timed passes of each setting per seed, alternating
 
 
 def train(base, seed, size):
     """One ``ml train --tta`` in this process; its instance."""
-    from vergeml.cli import main as cli
     from vergeml.instances import load_instance
-    root = base / f"seed-{seed}"
-    root.mkdir()
-    (root / "samples").symlink_to(HYMENOPTERA / "train", target_is_directory=True)
-    (root / "vergeml.yaml").write_text("model: imagenet\n")
-    argv = ["--project-dir", str(root), f"--cache-dir={base / 'cache'}", f"--random-seed={seed}",
-            "--val-split=15%", f"--test-split={HYMENOPTERA / 'val'}", "train", *BACKBONE,
-            f"--size={size}", f"--epochs={EPOCHS}", "--tta", "--name=run"]
-    status, output = quietly(cli.main, argv)
-    if status:
-        sys.exit(f"ml {' '.join(argv)} failed ({status}):\n{output[-3000:]}")
+    root = train_hymenoptera(base, f"seed-{seed}", HYMENOPTERA / "train", seed, size,
+                             f"--epochs={EPOCHS}", "--tta")
     return load_instance(root / "trainings", "run")
 
 

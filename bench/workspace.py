@@ -93,3 +93,37 @@ def hymenoptera_bench(description, prefix):
         shutil.rmtree(base, ignore_errors=True)
         sys.exit("the shared MobileNet weights are missing")
     return size, seeds, base
+
+
+def train_hymenoptera(base, name, samples, seed, size, *options):
+    """One ``ml train`` on the ants and bees, in this process (TensorFlow starts once).
+
+    The project is ``base/<name>`` with ``samples`` linked as its samples folder,
+    ``val/`` as the test split and 15% validation; the feature cache is shared
+    under ``base/cache``; MobileNet a0.25 at ``size`` px; the run is ``@run``.
+
+    Args:
+        base: the benchmark's folder.
+        name: of the project folder.
+        samples: the folder of class folders to train on.
+        seed: the random seed (and so the split).
+        size: input size in pixels.
+        *options: more ``ml train`` options.
+
+    Returns:
+        The project folder (exits with ml's output when the run fails).
+    """
+    import sys
+    from bench_top_probe import quietly
+    from vergeml.cli import main as cli
+    root = base / name
+    root.mkdir()
+    (root / "samples").symlink_to(samples, target_is_directory=True)
+    (root / "vergeml.yaml").write_text("model: imagenet\n")
+    argv = ["--project-dir", str(root), f"--cache-dir={base / 'cache'}", f"--random-seed={seed}",
+            "--val-split=15%", f"--test-split={HYMENOPTERA / 'val'}", "train",
+            "--architecture=mobilenet", "--alpha=0.25", f"--size={size}", *options, "--name=run"]
+    status, output = quietly(cli.main, argv)
+    if status:
+        sys.exit(f"ml {' '.join(argv)} failed ({status}):\n{output[-3000:]}")
+    return root
