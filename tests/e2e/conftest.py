@@ -6,7 +6,7 @@ is the slow part; tests must not modify what they return (copy it instead).
 import pytest
 import yaml
 
-from tests.conftest import run_ml_process
+from tests.conftest import WEIGHTS_DIR, run_ml_process
 
 # MobileNet v1 alpha 0.25 with the real ImageNet weights, small input: the
 # fastest real backbone (a linear probe on its digits features scores ~0.92).
@@ -56,6 +56,24 @@ def digits_subset(project, per_class):
             folder / f"{counts[target]:03d}.png")
     (project / "vergeml.yaml").write_text("model: imagenet\n")
     return project
+
+
+PHOTOS = WEIGHTS_DIR.parent / "data" / "hymenoptera"  # the real ants and bees, in ../shared
+
+
+def train_on_photos(tmp_path_factory, ml_env, folder, *args, timeout=300):
+    """A new project over the ants and bees (``train/`` as samples) and ``ml *args`` run in it.
+
+    Returns:
+        ``(project, result)``.
+    """
+    if not PHOTOS.is_dir():
+        pytest.fail(f"the real photos are missing: {PHOTOS}")
+    project = tmp_path_factory.mktemp(folder) / "ants"
+    project.mkdir()
+    (project / "vergeml.yaml").write_text("model: imagenet\n")
+    (project / "samples").symlink_to(PHOTOS / "train", target_is_directory=True)
+    return project, run_ml_process(*args, cwd=project, env=ml_env, timeout=timeout)
 
 
 def read_metadata(project, name):

@@ -8,11 +8,10 @@ import os
 import numpy as np
 import pytest
 
-from tests.conftest import WEIGHTS_DIR, run_ml_process
-from tests.e2e.conftest import read_metadata
+from tests.conftest import run_ml_process
+from tests.e2e.conftest import PHOTOS, read_metadata, train_on_photos
 
 pytestmark = pytest.mark.e2e
-PHOTOS = WEIGHTS_DIR.parent / "data" / "hymenoptera"  # beside the weights in ../shared
 NAME = "ant-tron"
 # The 245 photos of train/ (15% of them for validation), tested on the 153 of val/.
 SPLITS = ("--random-seed=42", "--val-split=15%", f"--test-split={PHOTOS / 'val'}")
@@ -28,14 +27,8 @@ TEST_ACC_BAR = 0.80
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, ml_env):
     """A project over the real photos and its instance trained with --tta: (project, result)."""
-    if not PHOTOS.is_dir():
-        pytest.fail(f"the real photos are missing: {PHOTOS}")
-    project = tmp_path_factory.mktemp("tta") / "ants"
-    project.mkdir()
-    (project / "vergeml.yaml").write_text("model: imagenet\n")
-    (project / "samples").symlink_to(PHOTOS / "train", target_is_directory=True)
-    result = run_ml_process(*SPLITS, "train", *TRAIN_ARGS, cwd=project, env=ml_env, timeout=300)
-    return project, result
+    return train_on_photos(tmp_path_factory, ml_env, "tta", *SPLITS, "train", *TRAIN_ARGS,
+                           timeout=300)
 
 
 def _some_test_photos():

@@ -292,18 +292,16 @@ def clean_folder(folder, current):
                 path.with_suffix(".keys").unlink()
 
 
-def predict_images(model, extractor, images, batch_size=64):
-    """Class probabilities of uint8 images through the fused model (no augmentation).
-
-    Batches are gathered from ``images`` one at a time (a memmap stays on disk).
+def predict_images(model, extractor, images, batch_size=32, tta=False):
+    """Class probabilities of uint8 images through the fused model, one batch at a time
+    (a memmap stays on disk); with ``tta`` the mean over each image's views (:mod:`..tta`).
     """
-    from vergeml.models.imagenet.training.pipeline import epoch_dataset, image_transform
+    from vergeml.models.imagenet.tta import predict_in_batches
     if not len(images):
         return np.zeros((0, model.output_shape[-1]), "float32")
-    labels = np.zeros(len(images), "int64")
-    data = epoch_dataset((images, labels), batch_size, 0, 0, 1, shuffle=False,
-                         transform=image_transform(extractor.preprocess))
-    return model.predict(data.map(lambda x, y: x), verbose=0)
+    preprocess = extractor.preprocess  # float32, a copy: the views stay untouched
+    return predict_in_batches(lambda pixels: model.predict_on_batch(preprocess(pixels)),
+                              images, batch_size, tta=tta)
 
 
 # -- file helpers --------------------------------------------------------------------------

@@ -114,29 +114,15 @@ class Run:
 
     def _test_probabilities(self, model):
         """Class probabilities of the test split under the best epoch's fused ``model``;
-        with ``--tta`` the mean over each image's views (:mod:`vergeml.models.imagenet.tta`)."""
-        if self.args.get("tta"):
-            return self._tta_test_probabilities(model)
-        if self.state.best_phase != "fine-tune":
+        with ``--tta`` the mean over each image's views (:mod:`vergeml.models.imagenet.tta`),
+        through the images even for a frozen run, whose cached features are of the plain
+        images only."""
+        tta = bool(self.args.get("tta"))
+        if not tta and self.state.best_phase != "fine-tune":
             return self.top.predict(self.features["test"][0], verbose=0)  # same as the fused model
         from vergeml.models.imagenet.training.image_arrays import split_images, predict_images
         images, _ = split_images(self.dataset, "test", self.extractor.size, self.args["resize"])
-        return predict_images(model, self.extractor, images)
-
-    def _tta_test_probabilities(self, model, batch_size=32):
-        """:meth:`_test_probabilities` with ``--tta``: the fused model on the views of the test
-        images (decoded through the image cache), even for a frozen run, whose cached features
-        are of the plain images only.
-
-        Returns:
-            ``n x classes`` probabilities, in the order of the test samples.
-        """
-        from vergeml.models.imagenet.training.image_arrays import split_images
-        from vergeml.models.imagenet.tta import predict_in_batches
-        images, _ = split_images(self.dataset, "test", self.extractor.size, self.args["resize"])
-        preprocess = self.extractor.preprocess  # float32, a copy: the views stay untouched
-        return predict_in_batches(lambda pixels: model.predict_on_batch(preprocess(pixels)),
-                                  images, batch_size)
+        return predict_images(model, self.extractor, images, tta=tta)
 
     def save(self, model):
         """Write labels.txt, the best top's weights and the full model as model.keras."""
