@@ -24,7 +24,15 @@ def test_auto_epochs_aim_at_a_step_budget_within_bounds(train_count, batch, epoc
 
 def test_an_explicit_number_of_epochs_is_kept():
     assert choose_recipe(208, 2, 64, epochs=7).epochs == 7
-    assert choose_recipe(208, 2, 64, epochs="auto").epochs == 30
+    assert choose_recipe(208, 2, 64, epochs="auto").epochs == 21  # 7 steps of 32 an epoch
+
+
+def test_phase_2_steps_in_batches_of_at_most_32():
+    """A batch of 64 at 224 px kept phase 2 above 1.5 GB (bench_fine_tune_memory.py)."""
+    assert choose_recipe(208, 2, 64).batch_size == 32
+    assert choose_recipe(208, 2, 16).batch_size == 16   # a smaller batch typed is kept
+    assert LEGACY.batch_size == 0                       # runs before recipes: the run's batch
+    assert Recipe.from_dict({"epochs": 3}).batch_size == 0
 
 
 def test_small_classes_unfreeze_half_the_blocks_larger_ones_all():

@@ -53,11 +53,12 @@ GLOSSARY = {
                          "(balanced_acc): each class counts the same, however many images it "
                          "has. Always saying the big class scores high accuracy but a "
                          "balanced accuracy of 1 / classes.",
-    "class weights": "How much each class's images count in the training loss (--class-weights). "
-                     "auto, the default, balances them when the largest class has at least 3 "
-                     "times the images of the smallest (and says so): an image of a class with "
-                     "n images weighs total / (classes x n). none: every image counts the same; "
-                     "or label:weight pairs such as dog:5.",
+    "class weights": "How much each class counts (--class-weights). auto, the default, when the "
+                     "largest class has at least 3 times the images of the smallest (and says so), "
+                     "adjusts the saved model's outputs for the class frequencies (each class's "
+                     "logit lowered by log of its share of the training images), so every class "
+                     "counts the same in the decisions. adjusted: always; none: every image counts "
+                     "the same; or label:weight pairs such as dog:5, weights in the training loss.",
     "macro f1": "The mean over the classes of the F1 score on the test split (macro_f1): like "
                 "balanced accuracy, it shows a class that is lost.",
     "l2": "A penalty on large weights added to what training minimises: l2 times the sum "

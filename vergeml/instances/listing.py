@@ -63,7 +63,8 @@ def default_columns(rows):
     and :data:`GRID_COLUMN` when any ran in a grid, so a project of plain runs shows the
     original table."""
     tuned = any(row.get(TUNED_COLUMN) == "fine-tuned" for row in rows)
-    balanced = any(isinstance(row.get("class_weights"), dict) for row in rows)
+    balanced = any(isinstance(row.get("class_weights"), dict) or row.get("class_weights") == "adjusted"
+                   for row in rows)
     selection = any(row.get(SELECTION_COLUMN) is not _MISSING for row in rows)
     grid = any(row.get(GRID_COLUMN) is not _MISSING for row in rows)
     return DEFAULT_COLUMNS + ((TUNED_COLUMN,) if tuned else ()) \

@@ -36,9 +36,10 @@ TRAIN_OPTIONS = (
                 "(auto: 1/(4 x training samples), as scikit-learn's LogisticRegression at C=2; "
                 "0 means none)."),
     Option("class-weights", default=["auto"], type="list", metavar="WEIGHTS",
-           help="How much each class counts in the training loss: auto (balanced when the "
-                "largest class has 3x the images of the smallest, else none), none, or "
-                "label:weight pairs such as dog:5,cat:1."),
+           help="How much each class counts: auto (when the largest class has 3x the images "
+                "of the smallest, the outputs are adjusted for the class frequencies so each class "
+                "counts the same in the decisions; else none), adjusted (always), none, or "
+                "label:weight pairs such as dog:5,cat:1 (weights in the training loss)."),
     Option("early-stopping-delta", default=0.0, type="float", rule=">=0",
            help="Smallest decrease of validation loss that counts as improvement."),
     Option("early-stopping-patience", default=20, type="int", rule=">=0",

@@ -83,7 +83,7 @@ def fine_tune(top, extractor, dataset, args, instance, state, seed):
               for split in ("train", "val")}
     full = extractor.full_model(top)
     unfrozen = unfreeze(extractor.model, layers_to_unfreeze(extractor.model, args, recipe))
-    first, batch = state.epochs_done, args["batch-size"]
+    first, batch = state.epochs_done, recipe.batch_size or args["batch-size"]
     steps = steps_per_epoch(len(arrays["train"][0]), batch)
     full.compile(optimizer=tuning_optimizer(args, recipe, full, unfrozen, fine_tune_rate(args), steps),
                  loss=tuning_loss(recipe, len(dataset.labels)), metrics=loss_metrics())

@@ -28,6 +28,10 @@ WARMUP_EPOCHS = 1
 # standard errors of its val_acc: a validation split of a few dozen images
 # cannot tell the two apart more finely (see docs/train.md "Fine-tune recipe").
 TOLERANCE = 1.0
+# Phase 2's images per step at most: a batch of 64 at 224 px takes TensorFlow
+# about 0.3 GB more than 32 (activations kept for the backward pass), and small
+# sets fine-tune as well or better on smaller batches (the Keras guide uses 32).
+FINE_TUNE_BATCH = 32
 # Below this many training images per class, only the later half of the
 # backbone's blocks are unfrozen: fewer free weights for fewer examples.
 ALL_BLOCKS_FROM = 50
@@ -51,6 +55,7 @@ class Recipe:
         tolerance: phase 2's best epoch replaces phase 1's unless phase 1's
             val_acc is higher by more than this many standard errors of it
             (0: strictly the higher, the rule within a phase).
+        batch_size: images per step of phase 2 (0: the run's ``batch-size``).
     """
 
     epochs: int
@@ -61,6 +66,7 @@ class Recipe:
     label_smoothing: float = LABEL_SMOOTHING
     augment: tuple = AUTO_AUGMENT
     tolerance: float = TOLERANCE
+    batch_size: int = 0
 
     def to_dict(self):
         """The recipe as stored in ``data.yaml`` (lists, not tuples)."""
@@ -84,6 +90,8 @@ class Recipe:
             parts.append(f"rates {self.depth_decay:g}x to 1x by depth")
         if self.label_smoothing:
             parts.append(f"label smoothing {self.label_smoothing:g}")
+        if self.batch_size:
+            parts.append(f"batches of {self.batch_size}")
         return ", ".join(parts)
 
 
@@ -98,15 +106,17 @@ def choose_recipe(train_count, num_classes, batch_size, epochs="auto"):
     Args:
         train_count: images in the training split.
         num_classes: classes of the data set.
-        batch_size: images per step.
+        batch_size: the run's images per step (phase 2 takes at most
+            :data:`FINE_TUNE_BATCH` of them).
         epochs: ``auto`` to choose the budget, or the number typed.
 
     Returns:
         A :class:`Recipe`.
     """
     per_class = train_count / max(1, num_classes)
-    return Recipe(epochs=auto_epochs(train_count, batch_size) if epochs == "auto" else int(epochs),
-                  blocks=1.0 if per_class >= ALL_BLOCKS_FROM else 0.5)
+    batch = min(batch_size, FINE_TUNE_BATCH)
+    return Recipe(epochs=auto_epochs(train_count, batch) if epochs == "auto" else int(epochs),
+                  blocks=1.0 if per_class >= ALL_BLOCKS_FROM else 0.5, batch_size=batch)
 
 
 def auto_epochs(train_count, batch_size):

@@ -7,6 +7,8 @@ run (:mod:`.resume`) go through the same :class:`Run`; only the starting
 :class:`~vergeml.models.imagenet.training.run_state.RunState` differs.
 """
 import sys
+import time
+from contextlib import contextmanager
 
 from vergeml.fileutil import atomic_path, atomic_save_weights, atomic_write_text
 
@@ -46,7 +48,8 @@ class Run:
         if state.phase == "top" and state.epochs_done < args["epochs"] and not state.stopped_early \
                 and not state.diverged:
             _header(1, self._phases(), f"training the top on cached features, {args['epochs']} epochs")
-            fit_top(self.top, self.features, args, self.instance, state, self.seed)
+            with self._timed("top_seconds"):
+                fit_top(self.top, self.features, args, self.instance, state, self.seed)
         elif state.phase == "top" and state.best_file:
             self.top.load_weights(self.instance.checkpoints_dir / state.best_file)
         if args.get("fine-tune-epochs") and not state.diverged:
@@ -54,11 +57,23 @@ class Run:
                 state.wait, state.wait_best = 0, None
             self._frozen = self.extractor.model.get_weights()
             _header(2, 2, f"fine-tuning on images, {args['fine-tune-epochs']} epochs")
-            self.full = fine_tune(self.top, self.extractor, self.dataset, args, self.instance,
-                                  state, self.seed)
+            with self._timed("fine_tune_seconds"):
+                self.full = fine_tune(self.top, self.extractor, self.dataset, args, self.instance,
+                                      state, self.seed)
         if state.diverged:
             self._stop_diverged()
         return self.finish()
+
+    @contextmanager
+    def _timed(self, key):
+        """Add the wall time of the block to ``results[key]`` (a resumed run adds to
+        what it stored), even when the block stops early."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            done = self.instance.metadata.get("results", {}).get(key) or 0.0
+            self.instance.update_results(save=False, **{key: round(done + time.monotonic() - started, 2)})
 
     def _stop_diverged(self):
         """The loss became NaN or infinite: say so in one line; keep the best
@@ -95,10 +110,25 @@ class Run:
             self.top.load_weights(folder / state.best_file)
         return self.extractor.full_model(self.top)
 
+    def final_model(self):
+        """The best epoch's fused model as it is saved: with ``class-weights``
+        ``adjusted``, its outputs corrected for the class frequencies of the
+        training split (:func:`.class_weights.adjust_outputs`, recorded in the results)."""
+        from vergeml.models.imagenet.training.class_weights import ADJUSTED, adjust_outputs
+        model = self.best_model()
+        if self.args.get("class-weights") == ADJUSTED:
+            import numpy as np
+            labels = self.dataset.labels
+            counts = np.bincount(np.asarray(self.features["train"][1], dtype=int), minlength=len(labels))
+            shift = adjust_outputs(model, counts.tolist())
+            self.instance.update_results(save=False, output_adjustment={
+                labels[i]: round(value, 6) for i, value in shift.items()})
+        return model
+
     def finish(self):
         """Test the best epoch, save model, labels, predictions; mark finished."""
         from vergeml.models.imagenet.training.evaluation import save_predictions, test_metrics
-        model = self.best_model()
+        model = self.final_model()
         y_test = self.features["test"][1]
         results = {}
         if len(y_test):
@@ -146,7 +176,7 @@ class Run:
         try:
             self.state = load_state(self.instance.checkpoints_dir) or RunState()
             if self.state.best_file:
-                self.save(self.best_model())
+                self.save(self.final_model())
         finally:
             record(self.instance, self.state)
             self.instance.set_status("cancelled")
