@@ -79,6 +79,8 @@ setup(
         "tabulate>=0.9",
         "tqdm>=4.66",
         "scikit-learn>=1.3",
+        # `ml doctor`: confident learning over out-of-fold probabilities (docs/doctor.md).
+        "cleanlab>=2.6",
         "matplotlib>=3.7",
         "waitress>=3.0",
         "werkzeug>=3.1",

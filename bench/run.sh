@@ -25,7 +25,8 @@ trap 'rm -rf "$BENCH_ROWS" "$BENCH_SHARED"' EXIT
 in_process=(bench/bench_extract_photos.py bench/bench_rest.py bench/bench_top_probe.py bench/bench_class_weights.py
             bench/bench_ray.py bench/bench_epoch.py bench/bench_retrain.py
             bench/bench_predict.py bench/bench_fine_tune.py bench/bench_tta.py
-            bench/bench_fine_tune_memory.py bench/bench_recipe.py)
+            bench/bench_fine_tune_memory.py bench/bench_recipe.py
+            bench/bench_doctor_labels.py bench/bench_doctor_duplicates.py)
 failed=()
 run() {
     printf '\n=== %s\n' "$1"
@@ -33,7 +34,7 @@ run() {
     python "$@" || failed+=("$1 (exit $?)")
     printf '=== %s: %d s\n' "$1" $((SECONDS - start))
 }
-for bench in bench/bench_startup.py bench/bench_list.py bench/bench_cache.py; do
+for bench in bench/bench_startup.py bench/bench_list.py bench/bench_cache.py bench/bench_doctor_scale.py; do
     run "$bench" "$@"
 done
 if [[ "${1-}" == --quick ]]; then

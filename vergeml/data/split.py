@@ -320,7 +320,8 @@ def _check_sizes(total, val, test):
 
 
 def report_duplicates(digests, splits, names=None):
-    """Warn when identical images (same content digest) sit in different splits.
+    """Warn in one line when identical images (same content digest) sit in different
+    splits, pointing at ``ml doctor``, which lists them (and near copies too).
 
     Args:
         digests: content digest per sample.
@@ -342,6 +343,7 @@ def report_duplicates(digests, splits, names=None):
             first = crossing[0]
             example = " (e.g. " + " = ".join(f"{names[i]} [{splits[i]}]" for i in first[:3]) + ")"
         warn(f"{files} exact duplicate image(s) in {len(crossing)} group(s) appear in more than one "
-             f"split, so validation/test scores may be optimistic{example}")
+             f"split, so validation/test scores may be optimistic{example}; "
+             "ml doctor --kinds=leak lists them all")
         return len(crossing), files
     return 0, 0

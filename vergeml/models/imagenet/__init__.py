@@ -34,7 +34,9 @@ class ImagenetModel(Model):
     def commands(self):
         """Model commands by name (classes; their modules import no TensorFlow)."""
         from vergeml.models.imagenet.commands import ExportCommand, PredictCommand, ResumeCommand, TrainCommand
-        return {"train": TrainCommand, "resume": ResumeCommand, "predict": PredictCommand, "export": ExportCommand}
+        from vergeml.models.imagenet.doctor_command import DoctorCommand
+        return {"train": TrainCommand, "resume": ResumeCommand, "predict": PredictCommand,
+                "export": ExportCommand, "doctor": DoctorCommand}
 
     def predictor(self, instance, settings=None, export=None):
         """The imagenet :class:`~vergeml.models.imagenet.predictor.Predictor` of an instance,
