@@ -68,7 +68,7 @@ def find_duplicates(data, threshold=None, pixels=True):
     """
     pairs = exact_pairs(data.digests) + near_pairs(data, threshold, pixels)
     findings = []
-    for members, score, why in _groups(len(data), pairs, data.files):
+    for members, score, why in _groups(len(data), pairs):
         findings.extend(_group_findings(data, members, score, why))
     return sorted(findings, key=lambda f: (f.kind, -f.score, f.files))
 
@@ -200,13 +200,12 @@ def _rms(thumbs, i, j, shift, chunk=2048):
     return best
 
 
-def _groups(n, pairs, files):
+def _groups(n, pairs):
     """``[(members, score, why)]``: connected components of the duplicate pairs.
 
     Args:
         n: the number of samples.
         pairs: ``[(i, j, score, detail)]`` from :func:`exact_pairs` and :func:`near_pairs`.
-        files: the samples' relative paths.
 
     Returns:
         One entry per group; ``score`` and ``why`` are the weakest pair's.
@@ -222,7 +221,7 @@ def _groups(n, pairs, files):
     for a, _, score, detail in pairs:
         key = component[a]
         if key not in weakest or score < weakest[key][0]:
-            weakest[key] = (score, _reason(files[a], detail))
+            weakest[key] = (score, _reason(detail))
     groups = []
     for key, (score, why) in weakest.items():
         members = np.flatnonzero(component == key).tolist()
@@ -230,12 +229,13 @@ def _groups(n, pairs, files):
     return groups
 
 
-def _reason(file, detail):
-    """One pair's reason, naming the file the other one copies."""
+def _reason(detail):
+    """One pair's reason. The finding lists every file of the group, so the reason names
+    none (naming one put "same content as x.jpg" on the row of x.jpg itself)."""
     if detail is None:
-        return f"same content as {file}"
+        return "same content digest"
     cosine, pixel = detail
-    return f"cosine {cosine:.3f} to {file}" + ("" if pixel is None else f", thumbnails {pixel:.0f}/255 apart")
+    return f"cosine {cosine:.3f}" + ("" if pixel is None else f", thumbnails {pixel:.0f}/255 apart")
 
 
 def _group_findings(data, members, score, why):
