@@ -52,7 +52,8 @@ def default_folder(name, quick=False):
     """Where set ``name`` is kept between runs: in ``$BENCH_SHARED`` under ``bench/run.sh``,
     else in the system's temp folder (kept, so a second run reuses set and features)."""
     base = workspace.shared_dir() or Path(tempfile.gettempdir()) / "vergeml-doctor-sets"
-    return Path(base) / f"{name}{'-quick' if quick else ''}"
+    smaller = quick and COUNTS[True].get(name) != COUNTS[False].get(name)
+    return Path(base) / f"{name}{'-quick' if smaller else ''}"
 
 
 def make_set(name, folder, quick=False):
