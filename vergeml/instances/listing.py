@@ -29,6 +29,9 @@ TUNED_COLUMN = "tuned"
 SELECTION_COLUMN = "selection"
 GRID_COLUMN = "grid"  # the grid id of runs trained by a grid (vergeml.grid.grid_runner)
 BALANCED_COLUMN = "balanced_acc"  # shown when a run trained with class weights
+# Shown when any listed run has them: calibration and the share of its own test
+# images it would reject as unknown (runs trained before these were measured have none).
+TRUST_COLUMNS = ("test_ece", "test_rejected")
 
 # Column names that are not stored under the same key.
 _ALIASES = {"epoch": "epochs_done", "batch": "batch_size", "name": "instance",
@@ -59,17 +62,18 @@ def _stored_key(key):
 def default_columns(rows):
     """The columns without ``--columns``: :data:`DEFAULT_COLUMNS` (the original's), plus
     :data:`TUNED_COLUMN` when any of ``rows`` was fine-tuned and :data:`SELECTION_COLUMN`
-    when any has that result, :data:`BALANCED_COLUMN` when any trained with class weights
-    and :data:`GRID_COLUMN` when any ran in a grid, so a project of plain runs shows the
-    original table."""
+    when any has that result, :data:`BALANCED_COLUMN` when any trained with class weights,
+    each of :data:`TRUST_COLUMNS` that any has, and :data:`GRID_COLUMN` when any ran in a
+    grid, so a project of plain runs shows the original table."""
     tuned = any(row.get(TUNED_COLUMN) == "fine-tuned" for row in rows)
     balanced = any(isinstance(row.get("class_weights"), dict) or row.get("class_weights") == "adjusted"
                    for row in rows)
     selection = any(row.get(SELECTION_COLUMN) is not _MISSING for row in rows)
     grid = any(row.get(GRID_COLUMN) is not _MISSING for row in rows)
+    trust = tuple(c for c in TRUST_COLUMNS if any(row.get(c) is not _MISSING for row in rows))
     return DEFAULT_COLUMNS + ((TUNED_COLUMN,) if tuned else ()) \
         + ((SELECTION_COLUMN,) if selection else ()) + ((BALANCED_COLUMN,) if balanced else ()) \
-        + ((GRID_COLUMN,) if grid else ())
+        + trust + ((GRID_COLUMN,) if grid else ())
 
 
 # -- values ------------------------------------------------------------------------

@@ -121,12 +121,9 @@ def adjust_outputs(model, counts):
     Returns:
         ``{class index: shift}`` as applied.
     """
-    import numpy as np
-    top = model.get_layer("top") if any(layer.name == "top" for layer in model.layers) else model
-    layer = top.get_layer("predictions")
+    from vergeml.models.imagenet.training.output_layer import shift_logits
     shift = output_shift(counts)
-    kernel, bias = layer.get_weights()
-    layer.set_weights([kernel, bias + np.asarray(shift, dtype=bias.dtype)])
+    shift_logits(model, shift)
     return dict(enumerate(shift))
 
 

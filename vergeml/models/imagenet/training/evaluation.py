@@ -4,11 +4,13 @@ import numpy as np
 from vergeml.fileutil import atomic_path
 from vergeml.instances.run_files import write_predictions_csv
 from vergeml.settings.spelling import stored_key
+from vergeml.trust.calibration import expected_calibration_error
 
 
 def test_metrics(y_true, probabilities, num_classes, labels=()):
     """test_acc, test_loss, balanced_acc (the mean of the per-class recalls), macro_f1
-    (the mean of the per-class F1), (one-vs-rest macro) auc and, given the labels,
+    (the mean of the per-class F1), test_ece (expected calibration error, 15 bins),
+    (one-vs-rest macro) auc and, given the labels,
     per-label ``<label>_precision``, ``<label>_recall``, ``<label>_f1`` of the test
     predictions. balanced_acc and macro_f1 count the classes present in the test split."""
     from sklearn.metrics import balanced_accuracy_score, f1_score, log_loss, roc_auc_score
@@ -18,7 +20,8 @@ def test_metrics(y_true, probabilities, num_classes, labels=()):
                "test_loss": float(log_loss(y_true, probabilities, labels=list(range(num_classes)))),
                "balanced_acc": float(balanced_accuracy_score(y_true, predicted)),
                "macro_f1": float(f1_score(y_true, predicted, labels=present, average="macro",
-                                          zero_division=0))}
+                                          zero_division=0)),
+               "test_ece": expected_calibration_error(probabilities, y_true)}
     if len(np.unique(y_true)) == num_classes:  # AUC is undefined when a class is absent
         if num_classes == 2:
             results["auc"] = float(roc_auc_score(y_true, probabilities[:, 1]))

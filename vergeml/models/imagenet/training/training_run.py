@@ -129,10 +129,11 @@ class Run:
         """Test the best epoch, save model, labels, predictions; mark finished."""
         from vergeml.models.imagenet.training.evaluation import save_predictions, test_metrics
         model = self.final_model()
+        self._calibrate(model)
         y_test = self.features["test"][1]
         results = {}
         if len(y_test):
-            probabilities = self._test_probabilities(model)
+            probabilities = self._probabilities(model, "test")
             labels = self.dataset.labels
             results = test_metrics(y_test, probabilities, len(labels), labels=labels)
             save_predictions(self.instance, y_test, probabilities, self.dataset.samples("test"), labels)
@@ -142,16 +143,33 @@ class Run:
         _print_summary(self.instance, results)
         return results
 
-    def _test_probabilities(self, model):
-        """Class probabilities of the test split under the best epoch's fused ``model``;
-        with ``--tta`` the mean over each image's views (:mod:`vergeml.models.imagenet.tta`),
+    def _calibrate(self, model):
+        """Temperature scaling fitted on the validation split, kept when it lowers the
+        validation NLL (:mod:`vergeml.trust.calibration`); recorded in the results."""
+        from vergeml.models.imagenet.training.output_layer import divide_logits
+        from vergeml.trust.calibration import fit_temperature
+        y_val = self.features["val"][1]
+        if not len(y_val):
+            return
+        temperature, before, after = fit_temperature(self._probabilities(model, "val"), y_val)
+        if before is None:
+            return
+        if temperature:
+            divide_logits(model, temperature)
+            print(f"Calibration: temperature {temperature:.3g} "
+                  f"(validation NLL {before:.3f} -> {after:.3f})")
+        self.instance.update_results(save=False, temperature=round(temperature or 1.0, 4))
+
+    def _probabilities(self, model, split):
+        """Class probabilities of a split under the best epoch's fused ``model``; with
+        ``--tta`` the mean over each image's views (:mod:`vergeml.models.imagenet.tta`),
         through the images even for a frozen run, whose cached features are of the plain
         images only."""
         tta = bool(self.args.get("tta"))
         if not tta and self.state.best_phase != "fine-tune":
-            return self.top.predict(self.features["test"][0], verbose=0)  # same as the fused model
+            return self.top.predict(self.features[split][0], verbose=0)  # same as the fused model
         from vergeml.models.imagenet.training.image_arrays import split_images, predict_images
-        images, _ = split_images(self.dataset, "test", self.extractor.size, self.args["resize"])
+        images, _ = split_images(self.dataset, split, self.extractor.size, self.args["resize"])
         return predict_images(model, self.extractor, images, tta=tta)
 
     def save(self, model):
@@ -203,6 +221,7 @@ def _print_summary(instance, results):
     print(f"\nFinished @{instance.name}: best epoch {best} of {done}")
     if results:
         print(f"  test_acc {results['test_acc']:.3f}  test_loss {results['test_loss']:.3f}"
-              + (f"  auc {results['auc']:.3f}" if "auc" in results else ""))
+              + (f"  auc {results['auc']:.3f}" if "auc" in results else "")
+              + (f"  ece {results['test_ece']:.3f}" if "test_ece" in results else ""))
     print(f"  saved in {instance.path}")
 

@@ -1,0 +1,1 @@
+"""Trust at prediction time: unknown rejection and calibration, on arrays (no TensorFlow)."""
