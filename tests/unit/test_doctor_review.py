@@ -113,6 +113,8 @@ def test_a_relabel_to_its_own_label_is_a_keep(project):
 BAD = [
     # (rows, expected message after "review.csv row N: ")
     ([("samples/ants/nope.jpg", "ants", "remove")], 2, "no such file 'samples/ants/nope.jpg'"),
+    ([("samples/ants/ants_0.jpg", "ants", "remove"), ("samples/ants/nope.jpg", "ants", "keep")], 3,
+     "no such file 'samples/ants/nope.jpg'"),
     ([("samples/ants/ants_0.jpg", "ants", "keep"), ("samples/ants/ants_1.jpg", "bees", "remove")], 3,
      "'samples/ants/ants_1.jpg' is in the class folder 'ants', not 'bees'"),
     ([("samples/ants/ants_0.jpg", "ants", "keep"), ("samples/ants/ants_1.jpg", "ants", "relabel:beez")], 3,

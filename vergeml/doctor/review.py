@@ -181,9 +181,13 @@ class _Where:
         if inside == "." or inside.split(os.sep)[0] == os.pardir or os.path.isabs(inside):
             raise ValueError(f"{file!r} is not in the samples folder "
                              f"{_shown(os.path.relpath(self.samples, self.project))}")
-        if not os.path.isfile(full):
-            raise ValueError(f"no such file {file!r} (relative to the project folder)")
+        self.check_exists(file)
         return Path(os.path.relpath(full, self.project)).as_posix(), Path(inside).as_posix()
+
+    def check_exists(self, file):
+        """Raises ValueError when ``file`` (relative to the project, or absolute) is no file."""
+        if not os.path.isfile(os.path.join(self.project, file)):
+            raise ValueError(f"no such file {file!r} (relative to the project folder)")
 
     def label_of(self, inside, shown):
         """The label of a file by its class folder (``""`` without labels).
@@ -213,8 +217,10 @@ def _check_row(row, where):
         raise ValueError("the file column is empty")
     action = _parse_action(row["action"], where.labels)
     if action[0] == "keep":
-        # Nothing moves, so where the file is does not matter: a leak's copy in a
-        # test-split folder outside the samples is listed for review as kept.
+        # Nothing moves, so the file may be outside the samples folder (a leak's copy
+        # in a test-split folder is listed for review as kept), but it must exist: a
+        # row naming no file is a typo or a review of another project.
+        where.check_exists(row["file"])
         return None
     file, inside = where.locate(row["file"])
     label = where.label_of(inside, row["file"])
