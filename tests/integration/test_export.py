@@ -35,12 +35,11 @@ def project(trained, tmp_path, keras_home, monkeypatch):
 
 
 def _keras_reference(folder, name, images):
-    """Probabilities of the instance's model.keras on uint8 images, preprocessed as predict does."""
-    import keras
-    from keras.applications.mobilenet import preprocess_input
-    model = keras.saving.load_model(folder / "trainings" / name / "checkpoints" / "model.keras",
-                                    compile=False)
-    return model.predict(preprocess_input(images.astype(np.float32)), verbose=0)
+    """What the Keras predictor computes on uint8 images (model.keras, preprocessed as predict
+    does): the class probabilities, then the unknown score."""
+    from vergeml.instances import load_instance
+    from vergeml.models.imagenet.predictor import Predictor
+    return Predictor(load_instance(folder / "trainings", name)).predict_arrays(images)
 
 
 def _check_images(folder, name):
@@ -58,7 +57,13 @@ def test_every_format_exports_reloads_and_matches_keras(project, call_ml, capsys
     assert "64 test images" in result.stdout or "test images of the instance" in result.stdout
     images, source = _check_images(folder, name)
     assert source == "test images of the instance" and len(images) > 8
+    # Noise is no digit: the unknown decisions must agree on known and unknown images.
+    noise = np.random.default_rng(0).integers(0, 256, (6, 96, 96, 3), dtype=np.uint8)
+    images = np.concatenate([np.asarray(images, np.uint8), noise])
     reference = _keras_reference(folder, name, images)
+    threshold = read_meta(folder, name, ALL[0])["reject_threshold"]
+    unknown = reference[:, 3] > threshold
+    assert unknown[-6:].all() and unknown[:-6].mean() < 0.2, reference[:, 3]
     table = []
     for fmt in ALL:
         out = folder / "trainings" / name / "export" / fmt
@@ -74,9 +79,11 @@ def test_every_format_exports_reloads_and_matches_keras(project, call_ml, capsys
         again = run(images)
         seconds = time.monotonic() - started
         np.testing.assert_array_equal(got, again)  # no live augmentation, deterministic
-        report = runtimes.compare(reference, got)
+        report = runtimes.compare(reference, got, classes=3)
         assert report["passed"], (fmt, report)
-        assert (reference.argmax(1) == np.asarray(got).argmax(1)).all(), fmt
+        assert meta["reject_threshold"] == threshold and meta["output"]["shape"] == [None, 4]
+        assert (reference[:, :3].argmax(1) == np.asarray(got)[:, :3].argmax(1)).all(), fmt
+        assert ((np.asarray(got)[:, 3] > threshold) == unknown).all(), fmt
         size = export_module.disk_size(out / runtimes.FORMATS[fmt].artifact)
         table.append(f"{fmt:<11} max_abs_diff={report['max_abs_diff']:.2e} size={size} "
                      f"reload+run={seconds:.2f}s images={len(images)}")
@@ -93,8 +100,9 @@ def test_exported_keras_model_has_no_augmentation_and_takes_uint8(project, call_
     model = keras.saving.load_model(folder / "trainings" / name / "export" / "keras" / "model.keras")
     assert not [n for n in export_module._layer_class_names(model) if export_module.is_augmentation(n)]
     assert model.inputs[0].dtype == "uint8" and tuple(model.input_shape) == (None, 96, 96, 3)
-    probs = model.predict(np.zeros((2, 96, 96, 3), np.uint8), verbose=0)
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    out = model.predict(np.zeros((2, 96, 96, 3), np.uint8), verbose=0)
+    assert out.shape == (2, 4)  # three classes, then the unknown score
+    np.testing.assert_allclose(out[:, :3].sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_an_augmentation_layer_is_refused():

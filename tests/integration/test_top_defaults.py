@@ -34,10 +34,10 @@ def test_l2_penalises_every_dense_kernel_and_zero_adds_nothing():
 
 
 @pytest.mark.filterwarnings("ignore::vergeml.models.imagenet.backbones.SizeWarning")
-def test_a_run_stores_the_auto_rates_as_numbers_and_fine_tunes_at_a_hundredth(
+def test_a_run_stores_the_auto_rates_as_numbers_and_fine_tunes_at_3_percent(
         tmp_path, keras_home, monkeypatch, capsys):
     """learning-rate auto is stored as 0.01 (resuming never re-resolves it); phase 2's
-    auto is 0.0001 then, not a tenth of 0.01 (that wrecks the backbone)."""
+    auto is 0.0003 then, not a tenth of 0.01 (that wrecks the backbone)."""
     from vergeml.cli import main as cli
     monkeypatch.setenv("VERGEML_OFFLINE", "1")
     root = digits_project(tmp_path / "p", count=60)
@@ -49,8 +49,8 @@ def test_a_run_stores_the_auto_rates_as_numbers_and_fine_tunes_at_a_hundredth(
     hyper = yaml.safe_load((root / "trainings" / "auto-bot" / "data.yaml").read_text())["hyperparameters"]
     assert hyper["optimizer"] == "adam"
     assert hyper["learning_rate"] == pytest.approx(0.01)
-    assert hyper["fine_tune_learning_rate"] == pytest.approx(0.0001)
+    assert hyper["fine_tune_learning_rate"] == pytest.approx(0.0003)
     # l2 auto: stored as the number for this run's training split (C = 2 spread over it).
     train = yaml.safe_load((root / "trainings" / "auto-bot" / "data.yaml").read_text())
     assert hyper["l2"] == pytest.approx(1 / (4 * train["data"]["num_train"]))
-    assert "learning rate 0.0001;" in out   # phase 2's own line
+    assert "learning rate 0.0003;" in out   # phase 2's own line

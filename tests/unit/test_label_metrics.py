@@ -28,7 +28,7 @@ def test_every_label_gets_precision_recall_f1_as_sklearn_computes_them():
 
 
 def test_no_labels_means_no_per_label_metrics():
-    assert set(evaluation.test_metrics(Y_TRUE, PROBS, 3)) == {"test_acc", "test_loss", "auc",
+    assert set(evaluation.test_metrics(Y_TRUE, PROBS, 3)) == {"test_acc", "test_loss", "auc", "test_ece",
                                                                "balanced_acc", "macro_f1"}
 
 

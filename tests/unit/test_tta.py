@@ -145,7 +145,7 @@ def _png(seed):
 @pytest.mark.parametrize("trained", [True, False])
 def test_a_predictor_follows_its_instance_unless_the_request_says_otherwise(tmp_path, trained):
     predictor = _FakePredictor.make(tmp_path, trained)
-    assert predictor.defaults == {"resize": "fill", "tta": trained}
+    assert predictor.defaults == {"resize": "fill", "tta": trained, "reject": "auto"}
     items = [(f"{i}.png", _png(i)) for i in range(2)]
     default = predictor.predict_images(items, top_k=2)
     assert predictor.rows == [8 if trained else 2]

@@ -71,16 +71,23 @@ class PredictCommand(Command):
 
 
 def format_text(results, compact=False):
-    """Render results as the original ``ml predict`` text output."""
+    """Render results as the original ``ml predict`` text output; an image rejected as
+    unknown says so first (compact: ``unknown`` for the label)."""
     lines = []
     for result in results:
         if "error" in result:
             continue
+        best = result["prediction"][0]["label"]
         if compact:
-            lines.append(f"{result['path']}\t{result['prediction'][0]['label']}")
+            lines.append(f"{result['path']}\t{'unknown' if result.get('unknown') else best}")
             continue
         if lines:
             lines.append("")
         lines.append(result["path"])
+        if result.get("unknown"):
+            lines.append(f"unknown: unlike the training images (score {result['ood_score']:.3g} over "
+                         f"the threshold {result['threshold']:.3g}); nearest class {best}")
         lines.extend(f"{p['probability'] * 100:>6.2f}%    {p['label']}" for p in result["prediction"])
+        if "heatmap" in result:
+            lines.append(f"heatmap: {result['heatmap']}")
     return "\n".join(lines)

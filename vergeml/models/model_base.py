@@ -94,6 +94,22 @@ class Predictor:
                 if i in errors else {**next(predicted), "path": str(path)}
                 for i, path in enumerate(paths)]
 
+    def heatmap_png(self, data, label=None, **options):
+        """A heatmap of what the prediction of one encoded image looked at.
+
+        Args:
+            data: the image, encoded bytes.
+            label: the class to explain; None: the most likely one.
+            **options: values of :attr:`options`.
+
+        Returns:
+            ``(label explained, PNG bytes)``.
+
+        Raises:
+            NotImplementedError: this model draws no heatmaps.
+        """
+        raise NotImplementedError
+
     def top(self, probs, top_k):
         """The ``top_k`` most likely labels of one probability row."""
         order = sorted(range(len(probs)), key=lambda i: -float(probs[i]))[:top_k]

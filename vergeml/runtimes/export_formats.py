@@ -148,17 +148,24 @@ def read_labels(folder):
     return labels
 
 
-def metadata(fmt, labels, size, resize, architecture, variant, version, test_acc, check):
-    """The content of ``metadata.json`` (a dict)."""
+def metadata(fmt, labels, size, resize, architecture, variant, version, test_acc, check,
+             reject_threshold=None):
+    """The content of ``metadata.json`` (a dict). With ``reject_threshold`` the model's output
+    has one more column, the unknown score, and an image scoring over the threshold is unknown."""
+    output = {"shape": [None, len(labels)], "meaning": "class probabilities"}
+    if reject_threshold is not None:
+        output = {"shape": [None, len(labels) + 1],
+                  "meaning": "class probabilities, then the unknown score "
+                             "(over reject_threshold: unlike every class)"}
     return {"format": fmt, "file": FORMATS[fmt].artifact, "labels": list(labels),
             "input": {"shape": [None, size, size, 3], "dtype": "uint8", "range": [0, 255],
                       "channels": "RGB"},
-            "output": {"shape": [None, len(labels)], "meaning": "class probabilities"},
-            "size": size, "resize": resize, "architecture": architecture, "variant": variant,
-            "ml_version": version, "test_acc": test_acc, "check": check}
+            "output": output, "size": size, "resize": resize, "architecture": architecture,
+            "variant": variant, "ml_version": version, "test_acc": test_acc, "check": check,
+            **({"reject_threshold": reject_threshold} if reject_threshold is not None else {})}
 
 
-def compare(reference, got, tolerance=TOLERANCE):
+def compare(reference, got, tolerance=TOLERANCE, classes=None):
     """Compare exported probabilities with the Keras model's.
 
     The top-1 label must be the same on every image. An image where the Keras
@@ -166,8 +173,10 @@ def compare(reference, got, tolerance=TOLERANCE):
     export may pick either of the tied classes (counted in ``ties``).
 
     Args:
-        reference, got: ``n x classes`` arrays (anything NumPy accepts).
+        reference, got: ``n x classes`` arrays (anything NumPy accepts), or
+            ``n x (classes + 1)`` with the unknown score last.
         tolerance: the largest accepted absolute difference (:data:`TOLERANCE`).
+        classes: how many of the columns are class probabilities (None: all).
 
     Returns:
         ``{"images", "max_abs_diff", "top1_mismatches", "ties", "tolerance", "passed"}``
@@ -185,6 +194,7 @@ def compare(reference, got, tolerance=TOLERANCE):
     if not np.isfinite(out).all():
         diff = float("inf")
     rows = np.arange(count)
+    ref, out = ref[:, :classes], out[:, :classes]
     want, pick = ref.argmax(axis=1), out.argmax(axis=1)
     differ = want != pick
     tied = differ & (ref[rows, want] - ref[rows, pick] <= tolerance)

@@ -127,7 +127,9 @@ def load_keras(path, threads=None):
     """
     import numpy as np
 
+    from vergeml.runtimes.score_layer import layer_class
     _, keras = load()
+    layer_class()  # registered, for an export with the unknown score
     model = keras.saving.load_model(path, compile=False)
 
     def run(batch):

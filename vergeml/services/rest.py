@@ -16,6 +16,7 @@ import threading
 import traceback
 import webbrowser
 from pathlib import Path
+from urllib.parse import quote
 from string import Template
 
 from werkzeug.datastructures import MIMEAccept
@@ -24,18 +25,20 @@ from werkzeug.formparser import FormDataParser
 from werkzeug.http import parse_accept_header, parse_options_header
 
 from vergeml import __version__
-from vergeml.errors import VergeMLError
+from vergeml.errors import UsageError, VergeMLError
 from vergeml.models.model_base import LABELS_OPTION
 from vergeml.settings.option import OptionValueError
 from vergeml.services import has_display, http_url, stop_on_sigterm
+from vergeml.services.rest_openapi import MB, megabytes, openapi_spec
 
-MB = 1024 * 1024
 MAX_FILES = 256
 STATIC = Path(__file__).parent / "static"
 JSON, HTML = "application/json", "text/html; charset=utf-8"
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
            413: "Payload Too Large", 415: "Unsupported Media Type",
-           500: "Internal Server Error"}
+           500: "Internal Server Error", 501: "Not Implemented"}
+# What a predictor with unknown rejection adds to each result (passed through as given).
+REJECTION_FIELDS = ("unknown", "ood_score", "threshold")
 
 
 class HttpError(Exception):
@@ -61,6 +64,7 @@ class RestApp:
         self.routes = {
             "/": {"GET": self.index},
             "/predict": {"GET": self.form, "POST": self.predict},
+            "/explain": {"POST": self.explain},
             "/health": {"GET": self.health},
             "/openapi.json": {"GET": self.openapi},
         }
@@ -123,7 +127,7 @@ class RestApp:
         text = Template((STATIC / name).read_text(encoding="utf-8")).safe_substitute(
             instance=html.escape(predictor.name), option_fields=_option_fields(predictor),
             labels=html.escape(", ".join(predictor.labels)), version=__version__,
-            max_body=_megabytes(self.max_body), size=predictor.size, **values)
+            max_body=megabytes(self.max_body), size=predictor.size, **values)
         return text.encode("utf-8")
 
     def health(self, environ):
@@ -142,18 +146,41 @@ class RestApp:
             raise HttpError(400, "no files: send one or more images in the multipart field 'files'")
         if len(files) > MAX_FILES:
             raise HttpError(400, f"too many files: {len(files)} (at most {MAX_FILES} per request)")
-        results = self.predictor.predict_images(files, top_k=top_k, **options)
+        try:
+            results = self.predictor.predict_images(files, top_k=top_k, **options)
+        except UsageError as err:  # an option this predictor cannot honour (reject=0.3, no score)
+            raise HttpError(400, err.message) from None
         for result in results:
             if "error" in result:
                 raise HttpError(400, f"{result['filename']}: not a valid image ({result['error']})",
                                 file=result["filename"])
         body = [{"filename": r["filename"],
                  "prediction": [{"probability": p["probability"], "label": p["label"]}
-                                for p in r["prediction"]]} for r in results]
+                                for p in r["prediction"]],
+                 **{k: r[k] for k in REJECTION_FIELDS if k in r}} for r in results]
         if _wants_html(environ):
             return 200, HTML, self._render("result.html", title="Predictions",
                                            content=_results_html(body)), []
         return 200, JSON, _json(body), []
+
+    def explain(self, environ):
+        """POST /explain: a PNG of the first uploaded image with a heatmap of what the
+        prediction looked at (the ``label`` field: another class); the class explained is
+        in the ``X-Label`` header, percent-encoded."""
+        fields, files = self._read_form(environ)
+        _, options = _prediction_options(fields, self.predictor)
+        if not files:
+            raise HttpError(400, "no files: send an image in the multipart field 'files'")
+        name, data = files[0]
+        try:
+            label, png = self.predictor.heatmap_png(data, fields.get("label"), **options)
+        except NotImplementedError:
+            raise HttpError(501, f"@{self.predictor.name} draws no heatmaps") from None
+        except UsageError as err:  # an unknown label, an export
+            raise HttpError(400, err.message) from None
+        except Exception as err:  # noqa: BLE001 - the image's own fault, as /predict says it
+            raise HttpError(400, f"{name}: not a valid image ({err})", file=name) from None
+        return 200, "image/png", png, [("X-Label", quote(label, safe=""))]  # headers are latin-1
 
     def _read_form(self, environ):
         """Parse a multipart or urlencoded body with werkzeug's form parser.
@@ -200,7 +227,7 @@ class RestApp:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             raise HttpError(400, "invalid Content-Length") from None
-        limit = f"the request body is larger than the limit of {_megabytes(self.max_body)} MB"
+        limit = f"the request body is larger than the limit of {megabytes(self.max_body)} MB"
         if length > self.max_body:
             raise HttpError(413, limit)
         # Read at most one byte past the limit so a lying client cannot flood us.
@@ -260,20 +287,28 @@ def _results_html(results):
         name, best = html.escape(result["filename"]), result["prediction"][0]
         rows = "".join(f"<tr><td>{html.escape(p['label'])}</td><td>{100 * p['probability']:.2f}%</td></tr>"
                        for p in result["prediction"])
+        label = "unknown" if result.get("unknown") else best["label"]
+        why = (f' <small>(unlike the training images: score {result["ood_score"]:.3g} over the '
+               f'threshold {result["threshold"]:.3g}; nearest class {html.escape(best["label"])})</small>'
+               if result.get("unknown") else "")
         parts.append(f'<h3>{name}</h3><p class="label">predicted: '
-                     f'<b id="label-{index}">{html.escape(best["label"])}</b></p><table>{rows}</table>')
+                     f'<b id="label-{index}">{html.escape(label)}</b>{why}</p><table>{rows}</table>')
     return "\n".join(parts)
 
 
 def _option_fields(predictor):
-    """HTML form fields for the predictor's choice and boolean options (``resize``, ``tta`` ...)."""
+    """HTML form fields for the predictor's options: a list for a choice or a boolean
+    (``resize``, ``tta``), a text field for the others (``reject``)."""
     fields = []
     for option in predictor.options:
         chosen = predictor.defaults.get(option.name, option.default)
-        choices = "".join(f'<option value="{html.escape(text)}"{" selected" if c == chosen else ""}>'
-                          f"{html.escape(text)}</option>" for text, c in _choices(option))
-        fields.append(f'<label>{option.name} <select name="{option.name}">{choices}</select> '
-                      f"<small>{html.escape(option.help)}</small></label>")
+        if option.type == "bool" or option.choices:
+            choices = "".join(f'<option value="{html.escape(text)}"{" selected" if c == chosen else ""}>'
+                              f"{html.escape(text)}</option>" for text, c in _choices(option))
+            field = f'<select name="{option.name}">{choices}</select>'
+        else:
+            field = f'<input name="{option.name}" value="{html.escape(str(chosen))}" required>'
+        fields.append(f'<label>{option.name} {field} <small>{html.escape(option.help)}</small></label>')
     return "\n".join(fields)
 
 
@@ -301,73 +336,8 @@ def _safe_name(filename, index):
     return name if name not in ("", ".", "..") else f"file{index + 1}"
 
 
-def _megabytes(size):
-    """A byte count as MB text: ``20``, ``0.5``."""
-    return f"{size / MB:g}"
-
-
 def _json(value):
     return json.dumps(value).encode("utf-8")
-
-
-def openapi_spec(predictor, max_body):
-    """An OpenAPI 3 description of the service (every status and content type it answers)."""
-    # A client preferring text/html (a browser) gets HTML pages instead of JSON.
-    error = {"description": "Error", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Error"}}, "text/html": {}}}
-    # Far over the limit, waitress refuses the body itself, before the app sees it.
-    too_large = {"description": f"Body over {_megabytes(max_body)} MB",
-                 "content": {**error["content"], "text/plain": {}}}
-    html_page = {"200": {"description": "HTML page", "content": {"text/html": {}}}}
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": f"VergeML @{predictor.name}", "version": __version__,
-                 "description": f"Image classifier with {len(predictor.labels)} labels: "
-                                + ", ".join(predictor.labels[:20])
-                                + (" ..." if len(predictor.labels) > 20 else "")},
-        "paths": {
-            "/": {"get": {"summary": "Explorer page", "responses": html_page}},
-            "/health": {"get": {"summary": "Liveness check", "responses": {"200": {
-                "description": "Service is up", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"status": {"type": "string"},
-                                                     "instance": {"type": "string"}}}}}}}}},
-            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {
-                "description": "OpenAPI 3 document", "content": {"application/json": {}}}}}},
-            "/predict": {
-                "get": {"summary": "Upload form", "responses": html_page},
-                "post": {
-                    "summary": "Classify images",
-                    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                        "type": "object", "required": ["files"], "properties": {
-                            "files": {"type": "array", "items": {"type": "string", "format": "binary"},
-                                      "description": "one or more images"},
-                            "labels": {"type": "integer", "minimum": 1, "default": LABELS_OPTION.default,
-                                       "description": "how many labels per image"},
-                            **_option_schemas(predictor)}}}}},
-                    "responses": {
-                        "200": {"description": "One entry per file, in upload order",
-                                "content": {"application/json": {"schema": {
-                                    "type": "array", "items": {"$ref": "#/components/schemas/Result"}}},
-                                    "text/html": {}}},
-                        "400": error, "413": too_large, "415": error, "500": error}}},
-        },
-        "components": {"schemas": {
-            "Error": {"type": "object", "properties": {"error": {"type": "string"},
-                                                       "file": {"type": "string"}}},
-            "Result": {"type": "object", "properties": {
-                "filename": {"type": "string"},
-                "prediction": {"type": "array", "items": {"type": "object", "properties": {
-                    "probability": {"type": "number"}, "label": {"type": "string"}}}}}},
-        }},
-    }
-
-
-def _option_schemas(predictor):
-    """OpenAPI properties of the predictor's choice and boolean options."""
-    return {o.name: {**({"type": "boolean"} if o.type == "bool"
-                        else {"type": "string", "enum": list(o.choices or ())}),
-                     "description": o.help, "default": predictor.defaults.get(o.name, o.default)}
-            for o in predictor.options}
 
 
 def serve(name, load_predictor, host="127.0.0.1", port=2204, threads=4, max_body_mb=20,

@@ -5,7 +5,10 @@ Thin: the work is in :mod:`.training.train`, :mod:`.training.resume`, :mod:`.pre
 :mod:`.export.exporter`, imported only
 when a command runs (``ml help`` reads these classes).
 """
+import os
+
 from vergeml.commands.command_base import ONE_INSTANCE, Command
+from vergeml.errors import UsageError
 from vergeml.commands.predict import PredictCommand as GenericPredictCommand
 from vergeml.grid.grid_plan import GRID_OPTIONS
 from vergeml.models.imagenet.imagenet_options import PREDICT_OPTIONS, TRAIN_OPTIONS
@@ -50,21 +53,39 @@ class PredictCommand(GenericPredictCommand):
         Option("runtime", choices=("tensorflow", "openvino"),
                help="Run the model with tensorflow (default) or openvino: the openvino export "
                     "(written on first use), without importing TensorFlow."),
+        Option("explain", type="bool", flag=True, default=False,
+               help="Write a PNG per image with a Grad-CAM heatmap of what the prediction looked "
+                    "at (the Keras model only), and print its path."),
+        Option("explain-label", metavar="LABEL",
+               help="With --explain: the class to explain (default: the predicted one)."),
+        Option("explain-dir", metavar="DIR",
+               help="With --explain: where the PNGs go (default: trainings/<name>/heatmaps)."),
     ) + GenericPredictCommand.options[1:])
     examples = GenericPredictCommand.examples + ("ml @nervous-tron predict --export=onnx cat.jpg",
-                                                 "ml @nervous-tron predict --runtime=openvino cat.jpg")
+                                                 "ml @nervous-tron predict --runtime=openvino cat.jpg",
+                                                 "ml @nervous-tron predict --explain cat.jpg")
 
     @staticmethod
     def _predict(paths, args, env, instance):
         export = args.get("export")
+        if args.get("explain") and (export or args.get("runtime") == "openvino"):
+            raise UsageError("--explain needs the Keras model's gradients: leave out --export "
+                             "and --runtime=openvino")
         if args.get("runtime") == "openvino" and not export:
             from vergeml.models.imagenet.export.openvino_export import ensure_openvino_export
             export = ensure_openvino_export(instance, env)
-        if not export:
-            return GenericPredictCommand._predict(paths, args, env, instance)
         predictor = env.model().predictor(instance, env.settings, export=export)
+        if args.get("explain"):
+            predictor.explainer()  # an unknown label or a backbone without maps: said first
+            if args.get("explain-label"):
+                predictor.explainer().class_index(args["explain-label"])
         options = {o.name: args.get(o.name) for o in predictor.options}
-        return predictor.predict_files(paths, top_k=args["labels"], **options)
+        results = predictor.predict_files(paths, top_k=args["labels"], **options)
+        if args.get("explain"):
+            folder = args.get("explain-dir") or os.path.join(instance.path, "heatmaps")
+            predictor.explainer().write_for_results(results, folder, args.get("explain-label"),
+                                                    args.get("resize"))
+        return results
 
 
 class ExportCommand(Command):

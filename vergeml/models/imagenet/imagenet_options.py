@@ -60,8 +60,8 @@ TRAIN_OPTIONS = (
                 "(BatchNormalization stays frozen), all, or auto: every block, or the later "
                 "half of them with under 50 training images per class."),
     Option("fine-tune-learning-rate", default="auto", type="float", rule=">0", also=("auto",),
-           help="Learning rate of phase 2 (auto: a hundredth of learning-rate, given or auto: "
-                "0.0001 with learning-rate 0.01)."),
+           help="Learning rate of phase 2 (auto: 3% of learning-rate, given or auto: "
+                "0.0003 with learning-rate 0.01)."),
     Option("augment", default=list(DEFAULT_AUGMENT), type="list",
            help="Augmentation of phase 2's training images, each name[:strength]: "
                 + ", ".join(AUGMENTATIONS) + "; none for no augmentation; auto for the "
@@ -90,4 +90,9 @@ RESIZE_OPTION = Option("resize", choices=RESIZE_MODES,
 TTA_OPTION = Option("tta", type="bool", flag=True,
                     help="Average the probabilities over flips and a central crop of each image "
                          "(default: as the instance was trained, with or without --tta).")
-PREDICT_OPTIONS = (RESIZE_OPTION, TTA_OPTION)
+REJECT_OPTION = Option("reject", default="auto", type="float", rule=">=0", also=("auto", "off"),
+                       metavar="auto|off|SCORE",
+                       help="Say unknown for an image unlike every class the model was trained on: "
+                            "auto (the threshold fitted in training, keeping 97% of its known "
+                            "images), off, or a threshold on the unknown score.")
+PREDICT_OPTIONS = (RESIZE_OPTION, TTA_OPTION, REJECT_OPTION)

@@ -8,7 +8,7 @@ Keras predictor decodes them (the same
 preprocessing is inside the exported graph, so the runtime gets the decoded
 RGB pixels as uint8. Through onnx and tflite no TensorFlow is imported.
 """
-from vergeml.errors import VergeMLError
+from vergeml.errors import UsageError, VergeMLError
 from vergeml.models.imagenet.image_predictor import ImagePredictor
 from vergeml.runtimes import export_formats as runtimes
 
@@ -33,21 +33,29 @@ class ExportPredictor(ImagePredictor):
         size = int(self.meta.get("size") or 0)
         if size <= 0:
             raise VergeMLError(f"{self.folder}/metadata.json records no input size")
+        threshold = self.meta.get("reject_threshold")  # an export with the unknown score
         super().__init__(instance, runtimes.read_labels(self.folder), size,
-                         self.meta.get("resize") or "fill")
+                         self.meta.get("resize") or "fill",
+                         None if threshold is None else float(threshold))
         self._run = runtimes.load_runtime(self.folder, self.format, threads)
+
+    def heatmap_png(self, data, label=None, **_options):
+        """Exports have no gradients to draw heatmaps from."""
+        raise UsageError("heatmaps need the Keras model's gradients; serve it without --export")
 
     def predict_arrays(self, batch):
         """Run the export on a ``n x size x size x 3`` batch of RGB pixels (0-255).
 
         Returns:
-            ``n x classes`` numpy array of probabilities.
+            ``n x classes`` numpy array of probabilities, then the unknown score
+            when the export has one.
         """
         import numpy as np
         pixels = np.clip(np.rint(np.asarray(batch, dtype=np.float32)), 0, 255).astype(np.uint8)
         with self.lock:
             out = np.asarray(self._run(pixels))
-        if out.ndim != 2 or out.shape[1] != len(self.labels):
+        columns = len(self.labels) + (self.threshold is not None)
+        if out.ndim != 2 or out.shape[1] != columns:
             raise VergeMLError(f"{self.folder}: the export returned shape {out.shape}, "
-                               f"expected (n, {len(self.labels)})")
+                               f"expected (n, {columns})")
         return out

@@ -28,6 +28,7 @@ from vergeml.models.imagenet.image_decoder import ImageDecoder
 from vergeml.models.imagenet.instance_model import (input_size, load_model, operations, preprocess_function,
                                                     read_labels)
 from vergeml.models.imagenet.extraction.features import uint8_input
+from vergeml.models.imagenet.rejection import load_ood, scored_model, stored_threshold
 
 MAX_CHECK_IMAGES = 64
 # Keras layers that change their input at random: never part of an export.
@@ -91,6 +92,10 @@ class _Job:
         self.model = load_model(instance, env.settings)
         check_no_augmentation(_layer_class_names(self.model))
         self.size = input_size(self.model, self.hyper)
+        # With unknown rejection the export computes the score too (one more column).
+        self.threshold = stored_threshold(instance)
+        if self.threshold is not None:
+            self.model = scored_model(self.model, load_ood(instance))
         self.resize = self.hyper.get("resize") or "fill"
         self.preprocess = preprocess_function(self.hyper)
         self.images, self.source = check_images(
@@ -146,7 +151,7 @@ class _Job:
                       "tolerance": runtimes.TOLERANCE, "passed": False,
                       "problem": err.message if hasattr(err, "message") else str(err)}
         else:
-            result = runtimes.compare(self.reference, got)
+            result = runtimes.compare(self.reference, got, classes=len(self.labels))
         result["check_seconds"] = round(time.monotonic() - started, 2)
         result["source"] = self.source
         return result
@@ -162,7 +167,7 @@ class _Job:
         meta = runtimes.metadata(fmt, self.labels, self.size, self.resize,
                                  self.hyper.get("architecture"), self.hyper.get("variant"),
                                  vergeml.__version__, (self.instance.results or {}).get("test_acc"),
-                                 check)
+                                 check, self.threshold)
         atomic_write_text(folder / "metadata.json", json.dumps(meta, indent=2) + "\n")
 
 

@@ -126,10 +126,13 @@ class Run:
         return model
 
     def finish(self):
-        """Test the best epoch, save model, labels, predictions; mark finished."""
+        """Calibrate and fit unknown rejection, test the best epoch, save model, labels,
+        predictions; mark finished."""
         from vergeml.models.imagenet.training.evaluation import save_predictions, test_metrics
+        from vergeml.models.imagenet.training.rejection_fit import fit_rejection
         model = self.final_model()
         self._calibrate(model)
+        rejection = fit_rejection(self, model)
         y_test = self.features["test"][1]
         results = {}
         if len(y_test):
@@ -138,7 +141,7 @@ class Run:
             results = test_metrics(y_test, probabilities, len(labels), labels=labels)
             save_predictions(self.instance, y_test, probabilities, self.dataset.samples("test"), labels)
         self.save(model)
-        self.instance.update_results(**results)
+        self.instance.update_results(**results, **rejection)
         self.instance.set_status("finished")
         _print_summary(self.instance, results)
         return results

@@ -1,0 +1,1 @@
+"""Heatmaps of what a trained classifier looked at (Grad-CAM), drawn over the image."""
