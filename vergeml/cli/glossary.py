@@ -61,6 +61,17 @@ GLOSSARY = {
                      "the same; or label:weight pairs such as dog:5, weights in the training loss.",
     "macro f1": "The mean over the classes of the F1 score on the test split (macro_f1): like "
                 "balanced accuracy, it shows a class that is lost.",
+    "calibration": "Whether the model's confidence matches how often it is right: of the images "
+                   "it gives 80%, 80% should be right. test_ece (expected calibration error) is "
+                   "the mean gap between confidence and accuracy over 15 confidence bins of the "
+                   "test split; 0 is perfect. ml train fits a temperature on the validation split "
+                   "and keeps it only when it pays there (results: temperature).",
+    "unknown": "What ml predict says for an image unlike every class the model was trained on "
+               "(a face shown to an ants-and-bees model): its unknown score, the cosine distance "
+               "of its backbone features to the 2 nearest training images, is over the threshold "
+               "fitted in training (keeping 97% of the known images). --reject=off turns it off, "
+               "--reject=<score> moves the threshold; test_rejected in ml list is the share of the "
+               "model's own test images it would reject (false alarms).",
     "l2": "A penalty on large weights added to what training minimises: l2 times the sum "
           "of the squared weights of the top's dense layers. It keeps the classifier simple "
           "and helps against overfitting, like dropout. The loss, val_loss and test_loss "
