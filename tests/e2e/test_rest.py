@@ -142,7 +142,7 @@ def test_openapi(server):
     status, _, body = server.request("GET", "/openapi.json")
     spec = json.loads(body)
     assert status == 200 and spec["openapi"].startswith("3.")
-    assert set(spec["paths"]) == {"/", "/predict", "/health", "/openapi.json"}
+    assert set(spec["paths"]) == {"/", "/predict", "/explain", "/health", "/openapi.json"}
     assert {"get", "post"} <= set(spec["paths"]["/predict"])
 
 

@@ -26,7 +26,8 @@ MB = 1024 * 1024
 # no longer did once the spec gained the boolean ``tta`` field.
 FIXED_SEED = int(os.environ.get("VERGEML_FUZZ_SEED", "20261205"))
 # The spec's operations; a new route must be added here (and so get fuzzed).
-OPERATIONS = {"GET /", "GET /health", "GET /openapi.json", "GET /predict", "POST /predict"}
+OPERATIONS = {"GET /", "GET /health", "GET /openapi.json", "GET /predict", "POST /predict",
+              "POST /explain"}
 
 
 @pytest.fixture(scope="module")

@@ -167,6 +167,7 @@ class RestApp:
         """POST /explain: a PNG of the first uploaded image with a heatmap of what the
         prediction looked at (the ``label`` field: another class); the class explained is
         in the ``X-Label`` header, percent-encoded."""
+        from vergeml.data.images import BadImageError as BadImage
         fields, files = self._read_form(environ)
         _, options = _prediction_options(fields, self.predictor)
         if not files:
@@ -178,8 +179,10 @@ class RestApp:
             raise HttpError(501, f"@{self.predictor.name} draws no heatmaps") from None
         except UsageError as err:  # an unknown label, an export
             raise HttpError(400, err.message) from None
-        except Exception as err:  # noqa: BLE001 - the image's own fault, as /predict says it
-            raise HttpError(400, f"{name}: not a valid image ({err})", file=name) from None
+        except BadImage as err:
+            raise HttpError(400, f"{name}: not a valid image ({err.reason})", file=name) from None
+        except VergeMLError as err:  # the model, not the request: no layer to draw from
+            raise HttpError(501, f"@{self.predictor.name} cannot draw heatmaps: {err.message}") from None
         return 200, "image/png", png, [("X-Label", quote(label, safe=""))]  # headers are latin-1
 
     def _read_form(self, environ):

@@ -47,9 +47,10 @@ class Predictor(ImagePredictor):
             self._explainer = Explainer(self)
         return self._explainer
 
-    def heatmap_png(self, data, label=None, resize=None, **_options):
-        """A Grad-CAM heatmap over one encoded image: ``(label explained, PNG bytes)``."""
-        return self.explainer().png(data, label, resize)
+    def heatmap_png(self, data, label=None, resize=None, tta=None, **_options):
+        """A Grad-CAM heatmap over one encoded image: ``(label explained, PNG bytes)``; without
+        ``label``, of the class the prediction (with ``tta`` as asked) chooses."""
+        return self.explainer().png(data, label, resize, tta)
 
     def predict_arrays(self, batch):
         """Run preprocess + model on a ``n x size x size x 3`` float32 batch.

@@ -70,8 +70,14 @@ class Explainer:
             result["heatmap"] = os.fspath(path)
         return results
 
-    def png(self, data, label=None, resize=None):
+    def png(self, data, label=None, resize=None, tta=None):
         """A heatmap PNG of one encoded image (``POST /explain``).
+
+        Args:
+            data: the encoded image.
+            label: the class to explain; None: the most likely one.
+            resize: the resize mode (None: the training mode).
+            tta: how the most likely class is predicted (None: as the instance was trained).
 
         Returns:
             ``(label explained, PNG bytes)``.
@@ -81,7 +87,7 @@ class Explainer:
         from PIL import Image
         image = self.predictor.decoder.decode(self.predictor.decoder.open_bytes(data), resize)
         if label is None:
-            probs = self.predictor.probabilities(image[None])[0]
+            probs = self.predictor.probabilities(image[None], tta)[0]
             label = self.predictor.labels[int(np.argmax(probs))]
         drawn = overlay(np.clip(np.rint(image), 0, 255).astype(np.uint8), self._map(image, label))
         buffer = io.BytesIO()

@@ -163,7 +163,8 @@ class _Job:
         import vergeml
         atomic_write_text(folder / "labels.txt", "\n".join(self.labels) + "\n")
         check = {k: report[k] for k in ("images", "source", "max_abs_diff", "top1_mismatches",
-                                        "ties", "tolerance")}
+                                        "ties", "tolerance", "score_max_abs_diff",
+                                        "score_tolerance") if k in report}
         meta = runtimes.metadata(fmt, self.labels, self.size, self.resize,
                                  self.hyper.get("architecture"), self.hyper.get("variant"),
                                  vergeml.__version__, (self.instance.results or {}).get("test_acc"),
@@ -308,6 +309,9 @@ def describe(fmt, report):
             f"{report['tolerance']:g}), same top-1 on {same} of {report['images']} images")
     if report.get("ties"):
         text += f" ({report['ties']} ties within tolerance)"
+    if "score_max_abs_diff" in report:
+        text += (f", unknown score max abs diff {report['score_max_abs_diff']:.2e} (tolerance "
+                 f"{report['score_tolerance']:g})")
     text += (f", {format_size(report['size_bytes'])}, written in {report['export_seconds']:.1f}s,"
              f" checked in {report['check_seconds']:.1f}s")
     if report.get("problem"):
