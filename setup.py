@@ -81,6 +81,8 @@ setup(
         "scikit-learn>=1.3",
         # `ml doctor`: confident learning over out-of-fold probabilities (docs/doctor.md).
         "cleanlab>=2.6",
+        # `ml doctor`'s neighbour search: one BLAS thread per tile, a tile per core.
+        "threadpoolctl>=3.1",
         "matplotlib>=3.7",
         "waitress>=3.0",
         "werkzeug>=3.1",

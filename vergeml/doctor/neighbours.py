@@ -7,7 +7,7 @@ is the cosine similarity).
 
 Why an exact search on BLAS and not hnswlib or faiss: for the sizes a project
 holds (up to ~100,000 images) the exact search meets the target (100,000 x 256
-in well under a minute on two cores) with what is already installed, its
+in under a minute on two cores) with what is already installed, its
 answer does not depend on build parameters or insertion order, and a
 near-duplicate or an outlier is never missed because an approximate graph did
 not reach it. scikit-learn's ``NearestNeighbors(algorithm="brute")`` is exact
@@ -18,11 +18,15 @@ module against it.
 How it stays fast and flat: the similarity matrix is computed in square tiles
 of :data:`TILE` rows (float32 GEMM), only on and above the diagonal (it is
 symmetric, so each tile feeds the rows on both sides). A tile costs one GEMM
-and two max reductions; only the rows and columns whose best value beats
-their current k-th best are looked at further, and those few candidates are
-merged into the running top k. A lower bound of each row's k-th best, taken
-from a fixed sample of columns first, keeps the candidates few from the first
-tile on. Memory: the features, ``n x k`` results and one tile (16 MB).
+and one comparison with the lower of its row's and the tile's lowest column
+bar (the current k-th best); the few entries that pass are sorted out with
+both bars and merged into the running top k. A lower bound of each row's k-th
+best, taken from a fixed sample of columns first, keeps the candidates few
+from the first tile on. The tiles run on one thread per core, each GEMM on one
+BLAS thread, and are merged in tile order, which makes the answer, ties
+included, that of one thread (see :class:`_TileScan`). 100,000 x 256: about
+35 s of CPU, under a minute on two busy cores (``bench/bench_doctor_scale.py``).
+Memory: the features, ``n x k`` results and one tile (16 MB) per thread.
 """
 from collections import namedtuple
 
@@ -90,21 +94,53 @@ def nearest(features, k=10, tile=TILE):
 _LAST = {}
 
 
-def _search(x, k, tile):
-    """:func:`nearest` on rows already of length 1."""
-    import numpy as np
+def _search(x, k, tile, workers=None):
+    """:func:`nearest` on rows already of length 1 (``workers``: threads; None: one per core)."""
     n = len(x)
     k = max(0, min(int(k), n - 1))
     top = _TopK(n, k, _lower_bound(x, k, tile))
     if k:
-        buffer = np.empty(min(tile, n) ** 2, np.float32)
         starts = range(0, n, tile)
-        for a in starts:
-            for c in starts:
-                if c >= a:
-                    _scan_tile(x, a, min(n, a + tile), c, min(n, c + tile), buffer, top)
+        blocks = [(a, min(n, a + tile), c, min(n, c + tile)) for a in starts for c in starts if c >= a]
+        scan = _TileScan(x, top.threshold, min(tile, n))
+        for found in _in_order(scan, blocks, _workers(workers, len(blocks))):
+            top.merge(*found)
         _fill_missing(x, top)
     return Neighbours(top.indices, top.sims)
+
+
+def _workers(wanted, blocks):
+    """Threads for the tiles: one per core this process may use (one when there is a single tile)."""
+    import os
+    if wanted is None:
+        wanted = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(int(wanted), blocks))
+
+
+def _in_order(work, items, workers):
+    """``work(item)`` for every item, on ``workers`` threads, yielded in the order of ``items``.
+
+    At most ``2 * workers`` results wait to be taken (memory stays flat). With
+    several workers, BLAS runs one thread per call: two single-threaded GEMMs
+    side by side are faster than one two-threaded GEMM at a time (whose threads
+    wait for each other, the more so on a loaded machine), and the tiles' NumPy
+    reductions, single-threaded anyway, run side by side too.
+    """
+    if workers <= 1:
+        yield from map(work, items)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        pending = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _fill_missing(x, top):
@@ -141,20 +177,37 @@ def _lower_bound(x, k, tile):
     return bound - np.float32(SLACK)
 
 
-def _scan_tile(x, a, b, c, d, buffer, top):
-    """Merge the candidates of tile ``rows a:b x columns c:d`` into ``top``, both ways."""
-    import numpy as np
-    sims = buffer[:(b - a) * (d - c)].reshape(b - a, d - c)
-    np.matmul(x[a:b], x[c:d].T, out=sims)
-    diagonal = a == c
-    if diagonal:
-        np.fill_diagonal(sims, -np.inf)
-    rows, cols, values = _above_by_row(sims, top.threshold[a:b])
-    found = [(rows + a, cols + c, values)]
-    if not diagonal:
-        rows_t, cols_t, values_t = _above_by_column(sims, top.threshold[c:d])
-        found.append((cols_t + c, rows_t + a, values_t))
-    top.merge(*(np.concatenate(part) for part in zip(*found)))
+class _TileScan:
+    """The candidates of one tile (rows ``a:b`` x columns ``c:d``), both ways: ``(rows, columns, values)``.
+
+    Called from several threads at once: each thread has its own tile buffer.
+    The bars are read as they stand, possibly before the merges of earlier
+    tiles raised them: a lower bar only lets more candidates through, and
+    :meth:`_TopK.merge` drops those its current bar stops, so the merged
+    candidates, and the result, are those of a scan in tile order.
+    """
+
+    def __init__(self, x, threshold, side):
+        import threading
+        self.x, self.threshold, self.side = x, threshold, side
+        self.local = threading.local()
+
+    def __call__(self, block):
+        import numpy as np
+        a, b, c, d = block
+        if not hasattr(self.local, "buffer"):
+            self.local.buffer = np.empty(self.side ** 2, np.float32)
+        x, threshold = self.x, self.threshold
+        sims = self.local.buffer[:(b - a) * (d - c)].reshape(b - a, d - c)
+        np.matmul(x[a:b], x[c:d].T, out=sims)
+        if a == c:
+            np.fill_diagonal(sims, -np.inf)
+            rows, cols, values = _above_by_row(sims, threshold[a:b])
+            return rows + a, cols + c, values
+        rows, cols, values, by_row, by_column = _above_either(sims, threshold[a:b], threshold[c:d])
+        found = [(rows[by_row] + a, cols[by_row] + c, values[by_row]),
+                 (cols[by_column] + c, rows[by_column] + a, values[by_column])]
+        return tuple(np.concatenate(part) for part in zip(*found))
 
 
 def _above_by_row(sims, threshold):
@@ -173,15 +226,20 @@ def _above_by_row(sims, threshold):
     return rows[hit_rows], cols, part.ravel()[flat]
 
 
-def _above_by_column(sims, threshold):
-    """``(row, column, value)`` of the entries of ``sims`` above their column's threshold."""
+def _above_either(sims, row_bar, column_bar):
+    """The entries of ``sims`` above their row's bar or their column's: ``(row, column, value,
+    above the row's, above the column's)``, by row, then column.
+
+    One comparison of the tile: an entry above either bar is above the lower
+    of its row's bar and the lowest column bar; the few that pass are then
+    sorted out with both bars.
+    """
     import numpy as np
-    empty = np.empty(0, np.int64)
-    if not (sims.max(axis=0) > threshold).any():
-        return empty, empty, np.empty(0, np.float32)
-    flat = np.flatnonzero(sims > threshold[None, :])
+    bar = np.minimum(row_bar, column_bar.min())
+    flat = np.flatnonzero(sims > bar[:, None])
     rows, cols = np.divmod(flat, sims.shape[1])
-    return rows, cols, sims.ravel()[flat]
+    values = sims.ravel()[flat]
+    return rows, cols, values, values > row_bar[rows], values > column_bar[cols]
 
 
 class _TopK:
@@ -198,6 +256,9 @@ class _TopK:
     def merge(self, rows, cols, values):
         """Add candidates ``(row, neighbour, similarity)``; keep each row's best k."""
         import numpy as np
+        passing = values > self.threshold[rows]   # what the bar stops now (see _TileScan)
+        if not passing.all():
+            rows, cols, values = rows[passing], cols[passing], values[passing]
         if not len(rows):
             return
         k = self.k
