@@ -101,3 +101,17 @@ def trained_digits(digits_project, ml_env):
     result, name = train(digits_project, ml_env, *TRAIN_ARGS)
     assert result.returncode == 0, result.output[-3000:]
     return digits_project, name, result
+
+
+TUNED_NAME = "tuned-tron"
+
+
+@pytest.fixture(scope="session")
+def tuned_photos(tmp_path_factory, ml_env):
+    """The ants and bees (``train/``, 15% for validation; tested on the 153 of ``val/``) trained
+    with ``--fine-tune-epochs=auto`` at seed 1, shared by the recipe and trust tests (a
+    fine-tuned backbone: its unknown score and heatmaps use its own features): ``(project, result)``."""
+    return train_on_photos(tmp_path_factory, ml_env, "recipe", "--random-seed=1", "--val-split=15%",
+                           f"--test-split={PHOTOS / 'val'}", "train", "--architecture=mobilenet",
+                           "--alpha=0.25", "--size=224", "--fine-tune-epochs=auto",
+                           f"--name={TUNED_NAME}", timeout=500)

@@ -213,6 +213,9 @@ def assert_files_whole(folder):
         elif name.endswith(".keras"):
             with zipfile.ZipFile(path) as archive:
                 assert archive.testzip() is None, path
+        elif name == "ood.npz":  # the unknown score: a bank of unit rows and its k
+            with np.load(path) as data:
+                assert data["bank"].ndim == 2 and 1 <= int(data["k"]) <= len(data["bank"]), path
         elif name.endswith(".npz"):
             with np.load(path) as data:
                 assert len(data["y_true"]) == len(data["y_prob"]) == len(data["files"]), path
