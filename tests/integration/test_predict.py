@@ -56,7 +56,8 @@ def test_text_output_matches_the_original_format(project, capsys):
     code, out, err = run_predict(project, capsys, "images/red.png", "images/blue.bmp")
     # The fabricated instance has no unknown score, as one trained before it existed: one line.
     assert code == 0 and err == ("Warning: @tiny-tron has no unknown rejection (trained before it "
-                                 "existed): every image gets one of its classes\n")
+                                 "existed, or stopped before the end of its training): every image "
+                                 "gets one of its classes\n")
     blocks = out.strip().split("\n\n")
     assert [b.splitlines()[0] for b in blocks] == ["images/red.png", "images/blue.bmp"]
     red = blocks[0].splitlines()[1:]

@@ -45,8 +45,8 @@ def load_ood(instance):
 
 def no_rejection_note(name):
     """Say that ``@name`` cannot say unknown (once per predictor loaded)."""
-    warn(f"@{name} has no unknown rejection (trained before it existed): every image gets one "
-         "of its classes")
+    warn(f"@{name} has no unknown rejection (trained before it existed, or stopped before the "
+         "end of its training): every image gets one of its classes")
 
 
 def request_threshold(reject, fitted, name):
