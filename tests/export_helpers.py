@@ -32,13 +32,13 @@ def write_digit_samples(samples, classes=CLASSES, per_class=PER_CLASS):
                 folder / f"{i:03d}.png")
 
 
-def trained_project(root, env):
-    """A project with digit samples after one real ``ml train``: (project, instance name)."""
+def trained_project(root, env, train_args=TRAIN_ARGS):
+    """A project with digit samples after one real ``ml train *train_args``: (project, instance name)."""
     project = Path(root) / "proj"
     project.mkdir(parents=True)
     (project / "vergeml.yaml").write_text("model: imagenet\ntest-split: 20%\nval-split: 10%\n")
     write_digit_samples(project / "samples")
-    result = run_ml_process("train", *TRAIN_ARGS, cwd=project, env=env, timeout=300)
+    result = run_ml_process("train", *train_args, cwd=project, env=env, timeout=300)
     assert result.returncode == 0, result.output[-3000:]
     names = [p.name for p in (project / "trainings").iterdir() if p.is_dir()]
     assert len(names) == 1, names

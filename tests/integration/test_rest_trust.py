@@ -18,8 +18,7 @@ from PIL import Image
 
 from tests.e2e.conftest import PHOTOS
 from tests.e2e.test_rest import encode_multipart
-from tests.export_helpers import TRAIN_ARGS, write_digit_samples
-from tests.conftest import run_ml_process
+from tests.export_helpers import TRAIN_ARGS, trained_project
 from tests.reliability.rest_helpers import start_server
 from vergeml.models.model_base import Predictor as BasePredictor
 from vergeml.services.rest import RestApp
@@ -43,15 +42,8 @@ TRAIN = (*TRAIN_ARGS, "--epochs=20", "--learning-rate=0.01")
 def trained(tmp_path_factory, _keras_home_dir):
     """A project of 90 digits (0, 1, 7) after one real ``ml train``: (project, name, env)."""
     env = {"KERAS_HOME": str(_keras_home_dir), "TF_NUM_INTEROP_THREADS": "2"}
-    project = tmp_path_factory.mktemp("rest-trust") / "proj"
-    project.mkdir()
-    (project / "vergeml.yaml").write_text("model: imagenet\ntest-split: 20%\nval-split: 10%\n")
-    write_digit_samples(project / "samples")
-    result = run_ml_process("train", *TRAIN, cwd=project, env=env, timeout=300)
-    assert result.returncode == 0, result.output[-3000:]
-    names = [p.name for p in (project / "trainings").iterdir() if p.is_dir()]
-    assert len(names) == 1, names
-    return project, names[0], env
+    project, name = trained_project(tmp_path_factory.mktemp("rest-trust"), env, TRAIN)
+    return project, name, env
 
 
 @pytest.fixture(scope="module")
