@@ -232,7 +232,7 @@ def naive_findings(data):
              for j, s in zip(found.indices[i], found.sims[i]) if s >= NAIVE_THRESHOLD]
     pairs += duplicates.exact_pairs(data.digests)
     findings = []
-    for members, score, why in duplicates._groups(len(data), pairs, data.files):
+    for members, score, why in duplicates._groups(len(data), pairs):
         findings.extend(duplicates._group_findings(data, members, score, why))
     del np
     return findings
