@@ -9,7 +9,7 @@ a load). Keras is imported only when the class is first asked for.
 """
 import functools
 
-EPS = 1e-12  # as vergeml.trust.ood_score.EPS: a zero vector scores 1
+from vergeml.trust.ood_score import EPS  # the same floor: a zero vector scores 1
 
 
 @functools.lru_cache(maxsize=None)

@@ -75,16 +75,16 @@ class PredictCommand(GenericPredictCommand):
             from vergeml.models.imagenet.export.openvino_export import ensure_openvino_export
             export = ensure_openvino_export(instance, env)
         predictor = env.model().predictor(instance, env.settings, export=export)
-        if args.get("explain"):
-            predictor.explainer()  # an unknown label or a backbone without maps: said first
-            if args.get("explain-label"):
-                predictor.explainer().class_index(args["explain-label"])
+        # Built first: a backbone without maps or an unknown label is said before predicting.
+        explainer = predictor.explainer() if args.get("explain") else None
+        label = args.get("explain-label")
+        if explainer and label:
+            explainer.class_index(label)
         options = {o.name: args.get(o.name) for o in predictor.options}
         results = predictor.predict_files(paths, top_k=args["labels"], **options)
-        if args.get("explain"):
+        if explainer:
             folder = args.get("explain-dir") or os.path.join(instance.path, "heatmaps")
-            predictor.explainer().write_for_results(results, folder, args.get("explain-label"),
-                                                    args.get("resize"))
+            explainer.write_for_results(results, folder, label, args.get("resize"))
         return results
 
 

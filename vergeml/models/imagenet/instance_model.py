@@ -51,6 +51,28 @@ def load_model(instance, settings=None):
         raise VergeMLError(f"cannot load {path}: {error_text(err)}") from None
 
 
+def split_fused(model, purpose="use it"):
+    """The backbone and the top of a fused classifier (``model.keras``, or what
+    :meth:`~vergeml.models.imagenet.extraction.features.FeatureExtractor.full_model` builds).
+
+    Args:
+        model: ``input -> backbone -> top``, each a nested ``keras.Model``.
+        purpose: what the caller does with them, for the error (``draw heatmaps``).
+
+    Returns:
+        ``(backbone, top)``.
+
+    Raises:
+        VergeMLError: ``model`` is not made of exactly those two models.
+    """
+    import keras
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if len(nested) != 2 or len(model.layers) != 3:
+        raise VergeMLError(f"cannot {purpose} for {model.name}: expected a backbone and a "
+                           f"top model, found layers {', '.join(x.name for x in model.layers)}")
+    return nested[0], nested[1]
+
+
 def input_size(model, hyper):
     """The square input size: from the model when fixed, else the hyperparameters."""
     shape = model.input_shape

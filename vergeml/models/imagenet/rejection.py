@@ -92,8 +92,9 @@ def scored_model(model, ood):
         ``keras.Model``: the same input, output ``(n, classes + 1)``.
     """
     import keras
+    from vergeml.models.imagenet.instance_model import split_fused
     from vergeml.runtimes.score_layer import nearest_distance
-    backbone, top = model.layers[1], model.get_layer("top")
+    backbone, top = split_fused(model, "add the unknown score")
     inputs = keras.Input(model.input_shape[1:], name="image")
     features = backbone(inputs, training=False)
     probabilities = top(features, training=False)

@@ -12,6 +12,7 @@ TensorFlow and Keras are imported by the functions that need them only, so
 importing this module stays cheap.
 """
 from vergeml.errors import VergeMLError
+from vergeml.models.imagenet.instance_model import split_fused
 
 
 def last_spatial_layer(backbone):
@@ -77,7 +78,7 @@ class GradCam:
 
     def __init__(self, model):
         tf, keras = _load()
-        backbone, top = split_fused(model)
+        backbone, top = split_fused(model, "draw heatmaps")
         self.layer = last_spatial_layer(backbone)
         self.map_size = tuple(self.layer.output.shape[1:3])
         self._maps = keras.Model(backbone.inputs[0], [self.layer.output, backbone.outputs[0]],
@@ -154,26 +155,6 @@ class GradCam:
         cam = tf.nn.relu(tf.reduce_sum(weights * feature_map, axis=-1))
         peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
         return tf.math.divide_no_nan(cam, peak), probabilities, classes
-
-
-def split_fused(model):
-    """The backbone and the top of a fused classifier.
-
-    Args:
-        model: ``input -> backbone -> top``, each a nested ``keras.Model``.
-
-    Returns:
-        ``(backbone, top)``.
-
-    Raises:
-        VergeMLError: ``model`` is not made of exactly those two models.
-    """
-    _, keras = _load()
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    if len(nested) != 2 or len(model.layers) != 3:
-        raise VergeMLError(f"cannot draw heatmaps for {model.name}: expected a backbone and a "
-                           f"top model, found layers {', '.join(x.name for x in model.layers)}")
-    return nested[0], nested[1]
 
 
 def class_scores(top):

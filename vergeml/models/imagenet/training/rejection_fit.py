@@ -52,12 +52,14 @@ def split_features(run, model, split):
     is the frozen one, else computed from the split's images."""
     if run.state.best_phase != "fine-tune":
         return np.asarray(run.features[split][0], dtype=np.float32)
+    from vergeml.models.imagenet.instance_model import split_fused
     from vergeml.models.imagenet.training.image_arrays import split_images
     from vergeml.models.imagenet.tta import predict_in_batches
     images, _ = split_images(run.dataset, split, run.extractor.size, run.args["resize"],
                              progress=False)
     if not len(images):
         return np.zeros((0, run.features[split][0].shape[1]), np.float32)
-    backbone, preprocess = model.layers[1], run.extractor.preprocess
+    backbone, _ = split_fused(model, "fit the unknown score")
+    preprocess = run.extractor.preprocess
     return predict_in_batches(lambda pixels: backbone.predict_on_batch(preprocess(pixels)),
                               images, tta=False)
