@@ -11,6 +11,7 @@ ENTRY_POINTS = {
         "preprocess = vergeml.commands.preprocess:PreprocessCommand",
         "run = vergeml.commands.run:RunCommand",
         "plot = vergeml.commands.plot:PlotCommand",
+        "ui = vergeml.commands.ui:UiCommand",
     ],
     "vergeml.model": [
         "imagenet = vergeml.models.imagenet:ImagenetModel",
@@ -47,6 +48,7 @@ ENTRY_POINTS = {
     "vergeml.run": [
         "rest = vergeml.commands.run:RestService",
         "tensorboard = vergeml.commands.run:TensorboardService",
+        "ui = vergeml.commands.ui:UiService",
     ],
 }
 
@@ -68,7 +70,7 @@ setup(
     license="MIT",
     packages=find_packages(include=["vergeml", "vergeml.*"]),
     include_package_data=True,
-    package_data={"vergeml": ["services/static/*"]},
+    package_data={"vergeml": ["services/static/*", "services/ui/static/*"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow-cpu>=2.16",

@@ -10,7 +10,7 @@ from vergeml.settings.project_settings import GLOBAL_OPTIONS
 from vergeml.cli.help_text import show_default
 from vergeml.models.imagenet.imagenet_options import TRAIN_OPTIONS
 
-BUILTIN = ("download", "help", "list", "new", "plot", "preprocess", "run")
+BUILTIN = ("download", "help", "list", "new", "plot", "preprocess", "run", "ui")
 MODEL_COMMANDS = ("doctor", "export", "predict", "resume", "train")
 REQUIRED_TERMS = ("learning rate", "epochs", "batch size", "dropout", "optimizer", "early stopping",
                   "accuracy", "loss", "val split", "test split", "validation set", "test set",

@@ -280,19 +280,46 @@ def apply_review(env, path):
     Raises:
         UsageError: a bad review file (naming the row); nothing moved.
     """
-    from vergeml.doctor.journal import apply_moves
-    from vergeml.doctor.review import read_review
     _require_labels(env)
-    if not env.samples_dir.is_dir():
-        raise UsageError(f"samples directory not found: {env.samples_dir}")
-    labels = sorted(e.name for e in os.scandir(env.samples_dir)
-                    if e.is_dir() and not e.name.startswith("."))
-    moves = read_review(path, env.project_dir, env.settings["samples-dir"], labels)
-    journal, count = apply_moves(env.project_dir, env.settings["samples-dir"], moves)
+    journal, count, relabelled = apply_file(env.project_dir, env.samples_dir, path)
     if not count:
         print(f"Nothing to apply: every row of {path} says keep.")
         return 0
-    relabelled = sum(m.action == "relabel" for m in moves)
     print(f"Moved {count} file(s): {relabelled} relabelled, {count - relabelled} into removed/. "
           f"Journal: {_shown_path(str(journal))}; ml doctor --undo puts them back.")
     return 0
+
+
+def apply_file(project_dir, samples_dir, path):
+    """Apply a review file: every row checked, then the moves, journal first (``--apply``
+    and ``ml ui``'s data page).
+
+    Args:
+        project_dir: the project folder.
+        samples_dir: its samples folder.
+        path: the review CSV.
+
+    Returns:
+        ``(journal path or None, files moved, of which relabelled)``.
+
+    Raises:
+        UsageError: no samples folder, or a bad review file (naming the row); nothing moved.
+    """
+    from vergeml.doctor.journal import apply_moves
+    from vergeml.doctor.review import read_review
+    labels = class_names(samples_dir)
+    moves = read_review(path, project_dir, samples_dir, labels)
+    journal, count = apply_moves(project_dir, samples_dir, moves)
+    return journal, count, sum(m.action == "relabel" for m in moves) if count else 0
+
+
+def class_names(samples_dir):
+    """The class folders of a samples folder, sorted.
+
+    Raises:
+        UsageError: the folder does not exist.
+    """
+    if not os.path.isdir(samples_dir):
+        raise UsageError(f"samples directory not found: {samples_dir}")
+    return sorted(e.name for e in os.scandir(samples_dir)
+                  if e.is_dir() and not e.name.startswith("."))

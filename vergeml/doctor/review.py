@@ -118,21 +118,92 @@ def _describe(move):
     return f"relabel:{move.target_label}" if move.action == "relabel" else move.action
 
 
-def _records(path):
-    """``[(row number, {column: cell})]`` of the data rows, blank rows left out.
+def review_rows(path):
+    """The rows of a review file as shown to a user (``ml ui``'s data page).
+
+    Args:
+        path: the review CSV.
+
+    Returns:
+        ``[{column: cell}]`` with every column of :data:`COLUMNS` (``""`` where the
+        file has no such column), in file order.
 
     Raises:
-        UsageError: unreadable, not UTF-8, empty, or a required column is missing.
+        UsageError: as :func:`read_review` for an unreadable file or header.
+    """
+    return [row for _, row in _records(Path(path), COLUMNS)]
+
+
+def set_action(path, file, action, label_names):
+    """Set the action of every row of ``file`` in a review file (atomically), as a user
+    would in a spreadsheet; the file keeps its delimiter and its other cells.
+
+    Args:
+        path: the review CSV.
+        file: the ``file`` cell of the rows to change.
+        action: ``keep``, ``remove`` or ``relabel:<label>``.
+        label_names: the project's class names.
+
+    Returns:
+        The number of rows changed.
+
+    Raises:
+        UsageError: an unknown action or label, a file the review does not list, or a
+            review file that cannot be read.
+    """
+    try:
+        _parse_action(action, label_names)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    path = Path(path)
+    text = _text(path)
+    delimiter = _delimiter(text)
+    rows = [cells for cells in _rows(text, path.name) if any(c.strip() for c in cells)]
+    names = [cell.strip().lower() for cell in rows[0]] if rows else []
+    if "file" not in names or "action" not in names:
+        raise UsageError(f"{path.name}: no file and action columns in the header")
+    at, act = names.index("file"), names.index("action")
+    changed = 0
+    for cells in rows[1:]:
+        if len(cells) > max(at, act) and cells[at].strip() == file:
+            cells[act], changed = action, changed + 1
+    if not changed:
+        raise UsageError(f"{file!r} is not in {path.name}")
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    atomic_write_text(path, out.getvalue())
+    return changed
+
+
+def _text(path):
+    """The text of a review file.
+
+    Raises:
+        UsageError: unreadable or not UTF-8.
     """
     try:
         data = path.read_bytes()
     except OSError as err:
         raise UsageError(f"cannot read the review file {path}: {err.strerror or err}") from None
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise UsageError(f"{path.name} is not UTF-8 text (byte {err.start}); save it as "
                          "CSV UTF-8") from None
+
+
+def _records(path, columns=REQUIRED):
+    """``[(row number, {column: cell})]`` of the data rows, blank rows left out.
+
+    Args:
+        path: the review CSV.
+        columns: the columns to read; those of :data:`REQUIRED` must be there, the
+            others read as ``""`` when absent.
+
+    Raises:
+        UsageError: unreadable, not UTF-8, empty, or a required column is missing.
+    """
+    text = _text(path)
     rows = [(n, cells) for n, cells in enumerate(_rows(text, path.name), start=1)
             if any(cell.strip() for cell in cells)]
     if not rows:
@@ -144,20 +215,25 @@ def _records(path):
     if missing:
         raise UsageError(f"{path.name} row {number}: no column {', '.join(missing)} in the header "
                          f"(expected {','.join(COLUMNS)})")
-    index = {name: names.index(name) for name in REQUIRED}
+    index = {name: names.index(name) if name in names else len(header) for name in columns}
     return [(n, {name: cells[i].strip() if i < len(cells) else "" for name, i in index.items()})
             for n, cells in rows[1:]]
 
 
-def _rows(text, name):
-    """The CSV rows of ``text``, cut with the delimiter its header uses."""
+def _delimiter(text):
+    """The delimiter the header of a review file uses."""
     first = text.lstrip().split("\n", 1)[0].lower()
 
     def fits(delimiter):
         cells = [cell.strip().strip('"').strip() for cell in first.split(delimiter)]
         return "file" in cells, first.count(delimiter)
+    return max(DELIMITERS, key=fits)
+
+
+def _rows(text, name):
+    """The CSV rows of ``text``, cut with the delimiter its header uses."""
     try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=max(DELIMITERS, key=fits)))
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text)))
     except csv.Error as err:
         raise UsageError(f"{name} is not a CSV file ({err})") from None
 

@@ -20,10 +20,13 @@ class Predictions:
         y_prob: float array (n, classes).
         labels: class names in output order.
         name: the instance name.
+        files: the test files (paths relative to the samples folder), in row order;
+            empty when the run stored none.
     """
 
-    def __init__(self, y_true, y_prob, labels, name=""):
+    def __init__(self, y_true, y_prob, labels, name="", files=()):
         self.y_true, self.y_prob, self.labels, self.name = y_true, y_prob, list(labels), name
+        self.files = list(files)
 
     @property
     def binary(self):
@@ -73,6 +76,7 @@ def load_predictions(instance):
         with np.load(path, allow_pickle=False) as data:
             y_true = np.asarray(data["y_true"]).astype(int).ravel()
             y_prob = np.asarray(data["y_prob"], dtype=np.float64)
+            files = [str(f) for f in data["files"]] if "files" in data.files else []
         labels = list(instance.labels())
     except (OSError, KeyError, ValueError) as err:
         raise VergeMLError(f"cannot read the test predictions of @{instance.name}: {err}") from None
@@ -83,7 +87,9 @@ def load_predictions(instance):
         raise VergeMLError(f"@{instance.name} has no test samples to plot")
     if y_true.min() < 0 or y_true.max() >= len(labels):
         raise VergeMLError(f"{path}: y_true has label indices outside 0..{len(labels) - 1}")
-    return Predictions(y_true, y_prob, labels, instance.name)
+    if files and len(files) != len(y_true):
+        files = []  # rows that cannot be matched to files are not shown against the wrong ones
+    return Predictions(y_true, y_prob, labels, instance.name, files)
 
 
 def _scored_classes(preds, cls):

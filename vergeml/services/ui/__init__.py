@@ -1,0 +1,1 @@
+"""`ml ui`: the local web page of a project's runs, images and data."""
