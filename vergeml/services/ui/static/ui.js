@@ -61,7 +61,7 @@ function reviewForms() {
   for (const form of document.querySelectorAll("form.review")) {
     const select = form.querySelector("select");
     select.addEventListener("change", async () => {
-      const response = await fetch(form.action, {method: "POST", body: new URLSearchParams(new FormData(form)),
+      const response = await fetch(form.getAttribute("action"), {method: "POST", body: new URLSearchParams(new FormData(form)),
         headers: {"Accept": "application/json", "X-CSRF-Token": csrf}});
       const note = form.querySelector(".saved") || form.appendChild(document.createElement("span"));
       note.className = "saved";
@@ -143,11 +143,17 @@ async function classify(files) {
     error.setAttribute("role", "alert");
     if (file.size > limit) {
       error.textContent = `${file.name} is larger than the ${limit / 1048576} MB upload limit`;
+      card.querySelector("img").remove();
       card.append(error);
       continue;
     }
     const response = await post(run, "predict", file);
-    if (!response.ok) { error.textContent = await errorText(response); card.append(error); continue; }
+    if (!response.ok) {
+      error.textContent = await errorText(response);
+      card.querySelector("img").remove();  // not an image the browser can show either
+      card.append(error);
+      continue;
+    }
     const [result] = await response.json();
     showPrediction(card, result);
     heatmapButton(card, run, file);
