@@ -72,6 +72,9 @@ def run_python(code, cwd):
     (["--help"], True),
     (["ls"], True),
     (["help", "resize"], True),
+    (["help", "ui"], True),
+    (["ui", "--help"], True),
+    (["run:ui", "--help"], True),
 ])
 def test_light_commands_do_not_import_tensorflow(make_project, tmp_path, argv, in_project):
     cwd = make_project() if in_project else tmp_path

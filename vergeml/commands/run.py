@@ -12,7 +12,7 @@ class RunCommand(Command):
     """Dispatch ``ml [@name] run:<service>`` to the service plugin (Command.run does it)."""
 
     name = "run"
-    description = "Run a service: a REST server for a trained instance, or TensorBoard."
+    description = "Run a service: a REST server for a trained instance, TensorBoard, or the ui page."
     subcommands = plugins.SERVICES
     examples = ("ml @nervous-tron run:rest",
                 "ml @nervous-tron run:rest --port=8080 --no-browser",

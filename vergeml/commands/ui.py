@@ -7,10 +7,9 @@ predictor for the pages that run a model.
 import os
 
 from vergeml.commands.command_base import NO_INSTANCE, Command
+from vergeml.doctor.review import DEFAULT_PATH as DEFAULT_REVIEW
 from vergeml.errors import UsageError
 from vergeml.settings.option import Option
-
-DEFAULT_REVIEW = "doctor/review.csv"
 
 
 class UiCommand(Command):

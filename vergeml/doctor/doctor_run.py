@@ -47,8 +47,16 @@ def doctor(args, env, backbone=()):
         from vergeml.doctor.review import write_review
         rows = write_review(args["review"], findings)
         print(f"Wrote {rows} row(s) to {args['review']}: set the action column (keep, remove, "
-              f"relabel:<label>), then run ml doctor --apply={args['review']}")
+              f"relabel:<label>), then run ml doctor --apply={args['review']}; ml ui shows the "
+              f"findings with the images{_ui_option(env, args['review'])}")
     return 0
+
+
+def _ui_option(env, review):
+    """`` (--review=FILE)`` when ``ml ui`` would not find the review file by itself."""
+    from vergeml.doctor.review import DEFAULT_PATH
+    default = os.path.join(os.path.abspath(env.project_dir), DEFAULT_PATH)
+    return "" if os.path.abspath(review) == default else f" (ml ui --review={review})"
 
 
 def _check_modes(args):

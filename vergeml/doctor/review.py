@@ -17,6 +17,8 @@ from pathlib import Path
 from vergeml.errors import UsageError
 from vergeml.fileutil import atomic_write_text
 
+# Where ``ml ui``'s data page looks for the review file unless told otherwise.
+DEFAULT_PATH = "doctor/review.csv"
 COLUMNS = ("kind", "file", "label", "split", "suggested", "score", "action")
 # The columns read back; the others are there for the user to sort and filter by.
 REQUIRED = ("file", "label", "action")
