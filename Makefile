@@ -1,6 +1,7 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
 # Each creates .venv and installs the package with its extras on first use
-# (and again whenever setup.py changes).
+# (and again whenever setup.py changes), with the CPU-only TensorFlow (smaller,
+# and CI has no GPU); a user's `pip install vergeml` gets TensorFlow's own (docs/gpu.md).
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
@@ -11,7 +12,7 @@ CHROMIUM := /usr/bin/chromium
 $(STAMP): setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	VERGEML_TENSORFLOW=tensorflow-cpu $(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 # The browser test (tests/reliability/test_browser.py) drives Debian's chromium.

@@ -1,5 +1,14 @@
 """Packaging for VergeML (`ml`), a command-line tool for transfer learning on images."""
+import os
+
 from setuptools import find_packages, setup
+
+# TensorFlow's own package runs on a GPU where one and CUDA exist (docs/gpu.md); the
+# `gpu` extra adds CUDA's libraries from pip, as TensorFlow documents it. `make test`
+# installs the smaller CPU-only build instead (VERGEML_TENSORFLOW=tensorflow-cpu).
+TENSORFLOW = os.environ.get("VERGEML_TENSORFLOW", "tensorflow")
+if TENSORFLOW not in ("tensorflow", "tensorflow-cpu"):
+    raise SystemExit(f"VERGEML_TENSORFLOW={TENSORFLOW!r}: expected tensorflow or tensorflow-cpu")
 
 ENTRY_POINTS = {
     "console_scripts": ["ml = vergeml.cli.main:main"],
@@ -73,7 +82,7 @@ setup(
     package_data={"vergeml": ["services/static/*", "services/ui/static/*"]},
     python_requires=">=3.10",
     install_requires=[
-        "tensorflow-cpu>=2.16",
+        f"{TENSORFLOW}>=2.16",
         "keras>=3.0",
         "pyyaml>=6.0",
         "numpy>=1.24",
@@ -91,6 +100,8 @@ setup(
         "tensorboard>=2.16",
     ],
     extras_require={
+        # A GPU without a system-wide CUDA: CUDA and cuDNN from pip (Linux).
+        "gpu": ["tensorflow[and-cuda]>=2.16"],
         # `ml @name export --format=onnx|tflite` and `predict --export=...` (docs/export.md).
         "export": EXPORT_REQUIRES,
         "openvino": OPENVINO_REQUIRES,

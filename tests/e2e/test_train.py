@@ -67,6 +67,8 @@ def test_saved_model_predicts_like_the_test(trained_digits):
 def test_second_identical_run_extracts_nothing(trained_digits, ml_env):
     project, _, first = trained_digits
     assert "0 hit" in first.output and "1,797 new" in first.output.replace("1797", "1,797")
+    # The device is named in the first lines (no GPU here: make test installs the CPU build).
+    assert "Device: CPU (TensorFlow sees no GPU)" in first.stdout.splitlines()[:3], first.stdout[:500]
     result, name = train(project, ml_env, *TRAIN_ARGS, "--epochs=1")
     assert result.returncode == 0, result.output[-3000:]
     assert "1,797 hit, 0 new" in result.output.replace("1797", "1,797")

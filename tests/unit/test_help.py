@@ -145,8 +145,9 @@ def test_help_on_a_subcommand_shows_its_own_examples(ml_help):
     assert "run:rest" in rest and "run:tensorboard" not in rest
 
 
-def test_help_device_topic_promises_no_memory_cap(ml_help):
-    assert "no hard cap" in flat(ml_help("device"))
+def test_help_device_topic_says_what_the_memory_cap_does(ml_help):
+    text = flat(ml_help("device"))
+    assert "caps what TensorFlow may allocate" in text and "docs/gpu.md" in text
 
 
 # -- topics ---------------------------------------------------------------------------

@@ -51,13 +51,14 @@ TOPICS = {
     "random robot": "Every training run gets a robot name such as nervous-tron or "
                     "optimum-neuron: an adjective and a robot, unique in the trainings folder. "
                     "Use it as @name in later commands, or choose one with ml train --name.",
-    "device": "--device selects auto, cpu, gpu or gpu:N. GPU memory is allocated as needed "
-              "rather than all at once; --device-memory (auto or a percentage such as 80%) is "
-              "accepted for compatibility but sets no hard cap. In vergeml.yaml write "
+    "device": "--device selects auto, cpu, gpu or gpu:N (card N as nvidia-smi numbers it, the "
+              "only one TensorFlow then sees). --device-memory=50% caps what TensorFlow may "
+              "allocate at half the card's memory; auto sets no cap, and memory is allocated "
+              "as needed. ml train names the device in its first lines. In vergeml.yaml write "
               "device: gpu:1, or the mapping device: {id: gpu:1, memory: 50%, grow-memory: true} "
               "(grow-memory: false reserves the GPU's memory at start); --device and "
               "--device-memory on the command line win. The setting is checked only by "
-              "commands that run a model.",
+              "commands that run a model. GPU set-up: docs/gpu.md.",
 }
 # Topics of 'ml help' besides commands, plugins and glossary terms, in the order 'ml help -a' lists them.
 GENERAL = {"options": "Global options such as --samples-dir and --cache.",

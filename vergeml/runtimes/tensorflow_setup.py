@@ -6,14 +6,15 @@ start-up log lines (printed by native code, whatever the log level) stay off
 the user's console.
 """
 import os
-import re
 import sys
 
+from vergeml.runtimes import gpu_device
 from vergeml.settings.project_settings import device_settings
 from vergeml.console import warn
 from vergeml.errors import VergeMLError
 
 _loaded = None
+_device_line = None
 
 
 def load(settings=None):
@@ -35,12 +36,16 @@ def load(settings=None):
 
     Raises:
         ConfigError: a bad device setting (on the command line or in the project file).
+
+    The device rules (which GPU, its memory cap) are :mod:`vergeml.runtimes.gpu_device`.
         VergeMLError: TensorFlow or Keras is not installed.
     """
-    global _loaded
+    global _loaded, _device_line
     if _loaded is None:
         device = device_settings(settings or {})
-        _select_device(device["id"])
+        shown = gpu_device.visible_devices(device["id"])
+        if shown is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = shown
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
             with _silenced_stderr():
@@ -49,20 +54,17 @@ def load(settings=None):
         except ImportError as err:
             raise VergeMLError(f"cannot import TensorFlow/Keras: {err}",
                                hint="Install them with: pip install tensorflow") from None
-        if device["grow-memory"]:
-            _allow_memory_growth(tf)
+        limit = gpu_device.configure(tf, device)
         _warn_no_gpu(tf, device["id"])
+        _device_line = gpu_device.describe(tf, device, limit)
         _loaded = (tf, keras)
     return _loaded
 
 
-def _select_device(device):
-    """``cpu`` hides GPUs; ``gpu:N`` shows only GPU N (must happen before import)."""
-    match = re.fullmatch(r"gpu(?::(\d+))?", device)
-    if device == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
-    elif match:
-        os.environ["CUDA_VISIBLE_DEVICES"] = match.group(1) or "0"
+def device_line():
+    """The device the loaded TensorFlow runs on, one line (``Device: CPU (...)``); None
+    before :func:`load`."""
+    return _device_line
 
 
 def _warn_no_gpu(tf, device):
@@ -70,20 +72,6 @@ def _warn_no_gpu(tf, device):
     if device.startswith("gpu") and not tf.config.list_physical_devices("GPU"):
         warn(f"--device={device}: TensorFlow sees no GPU here (no CUDA build of TensorFlow, "
              "no driver, or no such card); running on the CPU")
-
-
-def _allow_memory_growth(tf):
-    """Let GPU memory grow on demand instead of grabbing it all (``grow-memory``, default true).
-
-    ``--device-memory`` takes a percentage for compatibility, but no hard cap is set: that
-    needs the card's total memory, which TensorFlow only reports once the
-    device is initialised (and no GPU was available to verify it).
-    """
-    for gpu in tf.config.list_physical_devices("GPU"):
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:
-            pass  # already initialised
 
 
 class _silenced_stderr:

@@ -50,8 +50,8 @@ GLOBAL_OPTIONS = OptionSet([
            help="Device to run on: auto, cpu, gpu or gpu:N (in the project file also "
                 "device: {id: gpu:1, memory: 50%, grow-memory: true})."),
     Option("device-memory", default="auto", metavar="MEM", pattern=MEMORY_PATTERN,
-           help="Share of GPU memory: auto or a percentage such as 80% (accepted for "
-                "compatibility; memory is allocated as needed, with no hard cap)."),
+           help="Share of the GPU's memory TensorFlow may take: auto (no cap) or a "
+                "percentage such as 80% (docs/gpu.md)."),
     Option("engine", default="local", choices=ENGINES,
            help="Where backbone features are extracted: local, or ray (a Ray cluster, see "
                 "docs/ray.md; needs pip install 'vergeml[ray]'). Training stays local."),
@@ -79,9 +79,9 @@ SECTION_KEYS = ("data",)
 DEVICE_OPTIONS = OptionSet([
     Option("id", default="auto", pattern=DEVICE_PATTERN, help="auto, cpu, gpu or gpu:N."),
     Option("memory", default="auto", pattern=MEMORY_PATTERN,
-           help="Share of GPU memory (accepted for compatibility; no hard cap is set)."),
+           help="Share of the GPU's memory TensorFlow may take: auto (no cap) or 80%."),
     Option("grow-memory", type="bool", default=True,
-           help="Allocate GPU memory as needed instead of all of it at start."),
+           help="Without a memory cap, allocate GPU memory as needed instead of all at start."),
 ])
 # Global options applied only when a device is used (vergeml.runtimes.tensorflow_setup.load).
 DEVICE_KEYS = ("device", "device-memory")

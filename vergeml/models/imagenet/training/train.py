@@ -113,6 +113,7 @@ def _train(args, env, metadata=None):
     warn_ignored(dataset.config.output, args)
     check_writable(env.trainings_dir)  # a read-only trainings folder fails before the extraction
     backend.load(env.settings)  # after the data checks: bad input is reported without waiting for TF
+    print(backend.device_line())
     _seed_everything(env.random_seed)
     extractor = FeatureExtractor.from_options(args, env.random_seed, env.cache_dir)
     extractor.model  # noqa: B018 - step 2 up front: missing weights fail before any long work
