@@ -18,7 +18,8 @@ BENCH_ROWS="$(mktemp -t bench-rows.XXXXXX)"
 BENCH_SHARED="$(mktemp -d -t bench-shared.XXXXXX)"  # set-up done once (bench/workspace.py)
 export BENCH_ROWS BENCH_SHARED
 trap 'rm -rf "$BENCH_ROWS" "$BENCH_SHARED"' EXIT
-# The benchmarks after these three import TensorFlow themselves or time `ml`
+# The benchmarks after these (none of which imports TensorFlow; bench_ui checks
+# that ml ui does not either) import TensorFlow themselves or time `ml`
 # subprocesses; bench-quick runs them all in one process (bench/in_process.py),
 # so TensorFlow starts once, not six times. bench_predict predicts with the
 # project bench_retrain leaves (bench/workspace.py).
@@ -34,7 +35,8 @@ run() {
     python "$@" || failed+=("$1 (exit $?)")
     printf '=== %s: %d s\n' "$1" $((SECONDS - start))
 }
-for bench in bench/bench_startup.py bench/bench_list.py bench/bench_cache.py bench/bench_doctor_scale.py; do
+for bench in bench/bench_startup.py bench/bench_list.py bench/bench_ui.py bench/bench_cache.py \
+             bench/bench_doctor_scale.py; do
     run "$bench" "$@"
 done
 if [[ "${1-}" == --quick ]]; then

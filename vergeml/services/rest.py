@@ -56,10 +56,12 @@ class RestApp:
         predictor: a loaded :class:`vergeml.models.model_base.Predictor` of any model
             plugin (may be set after construction, before serving).
         max_body: largest accepted request body, in bytes.
+        load: zero-argument callable returning the predictor, called when a request first
+            needs it (``ml ui``: a body over the limit is refused before any model loads).
     """
 
-    def __init__(self, predictor, max_body=20 * MB):
-        self.predictor = predictor
+    def __init__(self, predictor, max_body=20 * MB, load=None):
+        self._predictor, self._load = predictor, load
         self.max_body = max_body
         self.routes = {
             "/": {"GET": self.index},
@@ -68,6 +70,17 @@ class RestApp:
             "/health": {"GET": self.health},
             "/openapi.json": {"GET": self.openapi},
         }
+
+    @property
+    def predictor(self):
+        """The predictor, loaded on first use when the app was given ``load``."""
+        if self._predictor is None and self._load is not None:
+            self._predictor = self._load()
+        return self._predictor
+
+    @predictor.setter
+    def predictor(self, value):
+        self._predictor = value
 
     def __call__(self, environ, start_response):
         try:

@@ -6,6 +6,7 @@ answered by the REST service's own app (:class:`vergeml.services.rest.RestApp`)
 over the run's predictor, so the page gives exactly what ``ml run:rest`` and
 ``ml @name predict`` give, with the same limits and error messages.
 """
+from vergeml.errors import VergeMLError
 from vergeml.instances import scan_instances
 from vergeml.instances.instance import FINISHED
 from vergeml.services.ui.page_shell import esc, message
@@ -53,8 +54,14 @@ def rest_call(ctx, environ, start_response, name, route):
     Returns:
         The WSGI body of the REST app's answer.
     """
-    from vergeml.services.rest import RestApp
-    app = RestApp(ctx.predictor(name), ctx.max_upload)
+    from vergeml.services.rest import HttpError, RestApp
+
+    def load():
+        try:
+            return ctx.predictor(name)
+        except VergeMLError as err:  # an unknown run 404; one that cannot predict 422
+            raise HttpError(404 if "unknown instance" in err.message else 422, err.message) from None
+    app = RestApp(None, ctx.max_upload, load=load)
     inner = dict(environ, PATH_INFO=f"/{route}", SCRIPT_NAME="")
     inner["HTTP_ACCEPT"] = "application/json"  # the page's script reads JSON, errors too
     return app(inner, start_response)
