@@ -121,8 +121,8 @@ def _confusion_table(name, labels, matrix):
         cells = "".join(_confusion_cell(name, labels, t, p, int(matrix[t, p]), total)
                         for p in range(len(labels)))
         body.append(f'<tr><th scope="row">{esc(label)}</th>{cells}</tr>')
-    return (f'<table class="confusion"><caption>Confusion matrix: rows are the true labels, '
-            f'columns the predicted ones; click a count to see its images</caption>'
+    return (f'<p>Rows are the true labels, columns the predicted ones; click a count to see '
+            f'its images.</p><table class="confusion"><caption>Confusion matrix</caption>'
             f'<thead><tr><th scope="col">true \\ predicted</th>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 

@@ -76,8 +76,8 @@ def _grouped(rows):
 
 
 def _filter_form(args):
-    options = "".join(f'<option value="{s}"{" selected" if args.get("status") == s else ""}>{s}'
-                      f'</option>' for s in ("",) + STATUSES)
+    options = "".join(f'<option value="{s}"{" selected" if args.get("status") == s else ""}>'
+                      f'{s or "any"}</option>' for s in ("",) + STATUSES)
     return ('<form class="filters" method="get" action="/" role="search">'
             '<label>Filter <input name="q" size="40" placeholder="test_acc -gt 0.8" '
             f'value="{esc(args.get("q", ""))}"></label> <label>Status <select name="status">'
@@ -130,8 +130,8 @@ def compare_page(ctx, request):
         for m, t in (("val_acc", "accuracy"), ("val_loss", "loss")))
     body = (f'<p>{len(names)} runs; the fine-tuning epochs of a run are dashed.</p>'
             f'<div class="charts">{charts}</div>'
-            + _side_by_side("Hyperparameters", instances, lambda i: i.hyperparameters)
-            + _side_by_side("Results", instances, lambda i: i.results))
+            + _side_by_side("Results", instances, lambda i: i.results)
+            + _side_by_side("Hyperparameters", instances, lambda i: i.hyperparameters))
     return ctx.html("Compare runs", body, active="runs")
 
 

@@ -54,7 +54,8 @@ def nice_ticks(lo, hi, count=5):
     Args:
         lo: the low end of the axis.
         hi: the high end of the axis.
-        count: at most this many intervals, with the smallest step of 1, 2, 2.5 or 5 x 10^k.
+        count: at most this many intervals, with the smallest step of 1, 2, 2.5 or 5 x 10^k
+            (2.5 not between 1 and 10, where ticks would fall between whole numbers).
 
     Returns:
         The multiples of the step within ``[lo, hi]``, ascending (``[lo]`` when ``lo == hi``,
@@ -64,7 +65,9 @@ def nice_ticks(lo, hi, count=5):
         return [float(lo)] if lo == hi and math.isfinite(lo) else []
     raw = (hi - lo) / count
     magnitude = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
+    # No step of 2.5 between 1 and 10: an axis of epochs would get ticks at 2.5 and 7.5.
+    steps = (1, 2, 5, 10) if magnitude == 1 else (1, 2, 2.5, 5, 10)
+    step = next(m * magnitude for m in steps if m * magnitude >= raw * (1 - 1e-9))
     first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
     # 12 significant digits drop the float noise of k * step (0.30000000000000004).
     return [float(f"{k * step:.12g}") for k in range(first, last + 1)]

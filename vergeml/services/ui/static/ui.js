@@ -166,12 +166,6 @@ function tryPage() {
   if (!drop) return;
   const input = document.getElementById("try-files");
   input.addEventListener("change", () => { classify([...input.files]); input.value = ""; });
-  drop.addEventListener("keydown", (event) => {
-    if (event.target === drop && (event.key === "Enter" || event.key === " ")) {
-      event.preventDefault();
-      input.click();
-    }
-  });
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (event) => {
