@@ -23,12 +23,14 @@ class UiCommand(Command):
         "curves, the confusion matrix with each cell's images, the most confidently wrong\n"
         "images, ROC/PR curves, heatmaps. Data: the findings of ml doctor --review, with\n"
         "keep/remove/relabel written to the review file. Try it: drop images on a run.\n"
-        "Listens on 127.0.0.1 only unless --host says otherwise; then the printed URL\n"
-        "carries a token that every request needs. Also reachable as ml run:ui."
+        "Listens on 127.0.0.1 only unless --host says otherwise; an address other\n"
+        "machines reach prints a URL with a token that every request needs. Also\n"
+        "reachable as ml run:ui."
     )
     options = (
         Option("host", default="127.0.0.1", metavar="HOST",
-               help="Interface to listen on; any but 127.0.0.1 needs the printed URL's token."),
+               help="Interface to listen on; one reachable from other machines (not 127.x, "
+                    "localhost or ::1) needs the printed URL's token."),
         Option("port", default=2205, type="int", rule="0..65535",
                help="TCP port to listen on (0 picks a free one)."),
         Option("no-browser", type="bool", flag=True, default=False,

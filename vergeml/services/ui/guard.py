@@ -67,7 +67,9 @@ class Guard:
             Refused: 403 for a foreign Host, a missing or wrong token, a POST without
                 the CSRF token.
         """
-        if self.token is None and _host_name(request.host) not in LOOPBACK:
+        # The bound address itself is a name the printed URL uses (--host=127.0.0.2); a
+        # DNS name never is, so a rebinding page still gets no answer.
+        if self.token is None and _host_name(request.host) not in (*LOOPBACK, self.host.lower()):
             raise Refused(403, f"this page serves only {', '.join(LOOPBACK)} (the Host header "
                                f"was {request.host!r})")
         cookie = self._check_token(request)

@@ -105,7 +105,9 @@ class UiApp:
             import json
             return Response(json.dumps({"error": text}), status=status,
                             content_type="application/json")
-        return self.ctx.error_page(status, text)
+        # A refused request (a foreign Host: maybe a DNS-rebinding page) must not read the
+        # CSRF token off the page: with it, that site could post to the genuine address.
+        return self.ctx.error_page(status, text, csrf=not isinstance(err, Refused))
 
 
 # Scripts and styles only from this server; images may be blobs (the "Try it" heatmaps).

@@ -63,16 +63,17 @@ class UiContext:
         """The project folder's name, shown in the header."""
         return os.path.basename(os.path.abspath(self.project_dir))
 
-    def html(self, title, body, active=None, status=200, headers=None):
-        """A whole page as a response."""
-        return Response(page(title, body, self.guard.csrf, self.project_name, active),
+    def html(self, title, body, active=None, status=200, headers=None, csrf=True):
+        """A whole page as a response (``csrf=False``: without the CSRF token)."""
+        return Response(page(title, body, self.guard.csrf if csrf else "", self.project_name, active),
                         status=status, content_type=HTML, headers=headers)
 
-    def error_page(self, status, text):
-        """A page that says what went wrong, with ``status``."""
+    def error_page(self, status, text, csrf=True):
+        """A page that says what went wrong, with ``status`` (``csrf=False``: for a request
+        the guard refused, without the CSRF token)."""
         return self.html("Something went wrong" if status >= 500 else "Not available",
                          message(text, "error") + '<p><a href="/">Back to the runs</a></p>',
-                         status=status)
+                         status=status, csrf=csrf)
 
     def predictor(self, name):
         """The loaded predictor of run ``name`` (built on first use, kept for the next).
