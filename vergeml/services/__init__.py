@@ -3,6 +3,7 @@ import os
 import signal
 import sys
 import threading
+import webbrowser
 
 
 def has_display():
@@ -22,3 +23,25 @@ def stop_on_sigterm():
 def http_url(host, port):
     """``http://host:port`` with an IPv6 address in brackets."""
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve_until_stopped(server, url, browser=False, delay=0.5):
+    """Open ``url`` in a browser (when asked and there is a display), then run a bound
+    waitress ``server`` until Ctrl-C or SIGTERM, close it and say so.
+
+    Args:
+        server: a waitress server from ``create_server``.
+        url: the address printed and opened.
+        browser: open the page in a web browser.
+        delay: seconds before the browser opens (the server is serving by then).
+    """
+    if browser and has_display():
+        threading.Timer(delay, webbrowser.open, [url]).start()
+    stop_on_sigterm()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    print("Stopped.", flush=True)

@@ -12,9 +12,7 @@ import io
 import json
 import re
 import sys
-import threading
 import traceback
-import webbrowser
 from pathlib import Path
 from urllib.parse import quote
 from string import Template
@@ -28,7 +26,7 @@ from vergeml import __version__
 from vergeml.errors import UsageError, VergeMLError
 from vergeml.models.model_base import LABELS_OPTION
 from vergeml.settings.option import OptionValueError
-from vergeml.services import has_display, http_url, stop_on_sigterm
+from vergeml.services import http_url, serve_until_stopped
 from vergeml.services.rest_openapi import MB, megabytes, openapi_spec
 
 MAX_FILES = 256
@@ -393,14 +391,5 @@ def serve(name, load_predictor, host="127.0.0.1", port=2204, threads=4, max_body
         raise
     url = http_url(host, getattr(server, "effective_port", port))
     print(f"Serving @{name} on {url}  (Ctrl-C to stop)", flush=True)
-    if browser and has_display():
-        threading.Timer(0.5, webbrowser.open, [url]).start()
-    stop_on_sigterm()
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-    print("Stopped.", flush=True)
+    serve_until_stopped(server, url, browser)
 

@@ -7,12 +7,9 @@ one small hand-written script (no front-end library to vendor or fetch), so it
 works offline, starts in well under a second and imports TensorFlow only when
 a model is asked for.
 """
-import threading
-import webbrowser
-
 from vergeml.console import warn
 from vergeml.errors import VergeMLError
-from vergeml.services import has_display, http_url, stop_on_sigterm
+from vergeml.services import http_url, serve_until_stopped
 from vergeml.services.ui.guard import Guard
 from vergeml.services.ui.ui_app import UiApp
 from vergeml.services.ui.ui_context import UiContext
@@ -53,13 +50,4 @@ def serve(paths, load_predictor, host="127.0.0.1", port=2205, threads=4, max_upl
     if guard.token:
         url += f"?token={guard.token}"
     print(f"ml ui on {url}  (Ctrl-C to stop)", flush=True)
-    if browser and has_display():
-        threading.Timer(0.3, webbrowser.open, [url]).start()
-    stop_on_sigterm()
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-    print("Stopped.", flush=True)
+    serve_until_stopped(server, url, browser, delay=0.3)
