@@ -67,8 +67,9 @@ EXPORT_REQUIRES = ["tf2onnx>=1.17", "onnx>=1.20", "onnxruntime>=1.22", "ai-edge-
 # `--runtime=openvino` (train features, predict) and `export --format=openvino`.
 OPENVINO_REQUIRES = ["openvino>=2025.1"]
 # `--engine=ray`: feature extraction on a Ray cluster (docs/ray.md). Ray Data's
-# ActorPoolStrategy(size=N) and the map_batches retry options it relies on.
-RAY_REQUIRES = ["ray[data]>=2.50"]
+# ActorPoolStrategy(size=N) and the map_batches retry options it relies on; Ray Tune
+# for searches (--search=asha, grids with --engine=ray).
+RAY_REQUIRES = ["ray[data,tune]>=2.50"]
 
 setup(
     name="vergeml",

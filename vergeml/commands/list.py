@@ -25,8 +25,9 @@ class ListCommand(Command):
         "KEY OP VALUE triples anywhere in the arguments, where OP is one of -gt -lt -eq\n"
         "-neq -gte -lte and KEY any stored hyperparameter or result (learning_rate and\n"
         "learning-rate are the same). Numbers compare numerically; a run without KEY is\n"
-        "left out. Status is running, finished, cancelled, failed, crashed (process\n"
-        "gone) or broken (unreadable metadata)."
+        "left out. Status is running, finished, stopped (an ASHA search stopped the\n"
+        "trial early), cancelled, failed, crashed (process gone) or broken (unreadable\n"
+        "metadata)."
     )
     examples = (
         "ml list",

@@ -15,10 +15,11 @@ import sys
 from vergeml import faults
 from vergeml.console import warn
 from vergeml.errors import RunFailed
-from vergeml.grid.grid_plan import describe, new_grid_id, plan
+from vergeml.grid.grid_plan import axis_text, describe, new_grid_id, plan
 from vergeml.instances import scan_instances
 from vergeml.instances.grid_listing import GRID_KEY, RUN_KEY, best_first, grid_columns
 from vergeml.instances.listing import Row, emit
+from vergeml.settings.value_range import ValueRange
 
 
 def run_grid(args, env, train, options):
@@ -37,37 +38,39 @@ def run_grid(args, env, train, options):
     """
     base, runs, grid_axes = plan(args, options, env.random_seed)
     if len(runs) == 1:  # a grid of one value per option is a normal run
-        return train(_run_args(args, base, runs[0]), env)
+        return train(run_args(args, base, runs[0]), env)
     grid_id = new_grid_id()
     order = list(grid_axes)
     total = len(runs)
-    size = math.prod(len(v) for v in grid_axes.values())
-    drawn = f" ({total} of {size} drawn with seed {env.random_seed})" if total < size else ""
+    ranged = any(isinstance(v, ValueRange) for v in grid_axes.values())
+    size = None if ranged else math.prod(len(v) for v in grid_axes.values())
+    drawn = f" ({total} of {size} drawn with seed {env.random_seed})" if size and total < size \
+        else (f" (drawn with seed {env.random_seed})" if ranged else "")
     print(f"Grid {grid_id}: {total} runs over "
-          + ", ".join(f"{n} ({len(v)} values)" for n, v in grid_axes.items()) + drawn, flush=True)
+          + ", ".join(f"{n} ({axis_text(v)})" for n, v in grid_axes.items()) + drawn, flush=True)
     failed = 0
     for number, combo in enumerate(runs, 1):
         print(f"Grid {grid_id} run {number}/{total}: {describe(combo, order)}", flush=True)
         faults.point("grid.run")
         try:
-            status = train(_run_args(args, base, combo), env,
+            status = train(run_args(args, base, combo), env,
                            metadata={GRID_KEY: grid_id, RUN_KEY: number})
         except RunFailed as error:  # this run's own failure: the other values may do well
             warn(f"grid run {number}/{total} failed: {error.message}")
             failed, status = failed + 1, 0
         if status:
             return status
-        _release_backend()
-    _summary(env.trainings_dir, grid_id)
+        release_backend()
+    summary(env.trainings_dir, grid_id)
     return 1 if failed else 0
 
 
-def _run_args(args, base, combo):
+def run_args(args, base, combo):
     """One run's options, in declaration order (the order of its stored hyperparameters)."""
     return {k: combo[k] if k in combo else base[k] for k in args if k in combo or k in base}
 
 
-def _release_backend():
+def release_backend():
     """Free the previous run's Keras graph so every run starts like a fresh process.
 
     Each run builds new models, so TensorFlow's "triggered tf.function retracing"
@@ -85,7 +88,7 @@ def _no_retracing_warning(record):
     return "triggered tf.function retracing" not in record.getMessage()
 
 
-def _summary(trainings_dir, grid_id):
+def summary(trainings_dir, grid_id):
     """The grid's runs, best first, and how to list them again."""
     rows = best_first([Row(i) for i in scan_instances(trainings_dir, summary=True)
                        if i.metadata.get(GRID_KEY) == grid_id])

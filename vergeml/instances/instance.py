@@ -20,9 +20,11 @@ RESERVATION_FILE = ".reserved.json"
 SUMMARY_SKIP = ("history", "data", "versions")
 
 RUNNING, FINISHED, CANCELLED, FAILED = "running", "finished", "cancelled", "failed"
+# A trial of an ASHA search that the scheduler stopped early (tested at its best epoch).
+STOPPED = "stopped"
 CRASHED, BROKEN = "crashed", "broken"  # derived: never stored
-STORED_STATUSES = (RUNNING, FINISHED, CANCELLED, FAILED)
-TERMINAL_STATUSES = (FINISHED, CANCELLED, FAILED)
+STORED_STATUSES = (RUNNING, FINISHED, CANCELLED, FAILED, STOPPED)
+TERMINAL_STATUSES = (FINISHED, CANCELLED, FAILED, STOPPED)
 
 
 
@@ -203,7 +205,7 @@ class Instance:
         ``results.training_end`` and drops the pid.
 
         Args:
-            status: one of running, finished, cancelled, failed.
+            status: one of running, finished, cancelled, failed, stopped.
             error: message to store (for failed runs).
 
         Raises:

@@ -61,10 +61,13 @@ def load(settings=None):
     return _loaded
 
 
-def device_line():
-    """The device the loaded TensorFlow runs on, one line (``Device: CPU (...)``); None
-    before :func:`load`."""
-    return _device_line
+def announce_device():
+    """Print the device the loaded TensorFlow runs on (``Device: CPU (...)``), once per
+    process: the runs of a grid share it."""
+    global _device_line
+    if _device_line:
+        print(_device_line)
+        _device_line = ""
 
 
 def _warn_no_gpu(tf, device):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from vergeml.settings.spelling import stored_key
 from vergeml.settings.suggest import suggestion
+from vergeml.settings.value_range import ValueRange, split_range
 
 _TRUE = {"y", "yes", "on", "true", "1"}
 _FALSE = {"n", "no", "off", "false", "0"}
@@ -122,11 +123,15 @@ class Option:
         """:meth:`parse`, but a comma list (command line) or a YAML list gives a list of values.
 
         Returns:
-            The value, or a list of two or more values for an option :attr:`in_grid`.
+            The value, a list of two or more values for an option :attr:`in_grid`, or a
+            :class:`~vergeml.settings.value_range.ValueRange` (``1e-4..0.1``) of a numeric one.
 
         Raises:
             OptionValueError: a bad value, or a list for an option that cannot take one.
         """
+        ends = split_range(value) if self.type in ("int", "float") else None
+        if ends is not None:
+            return self._range(*ends)
         items = value.split(",") if isinstance(value, str) and "," in value else value
         if not isinstance(items, (list, tuple)) or self.type in ("list", "dict"):
             return self.parse(value)
@@ -137,6 +142,20 @@ class Option:
         if not values:
             raise OptionValueError(f"expected {self.describe()}, got an empty list")
         return values if len(values) > 1 else values[0]
+
+    def _range(self, low, high):
+        """A :class:`~vergeml.settings.value_range.ValueRange` of ``low..high`` (a search
+        draws from it).
+
+        Raises:
+            OptionValueError: an end that is no value of the option, or ends out of order.
+        """
+        ends = [self.parse(low), self.parse(high)]
+        if any(isinstance(end, str) for end in ends):  # auto and the like: no number to draw
+            raise OptionValueError(f"a range needs two numbers, got {low}..{high}")
+        if ends[0] >= ends[1]:
+            raise OptionValueError(f"the range {low}..{high} must go from low to high")
+        return ValueRange(*ends, integer=self.type == "int")
 
     def _convert(self, value):
         try:

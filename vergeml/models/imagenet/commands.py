@@ -39,6 +39,11 @@ class TrainCommand(Command):
         if not args.get("resume"):  # a resumed run keeps the options it was checked with
             base, runs, _ = plan(args, self.options, env.random_seed)
             check_runs([{**base, **combo} for combo in runs], env)
+            asha = args.get("search") == "asha"
+            if asha or (len(runs) > 1 and env.settings.get("engine") == "ray"):
+                from vergeml.models.imagenet.training import tune_search
+                tune_search.require_tune()
+                return tune_search.run_search(args, env, self.options, asha)
         return run_grid(args, env, train, self.options)
 
 

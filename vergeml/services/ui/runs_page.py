@@ -17,7 +17,7 @@ from vergeml.services.ui.page_shell import (esc, link, message, page_slice, page
 from vergeml.services.ui.run_reading import history_series
 from vergeml.services.ui.ui_context import PageError
 
-STATUSES = ("running", "finished", "cancelled", "failed", "crashed", "broken")
+STATUSES = ("running", "finished", "stopped", "cancelled", "failed", "crashed", "broken")
 RUNS_PER_PAGE = 50
 MAX_COMPARED = 12
 

@@ -102,7 +102,7 @@ def cluster_plan(ray):
 
 
 @contextmanager
-def connected(address, probe_timeout=PROBE_TIMEOUT):
+def connected(address, probe_timeout=PROBE_TIMEOUT, local=False):
     """Connect this process to a Ray cluster for the ``with`` block, then disconnect.
 
     Disconnecting ends the job: its actors and tasks stop. A process already
@@ -111,6 +111,8 @@ def connected(address, probe_timeout=PROBE_TIMEOUT):
     Args:
         address: ``auto`` or ``HOST:PORT`` of the head node.
         probe_timeout: seconds the head has to answer.
+        local: start a Ray of this process' own on this machine instead (a search
+            with no ``--ray-address``), stopped with the block.
 
     Yields:
         the ``ray`` module.
@@ -125,8 +127,9 @@ def connected(address, probe_timeout=PROBE_TIMEOUT):
     if ray.is_initialized():
         yield ray
         return
-    target = resolve_address(address)
-    probe(target, probe_timeout, shown=address)
+    target = "local" if local else resolve_address(address)
+    if not local:
+        probe(target, probe_timeout, shown=address)
     try:
         with _silenced_stderr():  # Ray's C++ start-up lines; failures still raise
             ray.init(address=target, include_dashboard=False, log_to_driver=False,

@@ -122,7 +122,7 @@ def compile_top(top, args):
                 loss="sparse_categorical_crossentropy", metrics=loss_metrics())
 
 
-def fit_top(top, features, args, instance, state, seed):
+def fit_top(top, features, args, instance, state, seed, callbacks=()):
     """Phase 1: train the top on cached features from ``state.epochs_done`` on.
 
     A resumed run first loads the last epoch's weights and optimizer state.
@@ -136,6 +136,8 @@ def fit_top(top, features, args, instance, state, seed):
         instance: the :class:`vergeml.instances.Instance`.
         state: its :class:`~vergeml.models.imagenet.training.run_state.RunState`.
         seed: the random seed (per-epoch shuffles derive from it).
+        callbacks: more Keras callbacks, called after each epoch's commit (a trial of a
+            search on Ray reports the epoch with one).
     """
     from vergeml.models.imagenet.training.callbacks import EpochCheckpoint, tensorboard
     from vergeml.models.imagenet.training.class_weights import keras_class_weight
@@ -156,7 +158,7 @@ def fit_top(top, features, args, instance, state, seed):
     weights = keras_class_weight(args.get("class-weights"), instance.hyperparameters.get("labels"))
     top.fit(data, steps_per_epoch=steps_per_epoch(len(x_train), batch), epochs=args["epochs"],
             initial_epoch=state.epochs_done, shuffle=False, class_weight=weights,
-            callbacks=[checkpoint, tensorboard(instance), *fault_points("top")],
+            callbacks=[checkpoint, tensorboard(instance), *fault_points("top"), *callbacks],
             validation_data=(x_val, y_val) if has_val else None, verbose=verbosity())
     if state.best_phase == "top":
         top.load_weights(instance.checkpoints_dir / state.best_file)

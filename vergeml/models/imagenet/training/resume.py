@@ -171,7 +171,7 @@ def _continue(env, instance, state, args):
     env, dataset = run_dataset(env, instance)
     seed = env.random_seed
     backend.load(env.settings)
-    print(backend.device_line())
+    backend.announce_device()
     extractor = FeatureExtractor.from_options(args, seed, env.cache_dir)
     features = cached_features(dataset, extractor, args, env.settings)
     for leftover in instance.path.rglob(".*.tmp*"):  # a kill -9 mid-write leaves these

@@ -12,6 +12,7 @@ TensorFlow and Keras are imported here, never by the modules ``ml help`` reads.
 import signal
 import sys
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 
@@ -88,44 +89,21 @@ def _release_pipelines():
 
 
 def _train(args, env, metadata=None):
-    from vergeml.runtimes import tensorflow_setup as backend
-    from vergeml.data import load_dataset
-    from vergeml.models.imagenet.extraction.features import FeatureExtractor
-    from vergeml.models.imagenet.outputs import warn_ignored
-    from vergeml.models.imagenet.extraction.feature_cache import cached_features
-    from vergeml.instances import check_new_name, check_writable
     from vergeml.models.imagenet.training.training_run import Run
     from vergeml.models.imagenet.training.run_state import RunState
-
-    from vergeml.models.imagenet.training.augment import parse_augment
     if args.get("resume"):
         from vergeml.models.imagenet.training.resume import resume
         typed = {k: v for k, v in args.items() if k in env.command_line}
         return resume(env, args["resume"], typed, explicit=tuple(typed))
-    from vergeml.models.imagenet.training.head import resolve_l2, resolve_learning_rates
+    from vergeml.models.imagenet.training.head import resolve_learning_rates
     args = resolve_learning_rates(args)  # stored as numbers: a resumed run never re-resolves auto
-    parse_augment(args["augment"])  # a typo fails now, not after the extraction
-    project_text = _project_snapshot(args, env)  # as it is now, not after a long extraction
-    if args.get("name") is not None:
-        check_new_name(env.trainings_dir, args["name"])  # a clash is found before any long work
-    dataset = load_dataset(env, skip_bad=env.settings.get("skip-bad-files", False))
-    _check_dataset(dataset, args)
-    warn_ignored(dataset.config.output, args)
-    check_writable(env.trainings_dir)  # a read-only trainings folder fails before the extraction
-    backend.load(env.settings)  # after the data checks: bad input is reported without waiting for TF
-    print(backend.device_line())
-    _seed_everything(env.random_seed)
-    extractor = FeatureExtractor.from_options(args, env.random_seed, env.cache_dir)
-    extractor.model  # noqa: B018 - step 2 up front: missing weights fail before any long work
-    features = cached_features(dataset, extractor, args, env.settings)
-    args = resolve_l2(args, len(features["train"][0]))  # stored as a number, like the rates
-    args = _resolve_class_weights(args, features, dataset.labels)
-    args, recipe = _resolve_recipe(args, len(features["train"][0]), len(dataset.labels))
+    prepared = prepare(args, env)
+    args, recipe = resolve_run(args, prepared)
     instance = run = None
     try:
-        instance = _create_instance(args, env, dataset, extractor, {**(metadata or {}), **recipe})
-        write_project_file(instance, project_text)
-        run = Run(instance, RunState(), args, env.random_seed, dataset, extractor, features)
+        instance = new_instance(args, env, prepared, {**(metadata or {}), **recipe})
+        run = Run(instance, RunState(), args, env.random_seed, prepared.dataset,
+                  prepared.extractor, prepared.features)
         run.train()
     except KeyboardInterrupt:
         if run is not None:
@@ -138,6 +116,83 @@ def _train(args, env, metadata=None):
             instance.set_status("failed", error=f"{type(error).__name__}: {error}")
         raise
     return 0
+
+
+class Prepared(NamedTuple):
+    """What the runs of one ``ml train`` share: the samples, the backbone, the cached
+    features, and the project file as it was when training started."""
+
+    dataset: object
+    extractor: object
+    features: dict
+    project_text: str
+
+
+def prepare(args, env):
+    """Everything before a run gets its folder: the checks, the data, TensorFlow with the
+    device, the backbone, the cached features (extracting what is missing).
+
+    Args:
+        args: the train options, learning rates resolved.
+        env: the :class:`vergeml.settings.environment.Environment`.
+
+    Returns:
+        :class:`Prepared`.
+    """
+    from vergeml.runtimes import tensorflow_setup as backend
+    from vergeml.data import load_dataset
+    from vergeml.models.imagenet.extraction.features import FeatureExtractor
+    from vergeml.models.imagenet.outputs import warn_ignored
+    from vergeml.models.imagenet.extraction.feature_cache import cached_features
+    from vergeml.instances import check_new_name, check_writable
+    from vergeml.models.imagenet.training.augment import parse_augment
+    parse_augment(args["augment"])  # a typo fails now, not after the extraction
+    project_text = _project_snapshot(args, env)  # as it is now, not after a long extraction
+    if args.get("name") is not None:
+        check_new_name(env.trainings_dir, args["name"])  # a clash is found before any long work
+    dataset = load_dataset(env, skip_bad=env.settings.get("skip-bad-files", False))
+    _check_dataset(dataset, args)
+    warn_ignored(dataset.config.output, args)
+    check_writable(env.trainings_dir)  # a read-only trainings folder fails before the extraction
+    backend.load(env.settings)  # after the data checks: bad input is reported without waiting for TF
+    backend.announce_device()
+    _seed_everything(env.random_seed)
+    extractor = FeatureExtractor.from_options(args, env.random_seed, env.cache_dir)
+    extractor.model  # noqa: B018 - step 2 up front: missing weights fail before any long work
+    features = cached_features(dataset, extractor, args, env.settings)
+    return Prepared(dataset, extractor, features, project_text)
+
+
+def resolve_run(args, prepared):
+    """One run's options as it trains with them (stored, so a resumed run never decides
+    again): ``l2``, ``class-weights`` and the fine-tune recipe resolved.
+
+    Returns:
+        ``(args, recipe metadata)``.
+    """
+    from vergeml.models.imagenet.training.head import resolve_l2
+    features, labels = prepared.features, prepared.dataset.labels
+    args = resolve_l2(args, len(features["train"][0]))  # stored as a number, like the rates
+    args = _resolve_class_weights(args, features, labels)
+    return _resolve_recipe(args, len(features["train"][0]), len(labels))
+
+
+def new_instance(args, env, prepared, metadata=None):
+    """A run's folder, created as ``ml train`` creates it (``data.yaml``, ``samples.csv``,
+    the project file).
+
+    Args:
+        args: the run's resolved options.
+        env: the environment.
+        prepared: :class:`Prepared`.
+        metadata: top-level ``data.yaml`` entries (grid id and run, the recipe).
+
+    Returns:
+        The :class:`vergeml.instances.Instance`, status running.
+    """
+    instance = _create_instance(args, env, prepared.dataset, prepared.extractor, metadata)
+    write_project_file(instance, prepared.project_text)
+    return instance
 
 
 def _resolve_class_weights(args, features, labels):
