@@ -113,6 +113,28 @@ def http_request(port, method, path, body=None, headers=None, timeout=60):
         conn.close()
 
 
+def encode_multipart(fields=(), files=()):
+    """Body and Content-Type of a multipart/form-data request.
+
+    Args:
+        fields: ``(name, value)`` text fields.
+        files: ``(field name, filename, bytes)`` file parts.
+    """
+    import io
+    import uuid
+    boundary = uuid.uuid4().hex
+    out = io.BytesIO()
+    for name, value in fields:
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                  f"{value}\r\n".encode())
+    for name, filename, data in files:
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                  f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode())
+        out.write(data + b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
 def run_ml_process(*args, cwd=None, env=None, timeout=120, input=None):
     """Run ``ml *args`` in a subprocess; see the ``run_ml`` fixture."""
     proc = subprocess.run(ml_command() + [str(a) for a in args], cwd=cwd, env=subprocess_env(env),

@@ -11,7 +11,6 @@ test client: no server, no subprocess.
 """
 import io
 import re
-import uuid
 from html.parser import HTMLParser
 
 import numpy as np
@@ -139,22 +138,6 @@ def ui_client(ctx):
 
     from vergeml.services.ui.ui_app import UiApp
     return Client(UiApp(ctx))
-
-
-def multipart(fields=(), files=()):
-    """``(body, content type)`` of a multipart/form-data request; ``files`` are
-    ``(field, filename, bytes)``."""
-    boundary = uuid.uuid4().hex
-    out = io.BytesIO()
-    for name, value in fields:
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                  f"{value}\r\n".encode())
-    for name, filename, data in files:
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-                  f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode())
-        out.write(data + b"\r\n")
-    out.write(f"--{boundary}--\r\n".encode())
-    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
 
 
 def csrf_of(html):

@@ -115,3 +115,15 @@ def tuned_photos(tmp_path_factory, ml_env):
                            f"--test-split={PHOTOS / 'val'}", "train", "--architecture=mobilenet",
                            "--alpha=0.25", "--size=224", "--fine-tune-epochs=auto",
                            f"--name={TUNED_NAME}", timeout=500)
+
+
+@pytest.fixture
+def faces_project(tmp_path):
+    """A project of 40 real 25x25 photos, faces and not (scikit-image's LFW subset)."""
+    from tests.ray_helpers import face_photos
+    from tests.unit.test_data_helpers import age
+    project = tmp_path / "faces"
+    face_photos(project / "samples", 40)
+    age(project)
+    (project / "vergeml.yaml").write_text("model: imagenet\n")
+    return project

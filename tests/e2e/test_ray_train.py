@@ -5,8 +5,7 @@ import pytest
 
 from tests.conftest import run_ml_process
 from tests.e2e.conftest import TRAIN_ARGS
-from tests.ray_helpers import face_photos, free_address, loopback_cluster
-from tests.unit.test_data_helpers import age
+from tests.ray_helpers import free_address, loopback_cluster
 
 pytestmark = pytest.mark.e2e
 ARGS = [a for a in TRAIN_ARGS if not a.startswith("--epochs")] + ["--epochs=2"]
@@ -16,15 +15,6 @@ ARGS = [a for a in TRAIN_ARGS if not a.startswith("--epochs")] + ["--epochs=2"]
 def address():
     with loopback_cluster() as address:
         yield address
-
-
-@pytest.fixture
-def faces_project(tmp_path):
-    project = tmp_path / "faces"
-    face_photos(project / "samples", 40)
-    age(project)
-    (project / "vergeml.yaml").write_text("model: imagenet\n")
-    return project
 
 
 # A second cluster start (~25 s) on top of the integration tests': make test-all.

@@ -11,38 +11,17 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
 
-from tests.conftest import default_signals, http_request
+from tests.conftest import default_signals, encode_multipart, http_request
 from tests.integration.predict_helpers import COLOURS, make_instance
 
 pytestmark = pytest.mark.e2e
 
 STARTUP_TIMEOUT = 60
-
-
-def encode_multipart(fields=(), files=()):
-    """Body and Content-Type of a multipart/form-data request.
-
-    Args:
-        fields: ``(name, value)`` text fields.
-        files: ``(field name, filename, bytes)`` file parts.
-    """
-    boundary = uuid.uuid4().hex
-    out = io.BytesIO()
-    for name, value in fields:
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                  f"{value}\r\n".encode())
-    for name, filename, data in files:
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-                  f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode())
-        out.write(data + b"\r\n")
-    out.write(f"--{boundary}--\r\n".encode())
-    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
 
 
 def image_bytes(colour, fmt="PNG", size=(48, 36)):

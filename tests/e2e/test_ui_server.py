@@ -6,80 +6,41 @@ measured by the benchmarks, not asserted here.)
 """
 import contextlib
 import os
-import queue
 import re
 import select
 import signal
 import socket
-import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import default_signals, http_request, ml_command, run_ml_process, subprocess_env
+from tests.conftest import http_request, ml_command, run_ml_process, subprocess_env
+from tests.server_process import ServerProcess
 from tests.ui_helpers import csrf_of, make_ui_project, write_run
 
 pytestmark = pytest.mark.e2e
 
 STARTUP_TIMEOUT = 60
-STOP_TIMEOUT = 20
 LINE = re.compile(r"ml ui on (http://(\S+?):(\d+)/(\?token=(\S+))?)  \(Ctrl-C to stop\)$")
 MB = 1024 * 1024
 
 
-class UiServer:
+class UiServer(ServerProcess):
     """A running ``ml ui`` process: its printed URL, port and token, and its output."""
 
-    def __init__(self, process, stderr_path):
-        self.process, self.stderr_path = process, Path(stderr_path)
-        self.lines, self.seen = queue.Queue(), []
+    def __init__(self, command, cwd, stderr_path, env):
+        super().__init__(command, cwd, stderr_path, env)
         self.url = self.host = self.token = None
-        self.port = 0
-
-    def request(self, method, path, body=None, headers=None, timeout=60):
-        """``(status, headers, body)`` of one request to 127.0.0.1 on a new connection."""
-        return http_request(self.port, method, path, body, headers, timeout)
 
     def get(self, path, **kwargs):
         return self.request("GET", path, **kwargs)
 
-    def stdout(self):
-        while not self.lines.empty():
-            self.seen.append(self.lines.get())
-        return "".join(self.seen)
-
-    def stderr(self):
-        return self.stderr_path.read_text(errors="replace")
-
     def wait_for_url(self):
         """Read stdout up to the ``ml ui on ...`` line; note the URL, port and token."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.5)
-            except queue.Empty:
-                assert self.process.poll() is None, f"ml ui exited: {self.stderr()[-2000:]}"
-                continue
-            self.seen.append(line)
-            match = LINE.match(line.rstrip("\n"))
-            if match:
-                self.url, self.host, self.port, self.token = (match.group(1), match.group(2),
-                                                              int(match.group(3)), match.group(5))
-                return
-        raise AssertionError(f"ml ui printed no URL in {STARTUP_TIMEOUT} s: {self.stdout()}{self.stderr()}")
-
-    def stop(self, signum=signal.SIGTERM):
-        """Send ``signum`` and wait; returns the exit code (killed after a timeout)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
+        match = self.wait_for_line(LINE, STARTUP_TIMEOUT, "ml ui")
+        self.url, self.host, self.port, self.token = (match.group(1), match.group(2),
+                                                      int(match.group(3)), match.group(5))
 
     def mapped_files(self):
         """The files mapped into the server's memory (``/proc/<pid>/maps``)."""
@@ -115,20 +76,11 @@ def _address(hex_address, family):
     return socket.inet_ntop(family, raw), int(port, 16)
 
 
-def _pump(stream, lines):
-    for line in iter(stream.readline, ""):
-        lines.put(line)
-
-
 def start_ui(cwd, *extra):
     """``ml ui --port=0 --no-browser *extra`` in ``cwd``, up to its printed URL."""
     stderr_path = Path(cwd).parent / f"ui-{time.monotonic_ns()}.err"
-    with open(stderr_path, "w") as stderr:
-        process = subprocess.Popen([*ml_command(), "ui", "--port=0", "--no-browser", *extra], cwd=cwd,
-                                   stdout=subprocess.PIPE, stderr=stderr, text=True,
-                                   env=subprocess_env(), preexec_fn=default_signals)
-    server = UiServer(process, stderr_path)
-    threading.Thread(target=_pump, args=(process.stdout, server.lines), daemon=True).start()
+    server = UiServer([*ml_command(), "ui", "--port=0", "--no-browser", *extra], cwd, stderr_path,
+                      subprocess_env())
     try:
         server.wait_for_url()
     except BaseException:
@@ -140,14 +92,8 @@ def start_ui(cwd, *extra):
 @contextlib.contextmanager
 def serving(cwd, *extra):
     """:func:`start_ui`, then SIGTERM: it must exit 0 with ``Stopped.`` and no traceback."""
-    server = start_ui(cwd, *extra)
-    try:
+    with start_ui(cwd, *extra).stopping_cleanly() as server:
         yield server
-    finally:
-        code = server.stop()
-    assert code == 0, f"exit code {code} after SIGTERM: {server.stderr()[-2000:]}"
-    assert "Stopped." in server.stdout(), server.stdout()[-2000:]
-    assert "Traceback" not in server.stderr(), server.stderr()[-3000:]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.e2e.conftest import PHOTOS
-from tests.e2e.test_rest import encode_multipart
+from tests.conftest import encode_multipart
 from tests.export_helpers import TRAIN_ARGS, trained_project
 from tests.reliability.rest_helpers import start_server
 from vergeml.models.model_base import Predictor as BasePredictor

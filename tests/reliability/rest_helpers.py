@@ -8,42 +8,29 @@ runner inherited, so the stop signal always reaches the server's own handler.
 """
 import contextlib
 import json
-import queue
 import re
 import signal
-import subprocess
-import threading
 import time
 from pathlib import Path
 
-from tests.conftest import default_signals, http_request, ml_command, subprocess_env
-from tests.e2e.test_rest import encode_multipart
+from tests.conftest import encode_multipart, ml_command, subprocess_env
+from tests.server_process import ServerProcess
 
 STARTUP_TIMEOUT = 120
-STOP_TIMEOUT = 20
 
 
-class RestServer:
+class RestServer(ServerProcess):
     """A running ``ml @name run:rest`` process and a small HTTP client for it.
 
     Args:
-        process: the ``subprocess.Popen`` of the server.
-        port: the TCP port it serves on (127.0.0.1).
-        stderr_path: where its stderr goes (tracebacks are logged there).
+        command, cwd, stderr_path, env: as for :class:`~tests.server_process.ServerProcess`.
+        name: the instance name.
     """
 
-    def __init__(self, process, port, stderr_path):
-        self.process, self.port, self.stderr_path = process, port, Path(stderr_path)
-        self.lines = queue.Queue()
-        self.url = f"http://127.0.0.1:{port}"
-
-    def request(self, method, path, body=None, headers=None, timeout=60):
-        """One request on a new connection.
-
-        Returns:
-            ``(status, headers, body bytes)``; header names as sent by the server.
-        """
-        return http_request(self.port, method, path, body, headers, timeout)
+    def __init__(self, command, cwd, stderr_path, env, name):
+        super().__init__(command, cwd, stderr_path, env)
+        self.name = name
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def predict(self, files, fields=(), headers=None):
         """POST /predict with ``files`` (``(filename, bytes)``) and text ``fields``.
@@ -69,42 +56,16 @@ class RestServer:
         text = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(re.search(r"^VmRSS:\s+(\d+) kB", text, re.M).group(1))
 
-    def stderr(self):
-        """What the server wrote to stderr so far."""
-        return self.stderr_path.read_text(errors="replace")
-
-    def stdout(self):
-        """The stdout lines read so far (drains the queue into ``self.seen``)."""
-        while not self.lines.empty():
-            self.seen.append(self.lines.get())
-        return "".join(self.seen)
-
     def wait_ready(self):
         """Wait for the ``Serving ... on`` line, then for ``/health``; kill it on failure."""
         try:
-            self.port = _wait_for_port(self, self.name)
+            pattern = rf"Serving @{re.escape(self.name)} on http://127\.0\.0\.1:(\d+)"
+            self.port = int(self.wait_for_line(pattern, STARTUP_TIMEOUT, "server").group(1))
             self.url = f"http://127.0.0.1:{self.port}"
             _wait_for_health(self)
         except BaseException:
             self.stop(signal.SIGKILL)
             raise
-
-    def stop(self, signum=signal.SIGTERM):
-        """Send ``signum`` and wait for the exit; returns the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
-
-
-def _pump(stream, lines):
-    """Copy the server's stdout lines into a queue (a daemon thread)."""
-    for line in iter(stream.readline, ""):
-        lines.put(line)
 
 
 def start_server(project, name, env, *extra, folder=None, wait=True):
@@ -127,32 +88,10 @@ def start_server(project, name, env, *extra, folder=None, wait=True):
     """
     stderr_path = Path(folder or project) / f"rest-{name}-{time.monotonic_ns()}.err"
     command = [*ml_command(), f"@{name}", "run:rest", "--port", "0", "--no-browser", *extra]
-    with open(stderr_path, "w") as stderr:
-        process = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=stderr,
-                                   text=True, env=subprocess_env(env), preexec_fn=default_signals)
-    server = RestServer(process, 0, stderr_path)
-    server.name, server.seen = name, []
-    threading.Thread(target=_pump, args=(process.stdout, server.lines), daemon=True).start()
+    server = RestServer(command, project, stderr_path, subprocess_env(env), name)
     if wait:
         server.wait_ready()
     return server
-
-
-def _wait_for_port(server, name):
-    """The port of the ``Serving @name on http://127.0.0.1:PORT`` line."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    pattern = re.compile(rf"Serving @{re.escape(name)} on http://127\.0\.0\.1:(\d+)")
-    while time.monotonic() < deadline:
-        try:
-            line = server.lines.get(timeout=0.5)
-        except queue.Empty:
-            assert server.process.poll() is None, f"server exited: {server.stderr()[-2000:]}"
-            continue
-        server.seen.append(line)
-        match = pattern.match(line)
-        if match:
-            return int(match.group(1))
-    raise AssertionError(f"server did not start in {STARTUP_TIMEOUT} s: {server.stderr()[-2000:]}")
 
 
 def _wait_for_health(server):
@@ -172,14 +111,8 @@ def _wait_for_health(server):
 def serving(project, name, env, *extra, folder=None, wait=True):
     """:func:`start_server`, then stop it with SIGTERM and check it stopped cleanly
     (exit code 0, ``Stopped.``, and no traceback: a 500 would have logged one)."""
-    server = start_server(project, name, env, *extra, folder=folder, wait=wait)
-    try:
+    with start_server(project, name, env, *extra, folder=folder, wait=wait).stopping_cleanly() as server:
         yield server
-    finally:
-        code = server.stop()
-    assert code == 0, f"server exit code {code} after SIGTERM: {server.stderr()[-2000:]}"
-    assert "Stopped." in server.stdout(), server.stdout()[-2000:]
-    assert "Traceback" not in server.stderr(), server.stderr()[-3000:]
 
 
 def digit_images(count, start=1000):

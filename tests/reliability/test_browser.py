@@ -6,38 +6,25 @@ must show a readable error, not a stack trace or raw JSON. Screenshots are kept
 in the test's artifact folder (copied to ``$VERGEML_TEST_ARTIFACTS`` when set).
 """
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from tests.reliability.browser_helpers import launched_chromium, require_chromium, screenshot_saver
 from tests.reliability.rest_helpers import digit_images, serving, top_labels
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
 def live(trained_digits, ml_env, tmp_path_factory):
     """``(server, browser)``: the server and headless Chromium, started side by
     side (both take seconds). Fails, never skips, when chromium is missing."""
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; "
-                    "the Makefile's test target does it)")
-    from playwright.sync_api import sync_playwright
+    require_chromium()
     project, name, _ = trained_digits
     with serving(project, name, ml_env, folder=tmp_path_factory.mktemp("rest-browser"),
-                 wait=False) as srv, sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            srv.wait_ready()
-            yield srv, chromium
-        finally:
-            chromium.close()
+                 wait=False) as srv, launched_chromium() as chromium:
+        srv.wait_ready()
+        yield srv, chromium
 
 
 @pytest.fixture(scope="module")
@@ -46,35 +33,9 @@ def server(live):
 
 
 @pytest.fixture(scope="module")
-def browser(live):
-    return live[1]
-
-
-@pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
     """``save(page, name)``: a full-page screenshot in the artifact folder(s)."""
-    folder = tmp_path_factory.mktemp("browser-artifacts")
-    extra = os.environ.get("VERGEML_TEST_ARTIFACTS")
-
-    def save(page, name):
-        path = folder / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        assert path.stat().st_size > 1000
-        if extra:
-            Path(extra).mkdir(parents=True, exist_ok=True)
-            path = Path(shutil.copy2(path, Path(extra) / path.name))
-        print(f"\nscreenshot: {path}")
-        return path
-    return save
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
-    tab = context.new_page()
-    tab.set_default_timeout(TIMEOUT_MS)
-    yield tab
-    context.close()
+    return screenshot_saver(tmp_path_factory.mktemp("browser-artifacts"))
 
 
 @pytest.fixture(scope="module")

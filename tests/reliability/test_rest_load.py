@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.test_rest import encode_multipart
+from tests.conftest import encode_multipart
 from tests.reliability.rest_helpers import digit_images, serving, top_labels
 
 CLIENTS = 50

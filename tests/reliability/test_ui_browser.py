@@ -14,32 +14,26 @@ artifact folder (copied to ``$VERGEML_TEST_ARTIFACTS`` when set, and to
 """
 import csv
 import json
-import os
-import queue
 import re
 import shutil
-import signal
 import subprocess
-import threading
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import yaml
 
-from tests.conftest import REPO, default_signals, ml_command, subprocess_env
+from tests.conftest import ml_command, subprocess_env
+from tests.reliability.browser_helpers import launched_chromium, require_chromium, screenshot_saver
+from tests.server_process import ServerProcess
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TIMEOUT_MS = 30_000
 MODEL_TIMEOUT_MS = 60_000  # the first prediction or heatmap loads TensorFlow and the model
 STARTUP_TIMEOUT = 60
 SECOND_RUN = "copied-twin"  # the first run copied, for the compare page
 REVIEW_HEADER = "kind,file,label,split,suggested,score,action"
 DONE = re.compile(r"^Done:")
+URL_LINE = re.compile(r"ml ui on (http://127\.0\.0\.1:\d+)/ ")
 FOCUSABLE = ('a[href], button, select, textarea, input:not([type="hidden"]), '
              '[tabindex]:not([tabindex="-1"])')
 
@@ -76,51 +70,18 @@ def ui_project(trained_digits, tmp_path_factory):
 def live(ui_project, ml_env):
     """``(url, browser)``: ``ml ui`` in the project copy and headless Chromium, started side by
     side. Fails, never skips, when chromium is missing; at the end the server must stop cleanly."""
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; "
-                    "the Makefile's test target does it)")
-    from playwright.sync_api import sync_playwright
-    stderr_path = ui_project.project.parent / "ui.err"
-    with open(stderr_path, "w") as stderr:
-        process = subprocess.Popen([*ml_command(), "ui", "--port=0", "--no-browser"],
-                                   cwd=ui_project.project, stdout=subprocess.PIPE, stderr=stderr,
-                                   text=True, env=subprocess_env(ml_env), preexec_fn=default_signals)
-    lines = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(x) for x in iter(process.stdout.readline, "")],
-                     daemon=True).start()
+    require_chromium()
+    server = ServerProcess([*ml_command(), "ui", "--port=0", "--no-browser"], ui_project.project,
+                           ui_project.project.parent / "ui.err", subprocess_env(ml_env))
     try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                yield _wait_for_url(process, lines, stderr_path), chromium
-            finally:
-                chromium.close()
+        with launched_chromium() as chromium:
+            url = server.wait_for_line(URL_LINE, STARTUP_TIMEOUT, "ml ui").group(1)
+            yield url, chromium
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-    errors = stderr_path.read_text(errors="replace")
-    assert process.returncode == 0, f"ml ui exit code {process.returncode}: {errors[-2000:]}"
+        code = server.stop()
+    errors = server.stderr()
+    assert code == 0, f"ml ui exit code {code}: {errors[-2000:]}"
     assert "Traceback" not in errors, errors[-3000:]
-
-
-def _wait_for_url(process, lines, stderr_path):
-    """The URL of the ``ml ui on http://127.0.0.1:PORT/`` line."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            assert process.poll() is None, f"ml ui exited: {stderr_path.read_text()[-2000:]}"
-            continue
-        match = re.match(r"ml ui on (http://127\.0\.0\.1:\d+)/ ", line)
-        if match:
-            return match.group(1)
-    raise AssertionError(f"ml ui did not start in {STARTUP_TIMEOUT} s: {stderr_path.read_text()[-2000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -129,44 +90,10 @@ def url(live):
 
 
 @pytest.fixture(scope="module")
-def browser(live):
-    return live[1]
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh tab whose ``.problems`` collects console errors and uncaught exceptions
-    (a resource that fails to load is a console error too)."""
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
-    tab = context.new_page()
-    tab.set_default_timeout(TIMEOUT_MS)
-    tab.problems = []
-    tab.on("console", lambda msg: tab.problems.append(f"console: {msg.text} ({msg.location})")
-           if msg.type == "error" else None)
-    tab.on("pageerror", lambda err: tab.problems.append(f"pageerror: {err}"))
-    yield tab
-    context.close()
-
-
-@pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
     """``save(page, name)``: a full-page screenshot in the artifact folder(s); a page of
     :data:`PAGES` also as ``docs/images/ui-<name>.png`` when ``VERGEML_UI_DOC_SHOTS`` is set."""
-    folder = tmp_path_factory.mktemp("ui-browser-artifacts")
-    extra = os.environ.get("VERGEML_TEST_ARTIFACTS")
-
-    def save(page, name):
-        path = folder / f"ui-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        assert path.stat().st_size > 1000
-        if os.environ.get("VERGEML_UI_DOC_SHOTS") and name in PAGES:
-            shutil.copy2(path, REPO / "docs" / "images" / path.name)
-        if extra:
-            Path(extra).mkdir(parents=True, exist_ok=True)
-            path = Path(shutil.copy2(path, Path(extra) / path.name))
-        print(f"\nscreenshot: {path}")
-        return path
-    return save
+    return screenshot_saver(tmp_path_factory.mktemp("ui-browser-artifacts"), "ui-", PAGES)
 
 
 def _cell(preds):

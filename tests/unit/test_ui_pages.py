@@ -13,8 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 
-from tests.ui_helpers import (LABELS, RUNS, gallery_files, hrefs, make_ui_project, multipart, png_bytes,
-                              table_rows, ui_client, ui_context, write_run)
+from tests.conftest import encode_multipart
+from tests.ui_helpers import (LABELS, RUNS, gallery_files, hrefs, make_ui_project, png_bytes, table_rows,
+                              ui_client, ui_context, write_run)
 from vergeml.errors import VergeMLError
 from vergeml.models.model_base import Predictor
 from vergeml.services.ui.page_shell import PAGE_SIZE
@@ -570,7 +571,7 @@ def uploads(own):
 
 
 def upload(client, ctx, files, name="alpha-run", csrf=True, headers=None):
-    body, content_type = multipart(files=[("files", n, d) for n, d in files])
+    body, content_type = encode_multipart(files=[("files", n, d) for n, d in files])
     sent = {**({"X-CSRF-Token": ctx.guard.csrf} if csrf else {}), **(headers or {})}
     return client.post(f"/run/{name}/predict", data=body, content_type=content_type, headers=sent)
 
@@ -639,7 +640,7 @@ def test_an_upload_without_the_csrf_header_is_403(uploads):
         assert response.status_code == 403
         assert "reload the page" in response.json["error"]
     # A csrf field in the multipart body is not read: the page's script sends the header.
-    body, content_type = multipart(fields=[("csrf", ctx.guard.csrf)], files=[("files", "a.png", png_bytes(5))])
+    body, content_type = encode_multipart(fields=[("csrf", ctx.guard.csrf)], files=[("files", "a.png", png_bytes(5))])
     assert client.post("/run/alpha-run/predict", data=body, content_type=content_type).status_code == 403
     assert loaded == []
     assert_still_serving(client)
