@@ -128,13 +128,15 @@ class Prepared(NamedTuple):
     project_text: str
 
 
-def prepare(args, env):
+def prepare(args, env, local_extraction=False):
     """Everything before a run gets its folder: the checks, the data, TensorFlow with the
     device, the backbone, the cached features (extracting what is missing).
 
     Args:
         args: the train options, learning rates resolved.
         env: the :class:`vergeml.settings.environment.Environment`.
+        local_extraction: extract missing features here whatever ``--engine`` says (a
+            search on a Ray of its own: that Ray would be this machine anyway).
 
     Returns:
         :class:`Prepared`.
@@ -159,7 +161,8 @@ def prepare(args, env):
     _seed_everything(env.random_seed)
     extractor = FeatureExtractor.from_options(args, env.random_seed, env.cache_dir)
     extractor.model  # noqa: B018 - step 2 up front: missing weights fail before any long work
-    features = cached_features(dataset, extractor, args, env.settings)
+    settings = {**env.settings, "engine": "local"} if local_extraction else env.settings
+    features = cached_features(dataset, extractor, args, settings)
     return Prepared(dataset, extractor, features, project_text)
 
 

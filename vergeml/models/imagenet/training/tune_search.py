@@ -129,7 +129,7 @@ def _create_trials(args, env, runs, grid_id):
     from vergeml.instances.grid_listing import GRID_KEY, RUN_KEY
     from vergeml.models.imagenet.training.head import resolve_learning_rates
     from vergeml.models.imagenet.training.train import new_instance, prepare, resolve_run
-    prepared = prepare(resolve_learning_rates(runs[0]), env)
+    prepared = prepare(resolve_learning_rates(runs[0]), env, local_extraction=_embedded(env))
     trials = []
     for number, run_args in enumerate(runs, 1):
         run_args, recipe = resolve_run(resolve_learning_rates(run_args), prepared)
