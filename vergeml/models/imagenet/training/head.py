@@ -80,23 +80,26 @@ def build_top(input_dim, num_classes, layers, dropout, seed, l2=0.0):
         num_classes: outputs of the softmax layer.
         layers: dense layers, the softmax layer included.
         dropout: rate before each dense layer (0: none).
-        seed: seeds the dropout layers.
+        seed: seeds the dense kernels' initial weights and the dropout layers.
         l2: L2 penalty on every dense kernel (0: none; see :func:`resolve_l2`).
     """
     import keras
 
-    def dense(units, **kwargs):
+    def dense(units, index, **kwargs):
+        # Seeded here, not by Keras' global generator: what was built before the top (the
+        # backbone in a local run, nothing in a trial on Ray) must not change where it starts.
         return keras.layers.Dense(units, kernel_regularizer=keras.regularizers.L2(l2) if l2 else None,
-                                  **kwargs)
+                                  kernel_initializer=keras.initializers.GlorotUniform(
+                                      seed=seed + 1000 + index), **kwargs)
     inputs = keras.Input((input_dim,), name="features")
     x = inputs
     for index in range(layers - 1):
         if dropout:
             x = keras.layers.Dropout(dropout, seed=seed + index, name=f"dropout_{index + 1}")(x)
-        x = dense(1024, activation="relu", name=f"dense_layer_{index + 1}")(x)
+        x = dense(1024, index, activation="relu", name=f"dense_layer_{index + 1}")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, seed=seed + layers, name="dropout_top")(x)
-    outputs = dense(num_classes, activation="softmax", name="predictions")(x)
+    outputs = dense(num_classes, layers - 1, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="top")
 
 
