@@ -122,9 +122,9 @@ def photo_windows(count, seed=0):
     of the photo set (crops of one source that cover nearly the same part) are known.
     """
     import numpy as np
-    from photos import SIZE, _sources
+    from photos import SIZE, _pixels, _sources
     rng = np.random.default_rng(seed)
-    sources = _sources()
+    sources = [(name, _pixels(path)) for name, path in _sources()]
     found = []
     for i in range(count):
         name, array = sources[i % len(sources)]

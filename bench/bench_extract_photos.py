@@ -1,7 +1,8 @@
 """Feature extraction on real JPEG photos: ``ml train``'s path against a plain loop.
 
-The photos (``bench/photos.py``: crops of real photographs, ~420x350, JPEG
-q90) are extracted at 224 px, in one run, by:
+The photos (``bench/photos.py``: crops of the real ants and bees of
+``../shared/data/hymenoptera``, or with ``--photos=skimage`` of scikit-image's sample
+photographs; ~420x350, JPEG q90) are extracted at 224 px, in one run, by:
 
 * the plain loop (the baseline): PIL decode + resize with the project's own
   filter (antialias, as the original; so both sides compute the same pixels),
@@ -38,6 +39,9 @@ from workspace import keras_home
 
 SIZE = 224
 BATCH = 64
+# The source photographs (bench/photos.py): the real ants and bees, each photo a crop and
+# JPEG re-encode of one of the 396, as issue 29 asks; --photos=skimage for the earlier set.
+PHOTOS = "hymenoptera"
 
 
 def plain_loop(paths, extractor):
@@ -90,22 +94,23 @@ def best_rates(runs, count, repeat):
     return {name: count / seconds for name, seconds in best.items()}
 
 
-def project_of(root, name, count):
-    """A project folder whose samples are ``count`` photos; returns (folder, paths)."""
+def project_of(root, name, count, kind=PHOTOS):
+    """A project folder whose samples are ``count`` photos cut from ``kind``; returns
+    (folder, paths)."""
     folder = os.path.join(root, name)
-    paths = photos.make_photos(os.path.join(folder, "samples"), count)
+    paths = photos.make_photos(os.path.join(folder, "samples"), count, kind=kind)
     old = time.time() - 3600  # copied earlier: the scan trusts its digests
     for path in paths:
         os.utime(path, (old, old))
     return folder, paths
 
 
-def bench_backbone(root, label, count, repeat, **kwargs):
+def bench_backbone(root, label, count, repeat, kind=PHOTOS, **kwargs):
     """Rows for one backbone: TensorFlow and OpenVINO against the plain loop."""
     from vergeml.models.imagenet.extraction.features import FeatureExtractor
-    project, paths = project_of(root, label.split()[0].lower(), count)
+    project, paths = project_of(root, label.split()[0].lower(), count, kind)
     # A few photos are enough to trace, convert and compile before timing.
-    warm, _ = project_of(root, "warm-" + label.split()[0].lower(), min(BATCH, count))
+    warm, _ = project_of(root, "warm-" + label.split()[0].lower(), min(BATCH, count), kind)
     tf_ext = FeatureExtractor(size=SIZE, **kwargs)
     ov_ext = FeatureExtractor(size=SIZE, runtime="openvino",
                               cache_dir=os.path.join(root, "ir"), **kwargs)
@@ -117,8 +122,9 @@ def bench_backbone(root, label, count, repeat, **kwargs):
                 lambda: ours(warm, ov_ext)):
         run()  # tracing, conversion, compilation: once per process, not timed
     rates = best_rates(runs, count, repeat)
-    what = f"extraction, {count} JPEG photos ~420x350 at {SIZE}, {label}"
-    targets = {"tensorflow": 1.4, "openvino": 2.5} if label.startswith("MobileNet") else {}
+    what = f"extraction, {count} JPEG photos ~420x350 cut from {kind} at {SIZE}, {label}"
+    # Issue 29's targets: the decode and resize, not the network, are the limit.
+    targets = {"tensorflow": 1.8, "openvino": 2.5} if label.startswith("MobileNet") else {}
     for runtime in ("tensorflow", "openvino"):
         rows.emit(f"{what}, {runtime}", rates[runtime], rates["plain"], "img/s",
                   target=targets.get(runtime), note="plain loop")
@@ -135,6 +141,8 @@ def main():
     parser.add_argument("--count", type=int, help="MobileNet photos (default 1000, quick 96)")
     parser.add_argument("--resnet-count", type=int, help="ResNet-50 photos (default 192, quick 8)")
     parser.add_argument("--repeat", type=int, help="passes per contender (default 2, quick 1)")
+    parser.add_argument("--photos", choices=("hymenoptera", "skimage"), default=PHOTOS,
+                        help="the source photographs the JPEGs are cut from")
     opts = parser.parse_args()
     count = opts.count or (96 if opts.quick else 1000)
     resnet = opts.resnet_count or (8 if opts.quick else 192)
@@ -148,9 +156,10 @@ def main():
         backend.load()
         print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
               f"MobileNet weights: {'ImageNet' if real else 'random (shared file missing)'}")
-        bench_backbone(root, "MobileNet a0.25", count, repeat, architecture="mobilenet",
+        bench_backbone(root, "MobileNet a0.25", count, repeat, opts.photos, architecture="mobilenet",
                        alpha=0.25)
-        bench_backbone(root, "ResNet-50 (weights none)", resnet, repeat, architecture="resnet-50",
+        bench_backbone(root, "ResNet-50 (weights none)", resnet, repeat, opts.photos,
+                       architecture="resnet-50",
                        weights="none")
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -13,6 +13,7 @@ seed; photo ``i`` is the same whatever the count. Under ``bench/run.sh`` the
 photos made once are kept in the run's shared folder (``workspace.py``) and
 copied from there.
 """
+import itertools
 import os
 import shutil
 
@@ -23,16 +24,22 @@ SOURCES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcyc
 SIZE = (420, 350)
 
 
-def _sources():
-    import numpy as np
+def _sources(kind="skimage"):
+    """``[(name, path)]`` of the source photographs: scikit-image's sample photos, or the
+    real ants and bees of ``../shared/data/hymenoptera`` (``kind="hymenoptera"``)."""
+    if kind == "hymenoptera":
+        by_class = {}
+        for path in sorted(workspace.HYMENOPTERA.glob("*/*/*.jpg")):
+            by_class.setdefault(path.parent.name, []).append(str(path))
+        # Classes taken in turn, so the first photos already hold both (a warm-up of 64).
+        turns = itertools.zip_longest(*by_class.values())
+        return [(os.path.basename(os.path.dirname(p)), p) for turn in turns for p in turn if p]
     import skimage.data
-    from PIL import Image
     folder = os.path.dirname(skimage.data.__file__)
-    return [(name.split(".")[0], np.asarray(Image.open(os.path.join(folder, name)).convert("RGB")))
-            for name in SOURCES]
+    return [(name.split(".")[0], os.path.join(folder, name)) for name in SOURCES]
 
 
-def make_photos(folder, count, seed=0, classes=None):
+def make_photos(folder, count, seed=0, classes=None, kind="skimage"):
     """Write ``count`` JPEGs under ``folder/<source>/`` (or ``folder/<class>/``); return their paths.
 
     Args:
@@ -40,15 +47,17 @@ def make_photos(folder, count, seed=0, classes=None):
         count: how many photos.
         seed: the random seed of crops, scales and mirroring.
         classes: ``None`` to file each photo under the name of its source photo.
+        kind: the source photographs: ``skimage`` (9 sample photos) or ``hymenoptera``
+            (the 396 real ants and bees: every photo a crop and re-encode of another one).
 
     Returns:
         The list of written paths, sorted.
     """
     import numpy as np
     shared = workspace.shared_dir()
-    pool = os.path.join(shared, f"photos-seed-{seed}") if shared else None
+    pool = os.path.join(shared, f"photos-{kind}-seed-{seed}") if shared else None
     rng = np.random.default_rng(seed)
-    sources = _sources()
+    sources = _sources(kind)
     paths = []
     for i in range(count):
         name = sources[i % len(sources)][0]
@@ -60,13 +69,20 @@ def make_photos(folder, count, seed=0, classes=None):
         if kept and os.path.isfile(kept):
             shutil.copyfile(kept, path)
         else:
-            _render(sources[i % len(sources)][1], draws).save(path, quality=90)
+            _render(_pixels(sources[i % len(sources)][1]), draws).save(path, quality=90)
             if kept:
                 os.makedirs(pool, exist_ok=True)
                 shutil.copyfile(path, kept + ".tmp")
                 os.replace(kept + ".tmp", kept)
         paths.append(path)
     return sorted(paths)
+
+
+def _pixels(path):
+    """A source photograph's RGB pixels (read when a photo is cut from it)."""
+    import numpy as np
+    from PIL import Image
+    return np.asarray(Image.open(path).convert("RGB"))
 
 
 def _render(array, draws):
