@@ -71,3 +71,11 @@ def test_a_trial_folder_goes_to_the_driver_and_back_byte_for_byte(tmp_path):
     assert (driver / "data.yaml").read_text() == "name: bold-tron\n"
     assert (driver / "checkpoints" / "best-2.weights.h5").read_bytes() == bytes(range(256)) * 10
     assert collector.get("other-tron") is None
+
+
+def test_a_missing_ray_tune_is_the_one_line_extra_error():
+    from vergeml.errors import VergeMLError
+    from vergeml.models.imagenet.training.tune_search import require_tune
+    with pytest.raises(VergeMLError, match=r"a search on Ray needs the ray extra: pip install"):
+        require_tune(find_spec=lambda name: None if name == "pydantic" else object())
+    require_tune(find_spec=lambda name: object())

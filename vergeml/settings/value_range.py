@@ -7,34 +7,25 @@ uniformly, or on a log scale when the range is positive and spans a factor of
 above 1e-2). An integer option draws whole numbers, both ends included.
 """
 import math
+from dataclasses import dataclass
 
 SEPARATOR = ".."
 LOG_SPAN = 10  # a positive range spanning this factor or more is drawn on a log scale
 
 
+@dataclass(frozen=True)
 class ValueRange:
     """The values from ``low`` to ``high`` of one option.
 
-    Args:
+    Attributes:
         low: the low end (a parsed value of the option).
         high: the high end, larger than ``low``.
         integer: draw whole numbers.
     """
 
-    __slots__ = ("low", "high", "integer")
-
-    def __init__(self, low, high, integer=False):
-        self.low, self.high, self.integer = low, high, integer
-
-    def __eq__(self, other):
-        return isinstance(other, ValueRange) and \
-            (self.low, self.high, self.integer) == (other.low, other.high, other.integer)
-
-    def __hash__(self):
-        return hash((self.low, self.high, self.integer))
-
-    def __repr__(self):
-        return f"ValueRange({self.low!r}, {self.high!r}, integer={self.integer})"
+    low: float
+    high: float
+    integer: bool = False
 
     def __str__(self):
         return f"{self.low:g}{SEPARATOR}{self.high:g}"

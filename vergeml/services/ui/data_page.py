@@ -14,7 +14,7 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
 from vergeml.errors import VergeMLError
-from vergeml.services.ui.page_shell import esc, message, page_slice, pager, url
+from vergeml.services.ui.page_shell import esc, message, page_number, page_slice, pager, url
 from vergeml.services.ui.ui_context import PageError
 
 PER_KIND = 24  # images per kind on one page
@@ -67,19 +67,12 @@ def _labels(ctx):
 
 
 def _section(ctx, kind, rows, labels, request):
-    number = _page(request) if request.args.get("kind") == kind else 1
+    number = page_number(request.args) if request.args.get("kind") == kind else 1
     shown, number = page_slice(rows, number, PER_KIND)
     cards = "".join(_card(ctx, row, labels) for row in shown)
     return (f'<section><h2>{esc(kind)} <small>({len(rows)})</small></h2>'
             f'<div class="gallery">{cards}</div>'
             + pager("/data", number, len(rows), PER_KIND, kind=kind) + "</section>")
-
-
-def _page(request):
-    try:
-        return int(request.args.get("page", 1))
-    except ValueError:
-        return 1
 
 
 def _card(ctx, row, labels):

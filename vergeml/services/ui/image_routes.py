@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from vergeml.services.ui import thumbnails
 from vergeml.services.ui.guard import resolve_image
+from vergeml.services.ui.run_reading import file_signature
 from vergeml.services.ui.ui_context import PageError
 
 CACHED = {"Cache-Control": "private, max-age=3600"}
@@ -75,8 +76,9 @@ def heatmap(ctx, request, name):
     from vergeml.errors import VergeMLError
     path = image_path(ctx, request)
     instance = ctx.runs.instance(name)
-    model_file = str(instance.model_path)
-    target = thumbnails.cache_file(ctx.cache_dir, path, "heatmap", _signature(model_file)) + ".png"
+    model = str(instance.model_path)  # a retrained or replaced model draws new heatmaps
+    target = thumbnails.cache_file(ctx.cache_dir, path, "heatmap",
+                                   f"{model}:{file_signature(model)}") + ".png"
     try:
         with open(target, "rb") as cached:
             return Response(cached.read(), content_type="image/png", headers=CACHED)
@@ -95,11 +97,3 @@ def heatmap(ctx, request, name):
     thumbnails.keep(target, png)
     return Response(png, content_type="image/png", headers=CACHED)
 
-
-def _signature(path):
-    import os
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return path
-    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"

@@ -107,6 +107,14 @@ def pager(path, page_number, total, size=PAGE_SIZE, **query):
             f'{min(total, page_number * size)} of {total}</span> {nxt}</nav>')
 
 
+def page_number(args):
+    """The ``page`` query value of a request's ``args`` (1 when absent or not a number)."""
+    try:
+        return int(args.get("page", 1))
+    except ValueError:
+        return 1
+
+
 def page_slice(items, page_number, size=PAGE_SIZE):
     """The items of one page (a page past the end shows the last one)."""
     pages = max(1, -(-len(items) // size))

@@ -47,7 +47,7 @@ class RunCache:
                           lambda: load_predictions(instance))
 
     def _kept(self, key, path, read):
-        signature = _signature(path)
+        signature = file_signature(path)
         with self._lock:
             item = self._items.get(key)
             if item is not None and item[0] == signature and signature is not None:
@@ -61,7 +61,9 @@ class RunCache:
         return value
 
 
-def _signature(path):
+def file_signature(path):
+    """``(inode, size, mtime)`` of a file, or None when it cannot be stat'ed: what changes
+    when the file is rewritten."""
     try:
         stat = os.stat(path)
     except OSError:
@@ -113,17 +115,13 @@ def history_series(instance):
 
 def per_label_rows(instance):
     """``[(label, precision, recall, f1), ...]`` from the run's results (empty when absent)."""
-    results = instance.results
+    try:
+        labels = instance.labels()
+    except VergeMLError:  # stopped before its labels were saved
+        return []
     rows = []
-    for label in instance.labels() if _has_labels(instance) else []:
-        values = [results.get(f"{label}_{m}") for m in ("precision", "recall", "f1")]
+    for label in labels:
+        values = [instance.results.get(f"{label}_{m}") for m in ("precision", "recall", "f1")]
         if any(v is not None for v in values):
             rows.append((label, *values))
     return rows
-
-
-def _has_labels(instance):
-    try:
-        return bool(instance.labels())
-    except (OSError, VergeMLError):
-        return False

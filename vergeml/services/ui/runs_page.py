@@ -12,8 +12,8 @@ from vergeml.instances.listing import (GRID_COLUMN, Row, default_columns, extrac
                                        format_cell, instance_first, key_list, matches,
                                        normalize_key, sort_instances)
 from vergeml.services.ui import svg_charts
-from vergeml.services.ui.page_shell import (esc, link, message, page_slice, pager, table,
-                                            url)
+from vergeml.services.ui.page_shell import (esc, link, message, page_number, page_slice,
+                                            pager, table, url)
 from vergeml.services.ui.run_reading import history_series
 from vergeml.services.ui.ui_context import PageError
 
@@ -37,20 +37,13 @@ def runs_page(ctx, request):
     sort = normalize_key(args.get("sort") or "training_start")
     descending = args.get("desc", "1") != "0"
     rows = _grouped(sort_instances(rows, [sort], descending))
-    shown, number = page_slice(rows, _page(args), RUNS_PER_PAGE)
+    shown, number = page_slice(rows, page_number(args), RUNS_PER_PAGE)
     query = {k: args.get(k) for k in ("q", "status", "sort", "desc", "columns") if args.get(k)}
     body = (_filter_form(args) + note
             + (_runs_table(shown, columns, sort, descending, query) if shown
                else message("No runs match." if query else "No runs yet: train one with ml train."))
             + pager("/", number, len(rows), RUNS_PER_PAGE, **query))
     return ctx.html("Runs", body, active="runs")
-
-
-def _page(args):
-    try:
-        return int(args.get("page", 1))
-    except ValueError:
-        return 1
 
 
 def _filtered(rows, text, status):

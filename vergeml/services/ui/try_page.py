@@ -10,6 +10,7 @@ from vergeml.errors import VergeMLError
 from vergeml.instances import scan_instances
 from vergeml.instances.instance import FINISHED
 from vergeml.services.ui.page_shell import esc, message
+from vergeml.services.ui.ui_context import error_status
 
 
 def try_page(ctx, request):
@@ -60,7 +61,7 @@ def rest_call(ctx, environ, start_response, name, route):
         try:
             return ctx.predictor(name)
         except VergeMLError as err:  # an unknown run 404; one that cannot predict 422
-            raise HttpError(404 if "unknown instance" in err.message else 422, err.message) from None
+            raise HttpError(error_status(err), err.message) from None
     app = RestApp(None, ctx.max_upload, load=load)
     inner = dict(environ, PATH_INFO=f"/{route}", SCRIPT_NAME="")
     inner["HTTP_ACCEPT"] = "application/json"  # the page's script reads JSON, errors too

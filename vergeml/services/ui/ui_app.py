@@ -13,11 +13,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from vergeml.errors import UsageError, VergeMLError
+from vergeml.errors import VergeMLError
 from vergeml.services.ui import (data_page, gallery_page, image_routes, run_page, runs_page,
                                  try_page)
 from vergeml.services.ui.guard import Refused
-from vergeml.services.ui.ui_context import PageError
+from vergeml.services.ui.ui_context import PageError, error_status
 
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
@@ -120,9 +120,7 @@ def _status_and_text(err):
         return err.status, err.message
     if isinstance(err, HTTPException):
         return err.code, err.description or err.name
-    if isinstance(err, UsageError):  # an unknown run, a bad value
-        return (404 if "unknown instance" in err.message else 400), err.message
-    if isinstance(err, VergeMLError):  # a broken run folder, a model that cannot load
-        return 422, err.message
+    if isinstance(err, VergeMLError):  # an unknown run, a bad value, a broken run folder
+        return error_status(err), err.message
     traceback.print_exc(file=sys.stderr)
     return 500, f"the server failed on this page ({type(err).__name__}); its terminal has the details"

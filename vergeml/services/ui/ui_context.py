@@ -12,12 +12,23 @@ from dataclasses import dataclass, field
 
 from werkzeug.wrappers import Response
 
+from vergeml.errors import UsageError
+
 from vergeml.services.ui.guard import Guard
 from vergeml.services.ui.page_shell import message, page
 from vergeml.services.ui.run_reading import RunCache
 
 HTML = "text/html; charset=utf-8"
 PREDICTORS_KEPT = 2  # loaded models kept (each holds a backbone in memory)
+
+
+def error_status(err):
+    """The HTTP status of a :class:`~vergeml.errors.VergeMLError` a page or upload met:
+    404 for an unknown run, 400 for another usage error, 422 for a run that is broken or
+    cannot load its model."""
+    if "unknown instance" in err.message:
+        return 404
+    return 400 if isinstance(err, UsageError) else 422
 
 
 class PageError(Exception):

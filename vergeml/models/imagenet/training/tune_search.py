@@ -28,10 +28,11 @@ import sys
 import tempfile
 
 from vergeml.console import warn
-from vergeml.errors import UsageError, VergeMLError
+from vergeml.errors import UsageError
 from vergeml.grid.grid_runner import release_backend
 from vergeml.models.imagenet.imagenet_options import FEATURE_OPTION_NAMES
-from vergeml.models.imagenet.training.tune_trial import METRIC, MODE, write_files
+from vergeml.models.imagenet.training.tune_trial import (METRIC, MODE, Collector, folder_files,
+                                                         run_trial, write_files)
 
 # What one trial's worker needs besides the shared features: Python, TensorFlow, a top.
 TRIAL_MEMORY = 800 * 1024 * 1024
@@ -142,11 +143,10 @@ def _create_trials(args, env, runs, grid_id):
 def _tune(trials, prepared, env, asha):
     """Run the trials on the cluster, then finish each here. Returns the exit status."""
     from vergeml.models.imagenet.extraction.ray_cluster import connected
-    from vergeml.models.imagenet.training.tune_trial import folder_files
     payload = [{"name": i.name, "args": a, "files": folder_files(i.path)} for i, a in trials]
     os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")  # Ctrl-C reaches this process
     with connected(_address(env), local=_embedded(env)) as ray:
-        collector = ray.remote(num_cpus=0)(_collector_class()).remote()
+        collector = ray.remote(num_cpus=0)(Collector).remote()
         try:
             results = _fit(ray, payload, prepared, env, asha, collector)
         except KeyboardInterrupt:
@@ -163,15 +163,9 @@ def _tune(trials, prepared, env, asha):
     return 1 if failed else 0
 
 
-def _collector_class():
-    from vergeml.models.imagenet.training.tune_trial import Collector
-    return Collector
-
-
 def _fit(ray, payload, prepared, env, asha, collector):
     """``Tuner.fit()``; the results in trial order."""
     from ray import tune
-    from vergeml.models.imagenet.training.tune_trial import run_trial
     resources = ray.cluster_resources()
     parallel = concurrency(len(payload), resources.get("CPU", 1), resources.get("memory", 0))
     epochs = max(a["args"]["epochs"] for a in payload)
@@ -260,10 +254,8 @@ def _embedded(env):
     return not given
 
 
-def require_tune():
-    """A one-line error when Ray Tune is not installed (the ``ray`` extra)."""
-    try:
-        import ray.tune  # noqa: F401
-    except ImportError as err:
-        raise VergeMLError(f"a search on Ray needs Ray Tune: {err}",
-                           hint="pip install 'vergeml[ray]'") from None
+def require_tune(find_spec=None):
+    """The one-line error of a missing extra when Ray Tune cannot run (the ``ray`` extra:
+    Ray, and pydantic, which Ray Tune imports)."""
+    from vergeml.runtimes.extras import require
+    require("ray", "a search on Ray", ["ray", "pydantic"], find_spec)
