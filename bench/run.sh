@@ -26,7 +26,7 @@ trap 'rm -rf "$BENCH_ROWS" "$BENCH_SHARED"' EXIT
 in_process=(bench/bench_extract_photos.py bench/bench_rest.py bench/bench_top_probe.py bench/bench_class_weights.py
             bench/bench_ray.py bench/bench_epoch.py bench/bench_retrain.py
             bench/bench_predict.py bench/bench_fine_tune.py bench/bench_tta.py
-            bench/bench_fine_tune_memory.py bench/bench_recipe.py bench/bench_search.py
+            bench/bench_fine_tune_memory.py bench/bench_recipe.py bench/bench_search.py bench/bench_pixel_path.py
             bench/bench_doctor_labels.py bench/bench_doctor_duplicates.py bench/bench_ood.py bench/bench_trust_speed.py)
 failed=()
 run() {

@@ -159,10 +159,11 @@ class Dataset:
 
     def load_image(self, sample, size=None, resize_mode="fill"):
         """Like :meth:`load_array`, but returns the ``PIL.Image`` (never cached)."""
-        img = images.decode_image(self.read_bytes(sample), sample.file) \
+        processing = self.processing
+        img = processing.decode(self.read_bytes(sample), sample.file, size) \
             if self.config.source.reads_files else self.config.source.load(sample)
-        return self.processing.apply(img, sample.relpath, sample.split, sample.variant,
-                                     size, resize_mode)
+        return processing.apply(img, sample.relpath, sample.split, sample.variant,
+                                size, resize_mode)
 
     @property
     def processing(self):

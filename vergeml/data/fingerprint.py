@@ -59,9 +59,10 @@ def sample_key(digest, ops_config, random_part=None):
             the file's name, so renames and copies hit the cache).
 
     Returns:
-        sha256 hex string.
+        sha256 hex string; it names the pixel path (:data:`images.PIXEL_PATH`), so
+        arrays cached by another decode and resize are never read back.
     """
-    return digest_of([CACHE_FORMAT_VERSION, digest, ops_config, random_part])
+    return digest_of([CACHE_FORMAT_VERSION, images.PIXEL_PATH, digest, ops_config, random_part])
 
 
 def digest_of(value):

@@ -97,6 +97,25 @@ class Processing:
             img = images.fit_to_size(img, size, resize_mode)
         return img
 
+    def decode(self, data, name, size=None):
+        """Decode a sample's bytes, a JPEG at a reduced scale when nothing but the fit
+        to ``size`` follows (:func:`images.fit_draft`: the predictor decodes the same way).
+
+        Args:
+            data: the encoded image.
+            name: how errors name it.
+            size: the size the image is fitted to next (None: no fit).
+
+        Returns:
+            RGB ``PIL.Image``.
+
+        Raises:
+            BadImageError: the bytes do not decode.
+        """
+        # An operation's pixel sizes (crop ...) are of the full image: no draft then.
+        draft = images.fit_draft(size) if size and not self.ops else None
+        return images.decode_image(data, name, draft)
+
     def array(self, data, relpath, split, variant, size=None, resize_mode="fill"):
         """Encoded image bytes -> the processed ``uint8`` array (H, W, 3).
 
@@ -111,5 +130,5 @@ class Processing:
             BadImageError: the bytes do not decode.
             VergeMLError: an operation cannot be applied to this image.
         """
-        img = images.decode_image(data, relpath)
+        img = self.decode(data, relpath, size)
         return images.to_array(self.apply(img, relpath, split, variant, size, resize_mode))

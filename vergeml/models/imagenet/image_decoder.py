@@ -9,12 +9,6 @@ Nothing here imports NumPy or Pillow at module level.
 """
 import os
 
-# A JPEG is decoded at 1/2, 1/4 or 1/8 scale (Pillow's draft mode) while both sides stay
-# at least this many times the input size: an 8160x6144 photo for a 224 px model is
-# decoded as 1020x768 (2.3 MB of pixels instead of 150 MB), and the final antialiased
-# resize still averages two or more decoded pixels per input pixel.
-DRAFT_FACTOR = 2
-
 
 class ImageDecoder:
     """Decode images for one instance.
@@ -33,9 +27,13 @@ class ImageDecoder:
 
     @property
     def draft(self):
-        """The ``(w, h)`` a JPEG may be decoded at (see :data:`DRAFT_FACTOR`); None with
-        ``data.preprocess`` operations, whose pixel sizes (crop ...) mean the full image."""
-        return None if self.operations else (DRAFT_FACTOR * self.size,) * 2
+        """The ``(w, h)`` a JPEG may be decoded at (:func:`vergeml.data.images.fit_draft`,
+        as training decodes it); None with ``data.preprocess`` operations, whose pixel
+        sizes (crop ...) mean the full image."""
+        if self.operations:
+            return None
+        from vergeml.data.images import fit_draft
+        return fit_draft(self.size)
 
     def decode(self, image, resize=None):
         """Turn an opened image into a model-ready float32 array.
