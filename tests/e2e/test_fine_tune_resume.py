@@ -109,7 +109,9 @@ def assert_loadable_model(project, name):
     logits = np.log(np.maximum(raw, 1e-30)) / temperature
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(expected, probabilities, atol=1e-5, rtol=0)
+    # 1e-4: float32 logs of the probabilities, divided by the temperature (a run differed
+    # by 1.5e-5); another epoch's weights differ by far more.
+    np.testing.assert_allclose(expected, probabilities, atol=1e-4, rtol=0)
     return caught
 
 

@@ -37,11 +37,11 @@ def test_one_limit_for_the_whole_tool():
 
 def test_a_phone_photo_is_predicted_at_a_reduced_scale(phone_jpeg):
     predictor = _bare_predictor()
-    assert predictor.draft == (448, 448)
+    assert predictor.draft == (224, 224)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a DecompressionBombWarning would fail here
         img = predictor.open_path(str(phone_jpeg))()
-        assert img.size == (1020, 768)  # 1/8 scale: both sides still >= 448
+        assert img.size == (1020, 768)  # 1/8 scale, the smallest there is
         pixels = predictor.decode(img)
     assert pixels.shape == (224, 224, 3) and pixels.dtype == np.float32
     np.testing.assert_allclose(pixels[112, 112], (200, 120, 40), atol=3)
@@ -56,13 +56,14 @@ def test_the_rest_service_decodes_the_same_way(phone_jpeg):
 def test_no_draft_with_preprocess_operations():
     # a crop's pixel box means the full-size image
     assert _bare_predictor(ops=[object()]).draft is None
-    assert _bare_predictor(size=96).draft == (192, 192)
+    assert _bare_predictor(size=96).draft == (96, 96)
 
 
-def test_a_small_photo_is_decoded_at_full_size(tmp_path):
-    path = tmp_path / "small.jpg"
-    Image.new("RGB", (800, 600), (10, 20, 30)).save(path)
-    assert _bare_predictor().open_path(str(path))().size == (800, 600)
+@pytest.mark.parametrize("size, decoded", [((800, 600), (400, 300)), ((440, 600), (440, 600))])
+def test_a_photo_is_decoded_at_full_size_unless_twice_the_input(tmp_path, size, decoded):
+    path = tmp_path / "photo.jpg"
+    Image.new("RGB", size, (10, 20, 30)).save(path)
+    assert _bare_predictor().open_path(str(path))().size == decoded
 
 
 # Pillow warns before the header check refuses it; ml filters that warning at import,
