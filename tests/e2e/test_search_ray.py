@@ -1,7 +1,7 @@
-"""End to end: searches on Ray Tune from the CLI. A random search on a loopback cluster of two
-nodes (the trials' settings reach their training; the driver writes every trial's folder), an
-ASHA search on the search's own local Ray (weak trials stopped and listed so), a crashed trial
-(the others go on) and Ctrl-C (every trial cancelled)."""
+"""End to end: searches on Ray Tune from the CLI. A random search and an ASHA search on a
+loopback cluster of two nodes (the trials' settings reach their training; the driver writes
+every trial's folder; weak trials stopped and listed so), a crashed trial and Ctrl-C on the
+search's own local Ray (the others go on; every trial cancelled)."""
 import signal
 import subprocess
 import time
@@ -56,9 +56,10 @@ def test_random_search_on_a_loopback_cluster(faces_project, ml_env):
 def test_asha_stops_weak_trials_and_lists_them_stopped(tmp_path, ml_env):
     # 30 digits a class: validation scores that differ (40 faces give 4 validation images, ties).
     project = digits_subset(tmp_path / "digits", 30)
-    result = run_ml_process("train", *BASE, "--search=asha", "--trials=6",
-                            "--learning-rate=1e-6..1e-1", "--epochs=9", cwd=project,
-                            env=ml_env, timeout=900)
+    with loopback_cluster() as address:
+        result = run_ml_process("train", *BASE, "--search=asha", f"--ray-address={address}",
+                                "--trials=6", "--learning-rate=1e-6..1e-1", "--epochs=9",
+                                cwd=project, env=ml_env, timeout=900)
     assert result.returncode == 0, result.output[-4000:]
     runs = runs_of(project)
     statuses = {name: meta["status"] for name, meta in runs.items()}
