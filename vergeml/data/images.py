@@ -34,7 +34,7 @@ BACKGROUND = (0, 0, 0)
 # Pillow's bilinear filter, which on a downscale widens with the scale: an
 # antialiased triangle filter. On 1,000 real photos of ~420x350 decode + bilinear
 # costs 1.5 ms of CPU an image, decode + Lanczos (the original's "antialias") 2.6 ms;
-# on 4032x3024 photos 16 ms against 140 ms (bench/bench_extract_photos.py), for the
+# on 4032x3024 photos 12 ms against 142 ms (bench/bench_extract_photos.py), for the
 # same accuracy (bench/bench_pixel_path.py).
 FIT_METHOD = "bilinear"
 DRAFT_FACTOR = 1
