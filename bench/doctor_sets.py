@@ -124,7 +124,7 @@ def features_of(paths, cache_folder, digests=None):
 
     Args:
         paths: image files.
-        cache_folder: where ``features-<extractor key>.npz`` is kept (created);
+        cache_folder: where ``features-<extractor key>-<pixel path>.npz`` is kept (created);
             rows are keyed by the files' content digests.
         digests: the files' sha256 digests when the caller has them (else computed).
 
@@ -135,8 +135,11 @@ def features_of(paths, cache_folder, digests=None):
 
     from vergeml.fileutil import atomic_write_bytes, file_sha256
     digests = list(digests) if digests is not None else [file_sha256(path) for path in paths]
+    from vergeml.data import images
     extractor = _extractor(cache_folder)
-    store = Path(cache_folder) / f"features-{extractor.key}.npz"
+    # The pixel path in the name, as in ml's cache keys: features of another path are not reused.
+    path_name = images.PIXEL_PATH.replace(",", "-")
+    store = Path(cache_folder) / f"features-{extractor.key}-{path_name}.npz"
     known = {}
     if store.is_file():
         with np.load(store) as saved:
@@ -163,9 +166,9 @@ def _extractor(cache_folder):
 
 
 def _pixels(path):
-    """An image file as ``ml train`` feeds it to the backbone (decode, ``fill`` to 224 px)."""
-    from vergeml.data import images
-    return images.to_array(images.fit_to_size(images.load_image(path), SIZE, "fill"))
+    """An image file as ``ml train`` feeds it to the backbone (its pixel path, ``fill`` to 224 px)."""
+    from vergeml.data.processing import Processing
+    return Processing().array(Path(path).read_bytes(), str(path), "test", 0, SIZE, "fill")
 
 
 def audit_data(name, folder=None, quick=False):
