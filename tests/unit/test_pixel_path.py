@@ -95,11 +95,14 @@ def test_training_and_prediction_compute_the_same_pixels(size, resize):
         np.testing.assert_array_equal(predicted, trained.astype(np.float32))
 
 
-def test_the_fit_to_a_model_input_uses_the_pixel_paths_filter():
+def test_the_fit_to_a_model_input_shrinks_bilinear_and_enlarges_with_lanczos():
     img = Image.open(io.BytesIO(photo_bytes(1)[0])).convert("RGB")
     assert images.FIT_METHOD == "bilinear"
     np.testing.assert_array_equal(np.asarray(images.fit_to_size(img, SIZE)),
                                   np.asarray(img.resize((SIZE, SIZE), Image.BILINEAR)))
+    small = img.resize((8, 8))
+    np.testing.assert_array_equal(np.asarray(images.fit_to_size(small, SIZE)),
+                                  np.asarray(small.resize((SIZE, SIZE), Image.LANCZOS)))
 
 
 def test_the_pixel_path_is_part_of_every_cache_key(monkeypatch):

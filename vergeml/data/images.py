@@ -32,15 +32,20 @@ BACKGROUND = (0, 0, 0)
 # mode), keeping both sides at least DRAFT_FACTOR times the input size (an 8160x6144
 # photo for 224 px: 1020x768, 2.3 MB of pixels instead of 150 MB), then resized with
 # Pillow's bilinear filter, which on a downscale widens with the scale: an
-# antialiased triangle filter. On 1,000 real photos of ~420x350 decode + bilinear
+# antialiased triangle filter. An image smaller than the input (digits, icons) is
+# enlarged with Lanczos, as the original did: enlarging costs little with any filter,
+# and bilinear changed the features of 8x8 digits enlarged to 224 px enough to move
+# the doctor's and the unknown score's figures on them (bench_doctor_labels,
+# bench_ood). On 1,000 real photos of ~420x350 decode + bilinear
 # costs 1.5 ms of CPU an image, decode + Lanczos (the original's "antialias") 2.6 ms;
 # on 4032x3024 photos 12 ms against 142 ms (bench/bench_extract_photos.py), for the
 # same accuracy (bench/bench_pixel_path.py).
 FIT_METHOD = "bilinear"
+ENLARGE_METHOD = "antialias"
 DRAFT_FACTOR = 1
 # Part of every sample's cache key (fingerprint.sample_key): change it with the
 # fitting above, so pixels and features cached by the old path are rebuilt, never mixed.
-PIXEL_PATH = "jpeg-draft-1,bilinear"
+PIXEL_PATH = "jpeg-draft-1,bilinear,lanczos-enlarging"
 
 # A truncated file must be an error, never a silently grey-padded image.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -227,14 +232,17 @@ def fit_to_size(img, size, mode="fill", method=None):
         mode: ``fill`` (stretch), ``aspect-fill`` (cover, then centre crop) or
             ``aspect-fit`` (fit inside, letterbox on black).
         method: resampling filter name (see :data:`METHODS`); the ``resize``
-            operation passes its own; None: :data:`FIT_METHOD`, the fit to a
-            model's input.
+            operation passes its own; None, the fit to a model's input:
+            :data:`FIT_METHOD`, or :data:`ENLARGE_METHOD` for an image of fewer
+            pixels than the result.
 
     Returns:
         ``PIL.Image`` of exactly that size.
     """
     width, height = (size, size) if isinstance(size, int) else tuple(size)
-    resample = METHODS[method or FIT_METHOD]
+    if method is None:
+        method = ENLARGE_METHOD if img.width * img.height < width * height else FIT_METHOD
+    resample = METHODS[method]
     if img.size == (width, height):
         return img
     if mode == "fill":
