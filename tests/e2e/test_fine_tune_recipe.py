@@ -1,6 +1,6 @@
 """``ml train --fine-tune-epochs=auto`` on real photos, the ants and bees of
-``../shared/data/hymenoptera``: the recipe fine-tunes past the frozen top, keeps
-a phase-2 epoch, stores what it chose, and saves a model plain Keras loads."""
+``../shared/data/hymenoptera``: the recipe fine-tunes after the frozen top, phase 2
+learns, it stores what it chose, and saves a model plain Keras loads."""
 import pytest
 import yaml
 
@@ -12,7 +12,10 @@ NAME = TUNED_NAME
 # 0.850 at seed 1 (best epoch 33 of 50, in phase 2), 0.876 at seed 2, 0.869 at seed 3; the
 # frozen top alone 0.817 at seed 1. 153 test images: one image is 0.65 points.
 # The bar catches a phase 2 that damages the backbone and is kept anyway; the phase-2
-# check below catches one that is never kept.
+# check below catches one that learns nothing. Which phase is kept at seed 1 is noise:
+# with the pixel path of issue 29 the top's epoch 7 scores 35 of the 37 validation
+# images (0.946, its later epochs 0.865-0.892) and phase 2 peaks at 0.892, so the top's
+# epoch is kept (test_acc 0.843); with the path before, a phase-2 epoch was.
 TEST_ACC_BAR = 0.80
 
 
@@ -22,7 +25,7 @@ def tuned(tuned_photos):
     return tuned_photos
 
 
-def test_the_recipe_fine_tunes_and_keeps_a_phase_2_epoch(tuned):
+def test_the_recipe_fine_tunes_and_phase_2_learns(tuned):
     project, result = tuned
     assert result.returncode == 0, result.output[-3000:]
     assert "fine-tune-epochs auto: 21 epochs for 208 training images" in result.stdout
@@ -32,7 +35,12 @@ def test_the_recipe_fine_tunes_and_keeps_a_phase_2_epoch(tuned):
     assert results["test_acc"] >= TEST_ACC_BAR, results
     assert results["tuned"] == "fine-tuned"
     state = yaml.safe_load((project / "trainings" / NAME / "checkpoints" / "state.json").read_text())
-    assert state["best_phase"] == "fine-tune", state["best_epoch"]
+    assert state["best_phase"] in ("top", "fine-tune")
+    top = [h["val_acc"] for h in meta["history"] if h["phase"] == "top"]
+    tuned_acc = [h["val_acc"] for h in meta["history"] if h["phase"] == "fine-tune"]
+    assert len(tuned_acc) >= 10, meta["history"]
+    # Phase 2 learns: from its first epoch, it climbs back to at least the top's last score.
+    assert max(tuned_acc) >= top[-1] and max(tuned_acc) > tuned_acc[0], (top, tuned_acc)
     recipe = meta["fine_tune_recipe"]
     assert (recipe["epochs"], recipe["blocks"], recipe["schedule"], recipe["batch_size"]) \
         == (21, 1.0, "cosine", 32)
