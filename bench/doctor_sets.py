@@ -133,9 +133,9 @@ def features_of(paths, cache_folder, digests=None):
     """
     import numpy as np
 
+    from vergeml.data import images
     from vergeml.fileutil import atomic_write_bytes, file_sha256
     digests = list(digests) if digests is not None else [file_sha256(path) for path in paths]
-    from vergeml.data import images
     extractor = _extractor(cache_folder)
     # The pixel path in the name, as in ml's cache keys: features of another path are not reused.
     path_name = images.PIXEL_PATH.replace(",", "-")

@@ -1,8 +1,10 @@
 """A folder of real JPEG photos for the benchmarks, made offline.
 
-No photo collection can be downloaded here, so the set is cut from the real
-colour photographs that scikit-image ships (astronaut, cat, coffee, rocket,
-motorcycles, retina, Hubble field, IHC slide): each file is a random crop of
+No photo collection can be downloaded here, so the set is cut from real colour
+photographs: the 396 ants and bees of ``../shared/data/hymenoptera``
+(``kind="hymenoptera"``, what bench_extract_photos uses) or the ones
+scikit-image ships (``kind="skimage"``, the default: astronaut, cat, coffee,
+rocket, motorcycles, retina, Hubble field, IHC slide). Each file is a random crop of
 one of them at a random scale, maybe mirrored, about 420x350 pixels (the size
 the issue's private set has), saved as a JPEG of quality 90. Decoding and
 resizing these costs what decoding and resizing camera photos of that size

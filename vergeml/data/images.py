@@ -217,9 +217,19 @@ def to_rgb(img):
     return img.convert("RGB")
 
 
-def fit_draft(size):
-    """The ``(w, h)`` a JPEG may be decoded at when it is then fitted to ``size`` pixels
-    (see :data:`DRAFT_FACTOR`); the ``draft`` of :func:`decode_image`."""
+def fit_draft(size, operations=()):
+    """The ``draft`` of :func:`decode_image` for an image fitted to ``size`` pixels next.
+
+    Args:
+        size: the model's input size (None: no fit follows).
+        operations: the ``data.preprocess`` operations applied before the fit.
+
+    Returns:
+        ``(w, h)`` (see :data:`DRAFT_FACTOR`), or None: no fit, or operations, whose
+        pixel sizes (crop ...) mean the full image.
+    """
+    if not size or operations:
+        return None
     return (DRAFT_FACTOR * size, DRAFT_FACTOR * size)
 
 

@@ -112,9 +112,7 @@ class Processing:
         Raises:
             BadImageError: the bytes do not decode.
         """
-        # An operation's pixel sizes (crop ...) are of the full image: no draft then.
-        draft = images.fit_draft(size) if size and not self.ops else None
-        return images.decode_image(data, name, draft)
+        return images.decode_image(data, name, images.fit_draft(size, self.ops))
 
     def array(self, data, relpath, split, variant, size=None, resize_mode="fill"):
         """Encoded image bytes -> the processed ``uint8`` array (H, W, 3).

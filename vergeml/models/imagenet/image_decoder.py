@@ -27,13 +27,10 @@ class ImageDecoder:
 
     @property
     def draft(self):
-        """The ``(w, h)`` a JPEG may be decoded at (:func:`vergeml.data.images.fit_draft`,
-        as training decodes it); None with ``data.preprocess`` operations, whose pixel
-        sizes (crop ...) mean the full image."""
-        if self.operations:
-            return None
+        """The ``(w, h)`` a JPEG may be decoded at, as training decodes it
+        (:func:`vergeml.data.images.fit_draft`; None with ``data.preprocess`` operations)."""
         from vergeml.data.images import fit_draft
-        return fit_draft(self.size)
+        return fit_draft(self.size, self.operations)
 
     def decode(self, image, resize=None):
         """Turn an opened image into a model-ready float32 array.
