@@ -35,15 +35,20 @@ def test_the_recipe_fine_tunes_and_phase_2_learns(tuned):
     assert results["test_acc"] >= TEST_ACC_BAR, results
     assert results["tuned"] == "fine-tuned"
     state = yaml.safe_load((project / "trainings" / NAME / "checkpoints" / "state.json").read_text())
-    assert state["best_phase"] in ("top", "fine-tune")
+    # Phase 2 stands against phase 1 with its last epoch only (keep: last).
+    if state["best_phase"] == "fine-tune":
+        assert state["best_epoch"] == state["epochs_done"] == meta["history"][-1]["epoch"], state
+    else:
+        assert state["best_phase"] == "top" and state["best_epoch"] <= len(
+            [h for h in meta["history"] if h["phase"] == "top"]), state
     top = [h["val_acc"] for h in meta["history"] if h["phase"] == "top"]
     tuned_acc = [h["val_acc"] for h in meta["history"] if h["phase"] == "fine-tune"]
     assert len(tuned_acc) >= 10, meta["history"]
     # Phase 2 learns: from its first epoch, it climbs back to at least the top's last score.
     assert max(tuned_acc) >= top[-1] and max(tuned_acc) > tuned_acc[0], (top, tuned_acc)
     recipe = meta["fine_tune_recipe"]
-    assert (recipe["epochs"], recipe["blocks"], recipe["schedule"], recipe["batch_size"]) \
-        == (21, 1.0, "cosine", 32)
+    assert (recipe["epochs"], recipe["blocks"], recipe["schedule"], recipe["batch_size"], recipe["keep"]) \
+        == (21, 1.0, "cosine", 32, "last")
     assert meta["hyperparameters"]["fine_tune_epochs"] == 21  # stored as the number it chose
 
 

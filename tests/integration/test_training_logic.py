@@ -11,16 +11,21 @@ def instance(tmp_path):
                            {"layers": 1, "dropout": 0.0}, name="unit-bot")
 
 
-def run_epochs(instance, logs, patience=0):
+def run_epochs(instance, logs, patience=0, state=None, phase="top", **rule):
     """The checkpoint callback over ``logs``, epoch k's kernel filled with k (so each epoch's
-    weights are recognisable); stops where Keras would (``stop_training``)."""
+    weights are recognisable); stops where Keras would (``stop_training``).
+
+    ``state`` continues a run (its epochs are counted on); ``rule``: the callback's
+    ``margin`` and ``last_epoch``."""
     from vergeml.models.imagenet.training.callbacks import EpochCheckpoint
     from vergeml.models.imagenet.training.head import build_top
     from vergeml.models.imagenet.training.run_state import RunState
     top = build_top(4, 3, 1, 0.0, seed=1)
-    callback = EpochCheckpoint(instance, RunState(), "top", patience=patience)
+    state = state or RunState()
+    callback = EpochCheckpoint(instance, state, phase, patience=patience, **rule)
     callback.set_model(top)
-    for epoch, log in enumerate(logs):
+    top.stop_training = False
+    for epoch, log in enumerate(logs, start=state.epochs_done):
         top.get_layer("predictions").kernel.assign(np.full((4, 3), float(epoch + 1), "float32"))
         callback.on_epoch_end(epoch, dict(log))
         if getattr(top, "stop_training", False):
@@ -60,6 +65,40 @@ def test_without_validation_every_epoch_replaces_the_checkpoint(instance):
     assert instance.results["best_epoch"] == 2
     restore_best(callback, top)
     assert np.all(np.asarray(top.get_layer("predictions").kernel) == 2.0)
+
+
+def epoch_logs(*val_accs):
+    return [{"acc": 0.9, "loss": 0.3, "val_acc": acc, "val_loss": 0.4} for acc in val_accs]
+
+
+def test_keep_last_judges_only_phase_2s_last_epoch_against_phase_1(instance):
+    """The recipe's ``keep: last``: phase 2's best-looking epoch (0.95) is not kept; its
+    last (0.85) is, being within the margin of phase 1's best (0.9)."""
+    _, first = run_epochs(instance, epoch_logs(0.7, 0.9, 0.8))
+    top, callback = run_epochs(instance, epoch_logs(0.8, 0.95, 0.85), state=first.state, phase="fine-tune",
+                               margin=lambda best: 0.06, last_epoch=6)
+    assert instance.results["best_epoch"] == 6 and callback.state.best_phase == "fine-tune"
+    restore_best(callback, top)
+    assert np.all(np.asarray(top.get_layer("predictions").kernel) == 6.0)
+
+
+def test_keep_last_leaves_phase_1_when_the_last_epoch_is_worse_by_more_than_the_margin(instance):
+    _, first = run_epochs(instance, epoch_logs(0.7, 0.9, 0.8))
+    top, callback = run_epochs(instance, epoch_logs(0.95, 0.83), state=first.state, phase="fine-tune",
+                               margin=lambda best: 0.06, last_epoch=5)
+    assert instance.results["best_epoch"] == 2 and callback.state.best_phase == "top"
+    restore_best(callback, top)
+    assert np.all(np.asarray(top.get_layer("predictions").kernel) == 2.0)
+
+
+def test_keep_last_judges_the_epoch_early_stopping_ends_on(instance):
+    _, first = run_epochs(instance, epoch_logs(0.9))
+    logs = [{"acc": 0.9, "loss": 0.3, "val_acc": acc, "val_loss": loss}
+            for acc, loss in ((0.95, 0.3), (0.9, 0.5), (0.88, 0.6))]
+    _, callback = run_epochs(instance, logs, patience=2, state=first.state, phase="fine-tune",
+                             margin=lambda best: 0.05, last_epoch=10)
+    assert callback.state.epochs_done == 4 and callback.state.stopped_early
+    assert instance.results["best_epoch"] == 4
 
 
 def test_top_layers_and_dropout():

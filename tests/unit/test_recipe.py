@@ -73,8 +73,8 @@ def test_a_stored_recipe_round_trips_and_unknown_keys_are_ignored():
 
 
 def test_the_legacy_recipe_is_phase_2_as_it_was():
-    assert (LEGACY.schedule, LEGACY.depth_decay, LEGACY.label_smoothing, LEGACY.tolerance) == \
-        ("constant", 1.0, 0.0, 0.0)
+    assert (LEGACY.schedule, LEGACY.depth_decay, LEGACY.label_smoothing, LEGACY.tolerance, LEGACY.keep) == \
+        ("constant", 1.0, 0.0, 0.0, "best")
     assert LEGACY.augment == LEGACY_AUGMENT
 
 
@@ -99,3 +99,13 @@ def test_phase_2_wins_within_the_margin_only_against_phase_1():
     assert not state.better([0.89, -0.22], "fine-tune", margin=0.04)
     state.best_phase = "fine-tune"                                    # within phase 2: strict
     assert not state.better([0.919, -0.22], "fine-tune", margin=0.04)
+
+
+def test_phase_2s_last_epoch_stands_against_phase_1_within_two_standard_errors():
+    """Phase 1's best is the highest of dozens of noisy epochs; phase 2 brings its last."""
+    recipe = choose_recipe(208, 2, 64)
+    assert (recipe.keep, recipe.tolerance) == ("last", 2.0)
+    assert "last epoch" in recipe.describe()
+    # A recipe stored before ``keep`` existed keeps its best-epoch rule and its tolerance.
+    assert Recipe.from_dict({"epochs": 21, "tolerance": 1.0}).keep == "best"
+    assert phase_margin(recipe.tolerance, 37)(0.946) == pytest.approx(2 * math.sqrt(0.946 * 0.054 / 37))

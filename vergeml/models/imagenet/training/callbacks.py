@@ -65,14 +65,19 @@ class EpochCheckpoint(keras.callbacks.Callback):
             state besides the trained model (the augmenter).
         margin: ``best_acc -> tolerance``: how much lower val_acc may be and
             still beat a best epoch of the other phase (None: none).
+        last_epoch: with it, only the phase's last epoch (this number, or the
+            one early stopping ends on) may become the best: the fine-tune
+            recipe's ``keep: last`` (None: every epoch may).
     """
 
-    def __init__(self, instance, state, phase, patience=0, min_delta=0.0, seeded=(), margin=None):
+    def __init__(self, instance, state, phase, patience=0, min_delta=0.0, seeded=(), margin=None,
+                 last_epoch=None):
         super().__init__()
         self.instance, self.state, self.phase = instance, state, phase
         self.patience, self.min_delta = patience, min_delta
         self.seeded = tuple(seeded)
         self.margin = margin
+        self.last_epoch = last_epoch
 
     def on_epoch_end(self, epoch, logs=None):
         logs = plain_losses(logs if logs is not None else {})
@@ -84,15 +89,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
         diverged = _diverged(logs)
         score = [row["val_acc"], -row["val_loss"]] if row["val_acc"] is not None and not diverged \
             else None
-        margin = self.margin(state.best[0]) if self.margin and state.best else 0.0
-        improved = not diverged and state.better(score, self.phase, margin)
-        if improved:
-            state.best, state.best_epoch, state.best_phase = score, epoch + 1, self.phase
         if diverged:  # weights past a NaN are NaN: nothing later can be better
             state.diverged = epoch + 1
             self.model.stop_training = True
         else:
             self._early_stopping(row["val_loss"])
+        improved = not diverged and self._candidate(epoch) and state.better(
+            score, self.phase, self.margin(state.best[0]) if self.margin and state.best else 0.0)
+        if improved:
+            state.best, state.best_epoch, state.best_phase = score, epoch + 1, self.phase
         state.seeds = seed_states(self.model, *self.seeded)
         commit(self.instance.checkpoints_dir, state, self.model, self.model if improved else None)
         if improved and self.phase == "top":
@@ -100,6 +105,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
             link_atomically(self.instance.checkpoints_dir / state.best_file,
                             self.instance.top_weights_path)
         record(self.instance, state)
+
+    def _candidate(self, epoch):
+        """Whether epoch ``epoch`` (0-based) may become the best: any, or only the phase's last."""
+        return self.last_epoch is None or epoch + 1 >= self.last_epoch or \
+            bool(getattr(self.model, "stop_training", False))
 
     def _early_stopping(self, val_loss):
         """Keras' EarlyStopping rule, with its counter kept in the run state."""

@@ -101,7 +101,8 @@ def fine_tune(top, extractor, dataset, args, instance, state, seed):
     checkpoint = EpochCheckpoint(instance, state, "fine-tune",
                                  patience=args["early-stopping-patience"] if val is not None else 0,
                                  min_delta=args["early-stopping-delta"],
-                                 margin=phase_margin(recipe.tolerance, len(arrays["val"][0])))
+                                 margin=phase_margin(recipe.tolerance, len(arrays["val"][0])),
+                                 last_epoch=total if recipe.keep == "last" else None)
     print(f"Fine-tuning {len(unfrozen)} layers of {extractor.backbone.name} and the top "
           f"(epochs {first + 1}-{total}, learning rate {fine_tune_rate(args):g}; "
           f"{recipe.describe()}; augment {','.join(map(str, augment)) or 'none'})")

@@ -26,8 +26,10 @@ LABEL_SMOOTHING = 0.1
 WARMUP_EPOCHS = 1
 # Phase 2 is kept unless phase 1 is better on validation by more than this many
 # standard errors of its val_acc: a validation split of a few dozen images
-# cannot tell the two apart more finely (see docs/train.md "Fine-tune recipe").
-TOLERANCE = 1.0
+# cannot tell the two apart more finely, and phase 1's best is the highest of
+# dozens of noisy epochs, an optimistic figure, where phase 2 brings one epoch,
+# its last (see docs/train.md "Fine-tune recipe").
+TOLERANCE = 2.0
 # Phase 2's images per step at most: a batch of 64 at 224 px takes TensorFlow
 # about 0.3 GB more than 32 (activations kept for the backward pass), and small
 # sets fine-tune as well or better on smaller batches (the Keras guide uses 32).
@@ -56,6 +58,10 @@ class Recipe:
             val_acc is higher by more than this many standard errors of it
             (0: strictly the higher, the rule within a phase).
         batch_size: images per step of phase 2 (0: the run's ``batch-size``).
+        keep: which epoch of phase 2 stands against phase 1's best: ``last``
+            (the schedule's end, judged once, when the phase ends) or ``best``
+            (each epoch that beats the best so far, the rule of phase 1; what
+            runs stored before ``keep`` existed resume with).
     """
 
     epochs: int
@@ -67,6 +73,7 @@ class Recipe:
     augment: tuple = AUTO_AUGMENT
     tolerance: float = TOLERANCE
     batch_size: int = 0
+    keep: str = "best"
 
     def to_dict(self):
         """The recipe as stored in ``data.yaml`` (lists, not tuples)."""
@@ -92,6 +99,8 @@ class Recipe:
             parts.append(f"label smoothing {self.label_smoothing:g}")
         if self.batch_size:
             parts.append(f"batches of {self.batch_size}")
+        if self.keep == "last":
+            parts.append("the last epoch judged against phase 1's best")
         return ", ".join(parts)
 
 
@@ -116,7 +125,7 @@ def choose_recipe(train_count, num_classes, batch_size, epochs="auto"):
     per_class = train_count / max(1, num_classes)
     batch = min(batch_size, FINE_TUNE_BATCH)
     return Recipe(epochs=auto_epochs(train_count, batch) if epochs == "auto" else int(epochs),
-                  blocks=1.0 if per_class >= ALL_BLOCKS_FROM else 0.5, batch_size=batch)
+                  blocks=1.0 if per_class >= ALL_BLOCKS_FROM else 0.5, batch_size=batch, keep="last")
 
 
 def auto_epochs(train_count, batch_size):
