@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vergeml.doctor import duplicates
+from vergeml.doctor import alignment, duplicates
 from vergeml.doctor.audit_data import AuditData
 from vergeml.doctor.duplicates import find_duplicates
 
@@ -149,3 +149,48 @@ def test_tiny_sets():
                          paths=[""] * n)
         found = find_duplicates(data)
         assert kinds(found) == (["duplicate"] if n == 2 else [])
+
+
+def textured(seed=3, size=200):
+    """A detailed random grey picture (fine texture: shifts and scales change every pixel)."""
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (40, 40), dtype=np.uint8)).resize((size, size),
+                                                                                   Image.Resampling.BICUBIC)
+
+
+def grey64(image):
+    return np.asarray(image.convert("L").resize((alignment.SIDE, alignment.SIDE), Image.Resampling.BOX),
+                      np.float32)[None]
+
+
+@pytest.mark.parametrize("window", [(0, 0, 200, 200), (6, 4, 196, 194), (10, 0, 200, 200), (3, 8, 193, 198)])
+def test_alignment_finds_a_shifted_rescaled_copy(window):
+    base = textured()
+    copy = base.crop(window).resize((150, 150), Image.Resampling.BICUBIC)
+    found = alignment.align(grey64(base), grey64(copy))
+    left, top, right, bottom = window
+    expected = (right - left) * (bottom - top) / 200 ** 2   # the copy's frame lies inside the original's
+    assert found["ncc"][0] > 0.97
+    assert found["overlap"][0] == pytest.approx(expected, abs=0.03)
+
+
+def test_alignment_two_crops_overlapping_60_percent_are_told_apart():
+    base = textured(size=260)
+    first, second = base.crop((0, 0, 200, 200)), base.crop((25, 25, 225, 225))   # intersection over union 0.62
+    found = alignment.align(grey64(first), grey64(second))
+    assert found["ncc"][0] > 0.97                      # the shared part aligns ...
+    assert found["overlap"][0] == pytest.approx(0.62, abs=0.03)   # ... but the frames differ
+    unrelated = alignment.align(grey64(textured(3)), grey64(textured(4)))
+    assert unrelated["ncc"][0] < 0.5
+
+
+def test_two_crops_of_one_picture_are_no_duplicates(tmp_path):
+    folder = Folder(tmp_path)
+    big = blobs(100, size=160)
+    first = folder.add(big.crop((0, 0, 120, 120)), "a", "train", folder.rng.standard_normal(32), "left")
+    feature = folder.rows[first][3] + folder.rng.normal(0, 0.05, 32)
+    second = folder.add(big.crop((20, 20, 140, 140)), "a", "train", feature, "right")   # overlap 0.6
+    table = duplicates.pair_table(folder.data())
+    pair = (table["i"] == first) & (table["j"] == second)
+    assert pair.any() and table["aligned"][pair].all() and table["overlap"][pair] < duplicates.OVERLAP_MIN
+    assert find_duplicates(folder.data()) == []

@@ -14,16 +14,32 @@ A fixed similarity threshold cannot serve both a folder of varied photos and
 one of near-identical handwritten digits, so each distance is taken relative
 to the pair's neighbourhood: divided by the smaller of the two images' median
 distance to their own neighbours (the *ratio*; a copy is far closer to its
-original than images usually are to their nearest ones). A pair is a
-duplicate when
+original than images usually are to their nearest ones).
+
+A candidate whose pixel ratio is at most :data:`VERIFY_RATIO` (closer than
+the images' usual neighbours), of two pictures whose shorter side is at least
+:data:`ALIGN_SIDE` pixels, is verified geometrically
+(:mod:`vergeml.doctor.alignment`): the second picture is aligned onto the
+first (a scale and a shift per axis), and the pair is a duplicate when
+
+- the aligned grey thumbnails correlate at least :data:`NCC_MIN` over their
+  overlap, less what :data:`NOISE` grey levels of noise would cost at the
+  pair's contrast (a flat picture correlates poorly with its own JPEG copy), and
+- the two frames, aligned, overlap by at least :data:`OVERLAP_MIN`
+  (intersection over union): a copy cropped by 5% keeps 90% of the frame,
+  two different crops of one scene, or two shots of it from nearby, less.
+
+The alignment decides alone: it finds the resized and cropped copies whose
+thumbnails differ at every offset, and rejects the look-alikes (smooth
+patches, neighbouring crops) whose thumbnails are close. Other pairs (tiny
+pictures, where a 5% crop is less than a pixel) are a duplicate when
 
 - its pixel ratio is at most :data:`PIXEL_ALONE` (:data:`PIXEL_ALONE_SMALL`
   when the smaller picture's shorter side is under :data:`SMALL` pixels: the
   backbone sees such a picture enlarged many times, and its features move
   more under a re-encoding than its pixels do), or
 - its pixel ratio is at most :data:`PIXEL_RATIO` and its feature ratio at
-  most :data:`FEATURE_RATIO` (both agree; the features keep two soft,
-  uniform photos of sand from passing for copies).
+  most :data:`FEATURE_RATIO` (both agree).
 
 Without readable files the features decide alone: a cosine of at least
 :data:`FEATURE_ALONE` and a feature ratio of at most :data:`FEATURE_RATIO`.
@@ -50,6 +66,11 @@ FEATURE_ALONE = 0.95     # without pixels: a cosine this high, and a feature rat
 USUAL = 0.5              # the quantile of an image's K neighbour distances taken as its usual distance
 ALIGN_RATIO = 1.0        # pairs with an unaligned pixel ratio above this are not aligned (too far anyway)
 SHIFT = 2                # offsets tried, in thumbnail pixels (6% of 32: a 5% crop moves the picture ~1)
+VERIFY_RATIO = 0.9       # pairs with a pixel ratio up to this are aligned, and judged on the alignment ...
+ALIGN_SIDE = 16          # ... when both pictures' shorter side is at least this (a 5% crop of 8 px is under one)
+NCC_MIN = 0.95           # an aligned pair is a duplicate with a correlation this high (less for flat pictures:
+NOISE = 4.0              # the bar drops by what this many grey levels of JPEG noise cost at the pair's contrast) ...
+OVERLAP_MIN = 0.85       # ... and frames overlapping this much once aligned (a 5% crop: 0.90)
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
 
 
@@ -85,12 +106,11 @@ def exact_pairs(digests):
 
 
 def near_pairs(data, threshold=None, pixels=True):
-    """``[(i, j, score, (cosine, pixel distance or None))]`` of the near duplicates (see the module doc)."""
+    """``[(i, j, score, detail)]`` of the near duplicates (see the module doc); ``detail`` is
+    ``(cosine, pixel distance or None, (correlation, overlap, aligned distance) or None)``."""
     table = pair_table(data, pixels)
     if table["pixel"] is not None:
-        keep = table["pixel_ratio"] <= np.where(table["side"] < SMALL, PIXEL_ALONE_SMALL, PIXEL_ALONE)
-        keep |= (table["pixel_ratio"] <= PIXEL_RATIO) & (table["feature_ratio"] <= FEATURE_RATIO)
-        score = 1 - 0.5 * np.minimum(1.0, table["pixel_ratio"] / PIXEL_RATIO)
+        keep, score = _pixel_verdicts(table)
     else:
         keep = (table["cosine"] >= FEATURE_ALONE) & (table["feature_ratio"] <= FEATURE_RATIO)
         score = table["cosine"]
@@ -100,9 +120,37 @@ def near_pairs(data, threshold=None, pixels=True):
     for index in np.flatnonzero(keep):
         i, j = int(table["i"][index]), int(table["j"][index])
         if data.digests[i] != data.digests[j]:  # else an exact pair already
-            pixel = None if table["pixel"] is None else float(table["pixel"][index])
-            pairs.append((i, j, float(np.clip(score[index], 0, 1)), (float(table["cosine"][index]), pixel)))
+            pairs.append((i, j, float(np.clip(score[index], 0, 1)), _detail(table, index)))
     return pairs
+
+
+def _pixel_verdicts(table):
+    """``(keep, score)`` of every candidate pair when the files were read.
+
+    Aligned pairs are judged on the alignment alone (it both finds the resized and cropped
+    copies the thumbnails miss and rejects the look-alikes they let through); the others
+    (tiny pictures) on the thumbnail and feature ratios.
+    """
+    keep = table["pixel_ratio"] <= np.where(table["side"] < SMALL, PIXEL_ALONE_SMALL, PIXEL_ALONE)
+    keep |= (table["pixel_ratio"] <= PIXEL_RATIO) & (table["feature_ratio"] <= FEATURE_RATIO)
+    score = 1 - 0.5 * np.minimum(1.0, table["pixel_ratio"] / PIXEL_RATIO)
+    with np.errstate(invalid="ignore"):  # NaN where not aligned
+        # JPEG noise alone lowers the correlation of flat pictures: the bar drops by what
+        # NOISE grey levels of it would cost at the pair's contrast.
+        bar = NCC_MIN - NOISE ** 2 / (2 * np.maximum(table["contrast"], 1e-3) ** 2)
+        verified = (table["ncc"] >= bar) & (table["overlap"] >= OVERLAP_MIN)
+        closeness = np.clip((1 - table["ncc"]) / (1 - bar), 0, None)
+    aligned = table["aligned"]
+    return np.where(aligned, verified, keep), np.where(aligned, 1 - 0.5 * np.minimum(1.0, closeness), score)
+
+
+def _detail(table, index):
+    """What :func:`_reason` says of one pair."""
+    pixel = None if table["pixel"] is None else float(table["pixel"][index])
+    aligned = None
+    if pixel is not None and table["aligned"][index]:
+        aligned = (float(table["ncc"][index]), float(table["overlap"][index]), float(table["rms"][index]))
+    return float(table["cosine"][index]), pixel, aligned
 
 
 def pair_table(data, pixels=True):
@@ -151,7 +199,34 @@ def pair_table(data, pixels=True):
         distance[close] = _rms(thumbs, i[close], j[close], shift=SHIFT)
         distance[~(readable[i] & readable[j])] = np.inf
         table.update(pixel=distance, pixel_ratio=distance / _smaller(usual, i, j), side=_smaller(sides, i, j))
+        table.update(_verify(data.paths, table))
     return table
+
+
+def _verify(paths, table):
+    """The alignment of the pairs worth it (:mod:`vergeml.doctor.alignment`).
+
+    Args:
+        paths: the files.
+        table: the pair table with its pixel measures.
+
+    Returns:
+        A dict of arrays over all pairs: ``aligned`` (bool: the pair was aligned: its pixel ratio
+        is at most :data:`VERIFY_RATIO` and both pictures' shorter side at least
+        :data:`ALIGN_SIDE`), ``ncc``, ``rms`` and ``overlap`` (NaN where not aligned).
+    """
+    from vergeml.doctor import alignment
+    aligned = (table["pixel_ratio"] <= VERIFY_RATIO) & (table["side"] >= ALIGN_SIDE)
+    out = {name: np.full(len(aligned), np.nan) for name in ("ncc", "rms", "contrast", "overlap")}
+    chosen = np.flatnonzero(aligned)
+    if len(chosen):
+        # Each picture decoded once, however many pairs it is in.
+        files, where = np.unique(np.concatenate([table["i"][chosen], table["j"][chosen]]), return_inverse=True)
+        thumbs = alignment.grey_thumbnails([paths[f] for f in files])
+        found = alignment.align(thumbs[where[:len(chosen)]], thumbs[where[len(chosen):]])
+        for name in out:
+            out[name][chosen] = found[name]
+    return dict(out, aligned=aligned)
 
 
 def _cosines(unit, i, j, chunk=65536):
@@ -234,7 +309,11 @@ def _reason(detail):
     none (naming one put "same content as x.jpg" on the row of x.jpg itself)."""
     if detail is None:
         return "same content digest"
-    cosine, pixel = detail
+    cosine, pixel, *rest = detail
+    if rest and rest[0] is not None:
+        ncc, overlap, rms = rest[0]
+        return (f"cosine {cosine:.3f}, aligned thumbnails {rms:.0f}/255 apart (correlation {ncc:.3f}, "
+                f"frames overlap {overlap:.0%})")
     return f"cosine {cosine:.3f}" + ("" if pixel is None else f", thumbnails {pixel:.0f}/255 apart")
 
 
