@@ -54,7 +54,7 @@ class Recipe:
             top's (1.0: one rate for all).
         label_smoothing: the target's mass spread evenly over all classes.
         augment: augmentation items used when ``augment`` is ``auto``.
-        tolerance: phase 2's best epoch replaces phase 1's unless phase 1's
+        tolerance: phase 2's epoch (see ``keep``) replaces phase 1's best unless phase 1's
             val_acc is higher by more than this many standard errors of it
             (0: strictly the higher, the rule within a phase).
         batch_size: images per step of phase 2 (0: the run's ``batch-size``).
