@@ -101,11 +101,10 @@ def test_phase_2_wins_within_the_margin_only_against_phase_1():
     assert not state.better([0.919, -0.22], "fine-tune", margin=0.04)
 
 
-def test_phase_2s_last_epoch_stands_against_phase_1_within_two_standard_errors():
-    """Phase 1's best is the highest of dozens of noisy epochs; phase 2 brings its last."""
+def test_phase_2s_last_epoch_stands_against_phase_1_within_one_standard_error():
+    """Phase 2's best-looking epoch on a few dozen images is as much noise as signal; its last is kept."""
     recipe = choose_recipe(208, 2, 64)
-    assert (recipe.keep, recipe.tolerance) == ("last", 2.0)
+    assert (recipe.keep, recipe.tolerance) == ("last", 1.0)
     assert "last epoch" in recipe.describe()
     # A recipe stored before ``keep`` existed keeps its best-epoch rule and its tolerance.
     assert Recipe.from_dict({"epochs": 21, "tolerance": 1.0}).keep == "best"
-    assert phase_margin(recipe.tolerance, 37)(0.946) == pytest.approx(2 * math.sqrt(0.946 * 0.054 / 37))
