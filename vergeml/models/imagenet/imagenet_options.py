@@ -54,7 +54,9 @@ TRAIN_OPTIONS = (
                 "end on augmented images (0: train the top only, as the original; auto: a "
                 "budget chosen from the data, about 150 steps within 8-30 epochs). Phase 2 "
                 "follows a recipe: whole blocks unfrozen, rates lower with depth, warm-up then "
-                "cosine decay, label smoothing, early stopping on validation loss."),
+                "cosine decay, label smoothing, early stopping on validation loss; its last "
+                "epoch is kept unless the top's best epoch beats it on validation by more than "
+                "one standard error."),
     Option("fine-tune-layers", default="auto", type="int", rule=">=1", also=("all", "auto"),
            help="How many of the backbone's last layers with weights to unfreeze in phase 2 "
                 "(BatchNormalization stays frozen), all, or auto: every block, or the later "
