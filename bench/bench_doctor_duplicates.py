@@ -255,7 +255,7 @@ def naive_findings(data):
     from vergeml.doctor import duplicates
     from vergeml.doctor.neighbours import nearest
     found = nearest(data.features, duplicates.K)
-    pairs = [(i, int(j), float(s), (float(s), None)) for i in range(len(data))
+    pairs = [(i, int(j), float(s), (float(s), None, None)) for i in range(len(data))
              for j, s in zip(found.indices[i], found.sims[i]) if s >= NAIVE_THRESHOLD]
     pairs += duplicates.exact_pairs(data.digests)
     findings = []

@@ -220,9 +220,9 @@ def _refine(a, b, params):
         target = masked.transpose(0, 2, 1) @ residual.reshape(n, -1, 1)
         # A weak pull towards equal scales: a picture with structure along one axis only
         # (a bar, a horizon) leaves the other scale free, and it would wander.
-        weight = ISOTROPY * (normal[:, 0, 0] + normal[:, 1, 1]) / 2
-        normal[:, :2, :2] += weight[:, None, None] * np.array([[1 + UNIT, -1], [-1, 1 + UNIT]], np.float32)
-        target[:, :2, 0] -= weight[:, None] * (np.array([1, -1]) * (params[:, 0] - params[:, 1])[:, None]
+        pull = ISOTROPY * (normal[:, 0, 0] + normal[:, 1, 1]) / 2
+        normal[:, :2, :2] += pull[:, None, None] * np.array([[1 + UNIT, -1], [-1, 1 + UNIT]], np.float32)
+        target[:, :2, 0] -= pull[:, None] * (np.array([1, -1]) * (params[:, 0] - params[:, 1])[:, None]
                                                + UNIT * (params[:, :2] - 1))
         step = np.linalg.solve(normal, target)[..., 0]
         params = params + step[:, :4]
@@ -231,22 +231,25 @@ def _refine(a, b, params):
     return params
 
 
+def _centred(x, weight, count):
+    """``x`` less its mean over ``weight`` (``count`` its sum), per picture."""
+    return x - (x * weight).sum(axis=(1, 2))[:, None, None] / count[:, None, None]
+
+
 def _gain(warped, b, weight, count):
     """The least-squares gain of ``warped`` onto ``b`` over ``weight`` (both centred), kept positive."""
-    wa = warped - (warped * weight).sum(axis=(1, 2))[:, None, None] / count[:, None, None]
-    wb = b - (b * weight).sum(axis=(1, 2))[:, None, None] / count[:, None, None]
+    wa, wb = _centred(warped, weight, count), _centred(b, weight, count)
     gain = (wa * wb * weight).sum(axis=(1, 2)) / np.maximum((wa * wa * weight).sum(axis=(1, 2)), 1e-6)
     return np.clip(gain, 0.1, 10.0)
 
 
 def _measure(a, b, params):
-    """``(ncc, rms, overlap, scale)`` of each pair at its alignment ``params``."""
+    """``(ncc, rms, contrast, overlap, scale)`` of each pair at its alignment ``params``."""
     ys, xs = _sampling(params)
     warped, mask = _warp(a, ys, xs)
     weight = mask.astype(np.float32)
     count = np.maximum(weight.sum(axis=(1, 2)), 1.0)
-    wa = warped - (warped * weight).sum(axis=(1, 2))[:, None, None] / count[:, None, None]
-    wb = b - (b * weight).sum(axis=(1, 2))[:, None, None] / count[:, None, None]
+    wa, wb = _centred(warped, weight, count), _centred(b, weight, count)
     energy = np.sqrt((wa * wa * weight).sum(axis=(1, 2)) * (wb * wb * weight).sum(axis=(1, 2)))
     ncc = (wa * wb * weight).sum(axis=(1, 2)) / np.maximum(energy, 1e-6)
     contrast = np.sqrt(energy / count)

@@ -309,9 +309,9 @@ def _reason(detail):
     none (naming one put "same content as x.jpg" on the row of x.jpg itself)."""
     if detail is None:
         return "same content digest"
-    cosine, pixel, *rest = detail
-    if rest and rest[0] is not None:
-        ncc, overlap, rms = rest[0]
+    cosine, pixel, aligned = detail
+    if aligned is not None:
+        ncc, overlap, rms = aligned
         return (f"cosine {cosine:.3f}, aligned thumbnails {rms:.0f}/255 apart (correlation {ncc:.3f}, "
                 f"frames overlap {overlap:.0%})")
     return f"cosine {cosine:.3f}" + ("" if pixel is None else f", thumbnails {pixel:.0f}/255 apart")
