@@ -101,6 +101,19 @@ def test_keep_last_judges_the_epoch_early_stopping_ends_on(instance):
     assert instance.results["best_epoch"] == 4
 
 
+def test_l2_penalty_is_the_weight_penalty_not_the_objectives_surplus():
+    """Phase 2's loss carries label smoothing; the penalty shown must not count it."""
+    from vergeml.models.imagenet.training.callbacks import plain_losses
+    from vergeml.models.imagenet.training.head import build_top
+    top = build_top(4, 3, 1, 0.0, seed=1, l2=0.5)
+    kernel = np.asarray(top.get_layer("predictions").kernel)
+    logs = plain_losses({"loss": 2.0, "cross_entropy": 0.7, "val_cross_entropy": 0.9}, top)
+    assert logs["loss"] == pytest.approx(0.7) and logs["val_loss"] == pytest.approx(0.9)
+    assert logs["l2_penalty"] == pytest.approx(0.5 * float((kernel ** 2).sum()), rel=1e-5)
+    assert "l2_penalty" not in plain_losses({"loss": 2.0, "cross_entropy": 0.7},
+                                            build_top(4, 3, 1, 0.0, seed=1))
+
+
 def test_top_layers_and_dropout():
     from vergeml.models.imagenet.training.head import build_top
     top = build_top(16, 5, layers=3, dropout=0.5, seed=0)

@@ -32,21 +32,28 @@ def loss_metrics():
     return ["acc", keras.metrics.SparseCategoricalCrossentropy(name=CROSS_ENTROPY)]
 
 
-def plain_losses(logs):
+def plain_losses(logs, model=None):
     """Make ``loss`` and ``val_loss`` of an epoch's Keras logs the plain cross-entropy, in place.
 
     In place, because Keras hands the same dict to the callbacks after this
-    one (TensorBoard, the progress line): they show the same numbers. The
-    training objective's surplus is kept as ``l2_penalty``.
+    one (TensorBoard, the progress line): they show the same numbers.
+    ``l2_penalty`` is the model's weight penalty at the epoch's end, read
+    from its regularisation losses: the objective's surplus over the
+    cross-entropy would count phase 2's label smoothing as penalty too.
+
+    Args:
+        logs: the epoch's Keras logs.
+        model: the model trained (None: no ``l2_penalty``).
+
+    Returns:
+        ``logs``.
     """
     for prefix in ("", "val_"):
         plain = logs.pop(prefix + CROSS_ENTROPY, None)
-        if plain is None:
-            continue
-        if not prefix and logs.get("loss") is not None:
-            penalty = float(logs["loss"]) - float(plain)
-            logs[PENALTY] = max(0.0, penalty) if math.isfinite(penalty) else penalty
-        logs[prefix + "loss"] = plain
+        if plain is not None:
+            logs[prefix + "loss"] = plain
+    if model is not None and model.losses:
+        logs[PENALTY] = float(sum(float(keras.ops.convert_to_numpy(loss)) for loss in model.losses))
     return logs
 
 
@@ -80,7 +87,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.last_epoch = last_epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = plain_losses(logs if logs is not None else {})
+        logs = plain_losses(logs if logs is not None else {}, self.model)
         row = {"epoch": epoch + 1, "phase": self.phase,
                **{k: _number(logs.get(k)) for k in METRICS}}
         state = self.state
