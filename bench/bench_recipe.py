@@ -15,6 +15,9 @@ child process timed from start to exit with its peak resident set
 - ``frozen``: the frozen top with today's defaults (plain ``ml train``);
 - ``auto``: ``--fine-tune-epochs=auto`` (``--auto-args`` replaces it, e.g.
   ``--auto-args="--fine-tune-epochs=10 --fine-tune-layers=all"`` until auto exists);
+- ``floor``: the frozen top trained for one epoch (``--epochs=1``): what a
+  whole ``ml train`` costs whatever its top does (starting TensorFlow,
+  reading the cache, testing, saving), the least any default could take;
 - ``plain``: ``bench/plain_finetune.py``, the Keras guide's fine-tune of the
   whole backbone (Adam 1e-4, horizontal flips, batch 32, BatchNormalization
   in inference mode, the best val-loss epoch kept), on exactly the files and
@@ -28,7 +31,8 @@ Rows per set (means over the seeds): test_acc and wall time of ``frozen`` vs
 ``auto`` vs ``frozen`` (target: at least 4 points more on hymenoptera, at most
 1 point less on the others); test_acc of ``auto`` vs ``plain`` (target >= 1x
 on hymenoptera). Wall times are whole processes (TensorFlow's start-up
-included, as a user waits for them).
+included, as a user waits for them); a ``floor`` at or above half of ``old``
+means no default can halve the whole process.
 
 Run: ``.venv/bin/python bench/bench_recipe.py [--quick] [--sets=hymenoptera,lfw,photos]
 [--auto-args=...]`` (seeds 1-3, every photo: 450 generated photos; ``--quick``:
@@ -68,7 +72,8 @@ PLAN = {False: {"seeds": (1, 2, 3), "step": 1, "photos": 450},
 GAIN = {"hymenoptera": 0.04}
 MAX_LOSS = 0.01
 PLAIN_FALLBACK = 10  # epochs of the plain fine-tune when auto fine-tuned none
-KINDS = ("old", "frozen", "auto", "plain")
+KINDS = ("old", "frozen", "floor", "auto", "plain")
+FLOOR = ["--epochs=1", "--class-weights=none"]
 
 
 def make_hymenoptera(root, step):
@@ -148,6 +153,7 @@ def one_seed(root, env, splits, seed, auto_args):
     """The four runs of one seed: ``{kind: figures}``."""
     runs = {"old": ml_train(root, env, splits, seed, f"old-{seed}", OLD),
             "frozen": ml_train(root, env, splits, seed, f"frozen-{seed}", []),
+            "floor": ml_train(root, env, splits, seed, f"floor-{seed}", FLOOR),
             "auto": ml_train(root, env, splits, seed, f"auto-{seed}", auto_args)}
     budget = runs["auto"]["tune_epochs"] or PLAIN_FALLBACK
     runs["plain"] = plain_train(root, env, seed, f"auto-{seed}", budget)
@@ -183,6 +189,10 @@ def emit_rows(name, runs, what, auto_note):
     rows.emit(f"wall time frozen top, new vs old defaults, {what}", sec["frozen"], sec["old"], "s",
               target=0.5, higher_is_better=False,
               note=f"old defaults, whole ml train processes; CPU {cpu['frozen']:.1f} vs {cpu['old']:.1f} s")
+    rows.emit(f"wall time floor (one epoch of the top) vs old defaults, {what}", sec["floor"], sec["old"],
+              "s", higher_is_better=False,
+              note="old defaults, whole processes; the least any default of the top could take: "
+                   "above 0.5x, halving the whole process is out of reach")
     top = {kind: mean(runs, kind, "top_seconds") for kind in ("old", "frozen")}
     rows.emit(f"wall time of the top's training, new vs old defaults, {what}", top["frozen"], top["old"],
               "s", target=0.5, higher_is_better=False,
