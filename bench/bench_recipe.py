@@ -6,7 +6,7 @@ samples with ``--val-split=15%``, ``val/`` as a directory test split), the
 LFW subset of ``bench_fine_tune.py`` and the photo set of ``bench/photos.py``
 (both ``--val-split=20% --test-split=30%``). One project per set, so every
 run shares its feature and image cache (an untimed warm-up run fills both
-first) and, per seed, its remembered split. For each seed, four runs, each a
+first) and, per seed, its remembered split. For each seed, five runs, each a
 child process timed from start to exit with its peak resident set
 (``os.wait4``):
 
@@ -150,7 +150,7 @@ def plain_train(root, env, seed, run, epochs):
 
 
 def one_seed(root, env, splits, seed, auto_args):
-    """The four runs of one seed: ``{kind: figures}``."""
+    """The five runs of one seed: ``{kind: figures}``."""
     runs = {"old": ml_train(root, env, splits, seed, f"old-{seed}", OLD),
             "frozen": ml_train(root, env, splits, seed, f"frozen-{seed}", []),
             "floor": ml_train(root, env, splits, seed, f"floor-{seed}", FLOOR),

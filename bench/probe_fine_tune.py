@@ -95,13 +95,12 @@ def child(argv, overrides):
     return main(argv)
 
 
-def one_seed(root, seed, opts, env):
+def one_seed(root, splits, seed, opts, env):
     """One probed run; ``{phase_1_best, phase_2_last, kept}`` test accuracies."""
     import yaml
+    from bench_recipe import AUTO, BACKBONE
     name = f"probe-{seed}"
-    argv = [f"--random-seed={seed}", "--val-split=15%", f"--test-split={root / 'test'}", "train",
-            "--architecture=mobilenet", "--alpha=0.25", "--size=224", "--fine-tune-epochs=auto",
-            *opts.ml, f"--name={name}"]
+    argv = [f"--random-seed={seed}", *splits, "train", *BACKBONE, AUTO, *opts.ml, f"--name={name}"]
     process = subprocess.run([sys.executable, __file__, "--child", json.dumps(opts.recipe), *argv],
                              cwd=root, env=env, capture_output=True, text=True, check=False)
     if process.returncode:
@@ -134,10 +133,10 @@ def main():
         root = Path(tmp) / "hymenoptera"
         root.mkdir()
         (root / "vergeml.yaml").write_text("model: imagenet\n")
-        make_hymenoptera(root, 1)
+        splits = make_hymenoptera(root, 1)
         env = dict(os.environ, VERGEML_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
         for seed in seeds:
-            figures = one_seed(root, seed, opts, env)
+            figures = one_seed(root, splits, seed, opts, env)
             results.append(figures)
             print(f"seed {seed}: " + "  ".join(f"{k} {v:.3f}" for k, v in figures.items()), flush=True)
     means = {k: statistics.mean(r[k] for r in results) for k in results[0]}

@@ -108,3 +108,4 @@ def test_phase_2s_last_epoch_stands_against_phase_1_within_one_standard_error():
     assert "last epoch" in recipe.describe()
     # A recipe stored before ``keep`` existed keeps its best-epoch rule and its tolerance.
     assert Recipe.from_dict({"epochs": 21, "tolerance": 1.0}).keep == "best"
+    assert phase_margin(recipe.tolerance, 37)(0.946) == pytest.approx(math.sqrt(0.946 * 0.054 / 37))
